@@ -1,0 +1,54 @@
+"""Object (de)serialisation between the API's dicts and the store's bytes.
+
+The stored JSON never carries ``metadata.resourceVersion``: it is the key's mod_revision,
+filled in on every read, so it can never disagree with the store.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from typing import Any
+
+from store.base import KV
+
+Obj = dict[str, Any]
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def encode(obj: Obj) -> bytes:
+    body = copy.deepcopy(obj)
+    body.get("metadata", {}).pop("resourceVersion", None)
+    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+def decode(kv: KV | None = None, *, value: bytes | None = None, revision: int = 0) -> Obj:
+    raw = kv.value if kv is not None else value
+    obj: Obj = json.loads(raw or b"{}")
+    rev = kv.mod_revision if kv is not None else revision
+    obj.setdefault("metadata", {})["resourceVersion"] = str(rev)
+    return obj
+
+
+def meta(obj: Obj) -> dict[str, Any]:
+    return obj.setdefault("metadata", {})
+
+
+def ref_str(obj: Obj) -> str:
+    m = obj.get("metadata", {})
+    ns = m.get("namespace")
+    return f"{obj.get('kind')}/{ns + '/' if ns else ''}{m.get('name')}"
+
+
+def dig(obj: Any, path: str) -> Any:
+    """Value at a dotted path (``spec.nodeName``), or None."""
+    cur = obj
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur

@@ -1,0 +1,201 @@
+"""The scheduler loop: watches pending pods and binds them with compare-and-swap writes.
+
+Pending pods wait in a queue; a pod that could not be placed parks in ``unschedulable``
+until the cluster changes (a node added or changed, a pod deleted), the way Kubernetes
+moves pods back to the active queue on cluster events, so there is no busy loop.
+
+Bindings of one batch go to the store in transactions; each binding is a CAS on the pod's
+mod_revision, so two schedulers racing for a pod cannot both win: when a transaction
+conflicts, the batch is retried pod by pod and the losers are re-planned from fresh state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from controlplane.events import NORMAL, WARNING, EventRecorder
+from controlplane.informer import Informer, cache_key
+from controlplane.objects import Obj, encode, now_rfc3339
+from controlplane.registry import Registry, StaleObjectError, ObjectNotFoundError
+from api import kinds
+from mixfleet import log
+from scheduler import Placement, Scheduler, SchedulerConfig, Snapshot, Unschedulable
+from store.base import ConflictError, NotFoundError, Op
+
+_log = log.get("scheduler")
+
+TXN_OPS = 100  # etcd's default --max-txn-ops is 128
+SCHEDULER_NAMES = ("", "default-scheduler", "mixfleet")
+
+
+def is_pending(pod: Obj) -> bool:
+    spec = pod.get("spec") or {}
+    return (
+        not spec.get("nodeName")
+        and not (pod.get("metadata") or {}).get("deletionTimestamp")
+        and spec.get("schedulerName", "") in SCHEDULER_NAMES
+        and (pod.get("status") or {}).get("phase", "Pending") == "Pending"
+    )
+
+
+class SchedulerLoop:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        config: SchedulerConfig,
+        events: EventRecorder,
+        batch_size: int = 500,
+    ) -> None:
+        self.registry = registry
+        self.scheduler = Scheduler(config)
+        self.events = events
+        self.batch_size = batch_size
+        self.nodes = Informer(registry, "Node", handler=self._on_node)
+        self.pods = Informer(registry, "Pod", handler=self._on_pod)
+        self._active: dict[str, None] = {}  # ordered set of pod cache keys
+        self._unschedulable: set[str] = set()
+        self._wake = asyncio.Event()
+
+    def _on_node(self, type_: str, node: Obj) -> None:
+        self._retry_unschedulable()
+
+    def _on_pod(self, type_: str, pod: Obj) -> None:
+        key = cache_key(pod)
+        if type_ == "DELETED" or not is_pending(pod):
+            self._active.pop(key, None)
+            self._unschedulable.discard(key)
+            if type_ == "DELETED" or (pod.get("status") or {}).get("phase") in (
+                "Succeeded",
+                "Failed",
+            ):
+                self._retry_unschedulable()  # capacity was freed
+            return
+        if key not in self._unschedulable:
+            self._active[key] = None
+            self._wake.set()
+
+    def _retry_unschedulable(self) -> None:
+        if self._unschedulable:
+            for key in self._unschedulable:
+                self._active[key] = None
+            self._unschedulable.clear()
+        self._wake.set()
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self.nodes.run()), asyncio.create_task(self.pods.run())]
+        try:
+            await self.nodes.synced.wait()
+            await self.pods.synced.wait()
+            _log.info("scheduler.started", nodes=len(self.nodes.cache))
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._active:
+                    await self.schedule_batch()
+                    await asyncio.sleep(0)  # let watches deliver what the batch caused
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def schedule_batch(self) -> None:
+        keys = list(self._active)[: self.batch_size]
+        for k in keys:
+            self._active.pop(k, None)
+        pods = [p for p in (self.pods.get(k) for k in keys) if p is not None and is_pending(p)]
+        if not pods:
+            return
+        snap = Snapshot.build(self.nodes.items(), self.pods.items())
+        bound: list[tuple[Obj, Placement]] = []
+        for pod in pods:
+            result = self.scheduler.schedule(pod, snap, seed=pod["metadata"].get("uid", ""))
+            if isinstance(result, Placement):
+                snap.assume(pod, result)
+                bound.append((pod, result))
+            else:
+                await self._mark_unschedulable(pod, result)
+        for i in range(0, len(bound), TXN_OPS):
+            await self._commit(bound[i : i + TXN_OPS])
+
+    async def _commit(self, chunk: list[tuple[Obj, Placement]]) -> None:
+        ops = [Op.update(kinds.key_for(p), encode(_bound(p, pl)), _rev(p)) for p, pl in chunk]
+        try:
+            await self.registry.store.txn(ops)
+        except (ConflictError, NotFoundError):
+            _log.info("scheduler.batch_conflict", pods=len(chunk))
+            for pod, placement in chunk:
+                await self._commit_one(pod, placement)
+            return
+        for pod, placement in chunk:
+            await self._bound_event(pod, placement)
+
+    async def _commit_one(self, pod: Obj, placement: Placement) -> None:
+        try:
+            await self.registry.store.update(
+                kinds.key_for(pod), encode(_bound(pod, placement)), _rev(pod)
+            )
+        except (ConflictError, NotFoundError):
+            # Lost the race (another scheduler bound it, or it changed): re-plan from the
+            # watch's fresh copy, if it is still pending.
+            _log.info("scheduler.bind_conflict", pod=cache_key(pod))
+            self._active[cache_key(pod)] = None
+            self._wake.set()
+            return
+        await self._bound_event(pod, placement)
+
+    async def _bound_event(self, pod: Obj, placement: Placement) -> None:
+        _log.info(
+            "pod.bound", pod=cache_key(pod), node=placement.node_name, isolation=placement.isolation
+        )
+        how = f" with {placement.isolation} isolation" if placement.isolation else ""
+        await self.events.record(
+            pod,
+            type=NORMAL,
+            reason="Scheduled",
+            message=f"Successfully assigned {cache_key(pod)} to {placement.node_name}{how}",
+        )
+
+    async def _mark_unschedulable(self, pod: Obj, result: Unschedulable) -> None:
+        key = cache_key(pod)
+        self._unschedulable.add(key)
+        conds = (pod.get("status") or {}).get("conditions") or []
+        old = next((c for c in conds if c.get("type") == "PodScheduled"), None)
+        if old and old.get("message") == result.message and old.get("status") == "False":
+            return
+        _log.info("pod.unschedulable", pod=key, message=result.message)
+        new = copy.deepcopy(pod)
+        status = new.setdefault("status", {})
+        status.setdefault("phase", "Pending")
+        status["conditions"] = [c for c in conds if c.get("type") != "PodScheduled"] + [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": result.message,
+                "lastTransitionTime": now_rfc3339(),
+            }
+        ]
+        try:
+            await self.registry.update(new, status_only=True)
+        except (StaleObjectError, ObjectNotFoundError):
+            return  # it changed; the watch brings the new version back to the queue
+        await self.events.record(
+            pod, type=WARNING, reason="FailedScheduling", message=result.message
+        )
+
+
+def _rev(pod: Obj) -> int:
+    return int(pod["metadata"]["resourceVersion"])
+
+
+def _bound(pod: Obj, placement: Placement) -> Obj:
+    new = copy.deepcopy(pod)
+    new["spec"]["nodeName"] = placement.node_name
+    new["spec"]["binding"] = placement.binding()
+    status = new.setdefault("status", {})
+    status["phase"] = "Pending"
+    status["conditions"] = [
+        c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"
+    ] + [{"type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339()}]
+    return new

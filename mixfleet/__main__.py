@@ -1,0 +1,5 @@
+import sys
+
+from mixfleet.cli import main
+
+sys.exit(main())
