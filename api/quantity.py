@@ -1,0 +1,66 @@
+"""Kubernetes resource quantities (``500m``, ``1.5``, ``128Mi``, ``2G``) as numbers.
+
+Parsing is ``kubernetes.utils.parse_quantity``; this module adds what it lets through but
+Kubernetes rejects (whitespace, ``NaN``/``Infinity``, the ``K`` suffix, booleans, negative
+values) and converts to the integer units the scheduler counts in: CPU millicores and
+memory bytes, rounded up as the kubelet does.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+from kubernetes.utils import parse_quantity
+
+_BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
+
+
+def _invalid(q: object, why: str = "") -> ValueError:
+    shown = q if isinstance(q, str) else repr(q)
+    return ValueError(f'invalid quantity "{shown}"' + (f": {why}" if why else ""))
+
+
+def parse(q: str | int | float) -> Decimal:
+    """The quantity's value in base units (cores, bytes); ValueError when malformed or negative."""
+    if isinstance(q, bool) or not isinstance(q, (str, int, float, Decimal)):
+        raise _invalid(q, "must be a string or a number")
+    if isinstance(q, str) and (q != q.strip() or q.endswith("K")):
+        # parse_quantity tolerates these; Kubernetes does not (only lower-case "k").
+        raise _invalid(q)
+    try:
+        value = parse_quantity(q)
+    except (ValueError, ArithmeticError) as e:
+        raise _invalid(q) from e
+    if not value.is_finite():
+        raise _invalid(q)
+    if value < 0:
+        raise _invalid(q, "must not be negative")
+    return value
+
+
+def cpu_millis(q: str | int | float) -> int:
+    """CPU in millicores: ``"500m"`` -> 500, ``"1.5"`` -> 1500; fractions of a milli round up."""
+    return math.ceil(parse(q) * 1000)
+
+
+def memory_bytes(q: str | int | float) -> int:
+    """Memory in bytes: ``"128Mi"`` -> 134217728; fractions of a byte round up."""
+    return math.ceil(parse(q))
+
+
+def format_cpu(millis: int) -> str:
+    """Millicores as users write them: 2000 -> ``"2"``, 250 -> ``"250m"``."""
+    if millis < 0:
+        raise ValueError(f"invalid cpu {millis}m: must not be negative")
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+def format_memory(nbytes: int) -> str:
+    """Bytes with the largest exact binary suffix: 134217728 -> ``"128Mi"``, 1000 -> ``"1000"``."""
+    if nbytes < 0:
+        raise ValueError(f"invalid memory {nbytes}: must not be negative")
+    for suffix, size in _BINARY:
+        if nbytes and nbytes % size == 0:
+            return f"{nbytes // size}{suffix}"
+    return str(nbytes)
