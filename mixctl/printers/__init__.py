@@ -1,0 +1,1 @@
+"""Turning objects into what a user reads: tables, YAML/JSON/name output, describe text."""
