@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from api import quantity
 from api.kinds import KINDS
 
 DEFAULT_NAMESPACE = "default"
@@ -92,4 +93,13 @@ def _container(c: Any) -> None:
         requests = _sub(resources, "requests")
         if requests is not None:
             for resource, limit in limits.items():
-                requests.setdefault(resource, limit)
+                if _is_quantity(limit):  # an invalid limit is reported once, as a limit
+                    requests.setdefault(resource, limit)
+
+
+def _is_quantity(value: Any) -> bool:
+    try:
+        quantity.parse(value)
+    except ValueError:
+        return False
+    return True

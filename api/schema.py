@@ -203,15 +203,15 @@ class _Fields:
             errs.append(_wrong_type(path, "a map", value))
             return
         known = self.fields()
+        for key in value:
+            if key not in known:
+                errs.append(_unknown(path, str(key), known))
         for name in self.required():
             if _missing(value.get(name)):
                 errs.append(FieldError(child(path, name), "required value"))
         for key, v in value.items():
-            spec = known.get(key)
-            if spec is None:
-                errs.append(_unknown(path, str(key), known))
-            elif v is not None:
-                spec.check(v, child(path, key), errs)
+            if key in known and v is not None:
+                known[key].check(v, child(path, key), errs)
 
 
 def _unknown(path: str, key: str, known: Mapping[str, Any]) -> FieldError:
