@@ -1,0 +1,53 @@
+"""One informer per kind, shared by every controller of a leadership term.
+
+Controllers register handlers before ``run()``; each event fans out to all of them. A
+handler only enqueues keys (level-triggered), so it is cheap and never writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from controlplane.informer import Informer
+from controlplane.objects import Obj
+from controlplane.registry import Registry
+
+Handler = Callable[[str, Obj], None]
+
+
+class SharedInformers:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._informers: dict[str, Informer] = {}
+        self._handlers: dict[str, list[Handler]] = {}
+
+    def informer(self, kind: str) -> Informer:
+        if kind not in self._informers:
+            self._handlers[kind] = []
+            self._informers[kind] = Informer(
+                self.registry, kind, handler=lambda t, o, k=kind: self._fan_out(k, t, o)
+            )
+        return self._informers[kind]
+
+    def on(self, kind: str, handler: Handler) -> Informer:
+        inf = self.informer(kind)
+        self._handlers[kind].append(handler)
+        return inf
+
+    def _fan_out(self, kind: str, type_: str, obj: Obj) -> None:
+        for h in self._handlers[kind]:
+            h(type_, obj)
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(i.synced.wait() for i in self._informers.values()))
+
+    async def run(self) -> None:
+        """Run every informer until cancelled."""
+        tasks = [asyncio.create_task(i.run()) for i in self._informers.values()]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

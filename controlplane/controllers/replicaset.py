@@ -1,0 +1,125 @@
+"""The ReplicaSet controller: keeps ``spec.replicas`` active pods for each ReplicaSet.
+
+Pods are created from the template as ``<rs>-<5 random chars>``, owned by the ReplicaSet
+(controller ownerReference). Scaling down removes the pods that matter least first
+(unscheduled, pending, not ready, then the newest). Each sync commits its pod creations and
+deletions together with the ReplicaSet's new status in one transaction guarded by the
+ReplicaSet's revision, so two writers cannot both act on the same observation.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from controlplane.controllers import pods as P
+from controlplane.controllers import writes
+from controlplane.controllers.base import Controller, split_key
+from controlplane.events import NORMAL
+from controlplane.informer import cache_key
+from controlplane.objects import Obj, now_rfc3339
+from controlplane.registry import ObjectNotFoundError
+from mixfleet import log
+from store.base import Op
+
+_log = log.get("controllers.replicaset")
+
+BURST = 100  # pod writes per transaction (etcd allows 128 ops)
+
+
+def pod_from_template(rs: Obj) -> Obj:
+    tmpl = rs["spec"].get("template") or {}
+    tmeta = tmpl.get("metadata") or {}
+    m = rs["metadata"]
+    pod_meta = {
+        "name": f"{m['name']}-{P.random_suffix()}",
+        "namespace": m.get("namespace", "default"),
+        "labels": copy.deepcopy(tmeta.get("labels") or {}),
+        "ownerReferences": [P.owner_ref(rs)],
+    }
+    if tmeta.get("annotations"):
+        pod_meta["annotations"] = copy.deepcopy(tmeta["annotations"])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta,
+            "spec": copy.deepcopy(tmpl.get("spec") or {})}
+
+
+def deletion_op(pod: Obj) -> Op:
+    """Delete a pod the way the registry does: a pod running on a node is only marked, so
+    its agent stops it gracefully and then finalises the deletion."""
+    if not (pod.get("spec") or {}).get("nodeName") or not P.is_active(pod):
+        return writes.delete_op(pod)
+    marked = copy.deepcopy(pod)
+    m = marked["metadata"]
+    m["deletionTimestamp"] = now_rfc3339()
+    m["deletionGracePeriodSeconds"] = int(
+        (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+    )
+    return writes.update_op(marked)
+
+
+def replicaset_status(rs: Obj, active: list[Obj]) -> dict:
+    status = {
+        "replicas": len(active),
+        "fullyLabeledReplicas": len(active),
+        "readyReplicas": sum(1 for p in active if P.is_ready(p)),
+        "availableReplicas": sum(1 for p in active if P.is_available(p)),
+        "observedGeneration": int(rs["metadata"].get("generation", 1)),
+    }
+    return status
+
+
+class ReplicaSetController(Controller):
+    name = "replicaset-controller"
+    primary_kind = "ReplicaSet"
+    workers = 2
+
+    def __init__(self, registry, informers) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(registry, informers)
+        informers.on("ReplicaSet", lambda t, rs: self.queue.add(cache_key(rs)))
+        informers.on("Pod", self._on_pod)
+
+    def _on_pod(self, type_: str, pod: Obj) -> None:
+        ref = P.controller_ref(pod)
+        if ref and ref.get("kind") == "ReplicaSet":
+            self.queue.add(f"{pod['metadata'].get('namespace', 'default')}/{ref['name']}")
+
+    async def sync(self, key: str) -> float | None:
+        ns, name = split_key(key)
+        try:
+            rs = await self.registry.get("ReplicaSet", name, ns)
+        except ObjectNotFoundError:
+            return None  # its pods are the garbage collector's
+        pods, _ = await self.registry.list("Pod", namespace=ns)
+        mine = [p for p in pods if P.owned_by(p, rs)]
+        active = [p for p in mine if P.is_active(p)]
+        want = int(rs["spec"].get("replicas", 1))
+        ops: list[Op] = []
+        created: list[Obj] = []
+        removed: list[Obj] = []
+        if not P.deleting(rs):
+            diff = want - len(active)
+            if diff > 0:
+                for _ in range(min(diff, BURST)):
+                    op, pod = writes.create_op(pod_from_template(rs))
+                    ops.append(op)
+                    created.append(pod)
+            elif diff < 0:
+                removed = sorted(active, key=P.deletion_rank)[: min(-diff, BURST)]
+                ops.extend(deletion_op(p) for p in removed)
+        gone = {p["metadata"]["name"] for p in removed}
+        after = [p for p in active if p["metadata"]["name"] not in gone] + created
+        status = replicaset_status(rs, after)
+        if not ops and status == (rs.get("status") or {}):
+            return None
+        await writes.commit(
+            self.registry, [writes.update_op(writes.with_status(rs, status)), *ops], why=key
+        )
+        if created or removed:
+            _log.info("replicaset.scaled", replicaset=key, created=len(created),
+                      deleted=len(removed), replicas=want)
+        for p in created:
+            await self.events.record(rs, type=NORMAL, reason="SuccessfulCreate",
+                                     message=f"Created pod: {p['metadata']['name']}")
+        for p in removed:
+            await self.events.record(rs, type=NORMAL, reason="SuccessfulDelete",
+                                     message=f"Deleted pod: {p['metadata']['name']}")
+        return None

@@ -1,0 +1,193 @@
+"""The Deployment controller's decisions as pure functions: template hashes, revisions, how
+far each ReplicaSet may be scaled in a rolling update, and the Deployment's status.
+
+Availability counts come from pods (read fresh), capped by each ReplicaSet's spec.replicas:
+a ReplicaSet that is about to lose pods never lends its surplus to the budget, so the
+number of available pods cannot dip below ``replicas - maxUnavailable`` because of a
+status that has not caught up.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from controlplane.objects import Obj, now_rfc3339
+
+TEMPLATE_HASH = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
+DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+_HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def template_hash(template: Obj) -> str:
+    """A stable name-safe hash of a pod template, ignoring its own pod-template-hash label."""
+    t = copy.deepcopy(template)
+    labels = (t.get("metadata") or {}).get("labels") or {}
+    labels.pop(TEMPLATE_HASH, None)
+    digest = hashlib.sha256(json.dumps(t, sort_keys=True, separators=(",", ":")).encode())
+    n = int.from_bytes(digest.digest()[:8], "big")
+    out = []
+    for _ in range(10):
+        n, r = divmod(n, len(_HASH_ALPHABET))
+        out.append(_HASH_ALPHABET[r])
+    return "".join(out)
+
+
+def revision(obj: Obj) -> int:
+    try:
+        return int(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION, 0))
+    except ValueError:
+        return 0
+
+
+def _resolve(value: Any, total: int, *, round_up: bool) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        exact = int(value[:-1]) * total / 100
+        return math.ceil(exact) if round_up else math.floor(exact)
+    return int(value or 0)
+
+
+def surge_and_unavailable(deployment: Obj) -> tuple[int, int]:
+    """(maxSurge, maxUnavailable) as pod counts; both zero would stall, so unavailable is 1."""
+    spec = deployment.get("spec") or {}
+    replicas = int(spec.get("replicas", 1))
+    rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+    surge = _resolve(rolling.get("maxSurge", "25%"), replicas, round_up=True)
+    unavailable = _resolve(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    return surge, min(unavailable, replicas)
+
+
+@dataclass(frozen=True, slots=True)
+class RSState:
+    name: str
+    replicas: int  # spec.replicas
+    active: int  # pods counted by the ReplicaSet
+    available: int  # available pods, at most ``replicas``
+
+    @staticmethod
+    def of(name: str, replicas: int, active: int, available: int) -> "RSState":
+        return RSState(name, replicas, active, min(available, replicas))
+
+
+def plan_rolling(
+    *, replicas: int, surge: int, unavailable: int, new: RSState, old: list[RSState]
+) -> dict[str, int]:
+    """New spec.replicas per ReplicaSet name (only those that change). ``old`` is oldest
+    first. One step per sync, as Kubernetes does: scale the new set up, or else the old
+    ones down; the sync that follows sees the result and takes the next step."""
+    if new.replicas > replicas:
+        return {new.name: replicas}
+    if new.replicas < replicas:
+        total = new.replicas + sum(o.replicas for o in old)
+        up = min(replicas + surge - total, replicas - new.replicas)
+        if up > 0:
+            return {new.name: new.replicas + up}
+    return _scale_down_old(replicas=replicas, unavailable=unavailable, new=new, old=old)
+
+
+def _scale_down_old(
+    *, replicas: int, unavailable: int, new: RSState, old: list[RSState]
+) -> dict[str, int]:
+    if not any(o.replicas for o in old):
+        return {}
+    min_available = replicas - unavailable
+    all_total = new.replicas + sum(o.replicas for o in old)
+    budget = all_total - min_available - (new.replicas - new.available)
+    if budget <= 0:
+        return {}
+    out: dict[str, int] = {}
+    cur = list(old)
+    # Unavailable old pods go first: removing them costs no availability.
+    for i, o in enumerate(cur):
+        drop = min(budget, o.replicas - o.available)
+        if drop > 0:
+            cur[i] = replace(o, replicas=o.replicas - drop)
+            out[o.name] = cur[i].replicas
+            budget -= drop
+    available = new.available + sum(min(o.available, o.replicas) for o in cur)
+    can_drop = min(available - min_available, budget)
+    for i, o in enumerate(cur):
+        if can_drop <= 0:
+            break
+        drop = min(o.replicas, can_drop)
+        if drop > 0:
+            cur[i] = replace(o, replicas=o.replicas - drop)
+            out[o.name] = cur[i].replicas
+            can_drop -= drop
+    return out
+
+
+def plan_recreate(*, replicas: int, new: RSState, old: list[RSState]) -> dict[str, int]:
+    """Recreate: every old pod is gone before the new set is scaled up."""
+    downs = {o.name: 0 for o in old if o.replicas}
+    if downs:
+        return downs
+    if any(o.active for o in old):
+        return {}
+    return {new.name: replicas} if new.replicas != replicas else {}
+
+
+def deployment_status(
+    deployment: Obj, *, new: RSState | None, all_states: list[RSState], ready: int
+) -> dict[str, Any]:
+    spec = deployment.get("spec") or {}
+    want = int(spec.get("replicas", 1))
+    _, unavailable = surge_and_unavailable(deployment)
+    total = sum(s.active for s in all_states)
+    available = sum(s.available for s in all_states)
+    updated = new.active if new else 0
+    complete = new is not None and updated == want and total == want and available >= want
+    old = (deployment.get("status") or {}).get("conditions") or []
+    rs_name = new.name if new else ""
+    conditions = [
+        _condition(old, "Available", available >= want - unavailable,
+                   "MinimumReplicasAvailable" if available >= want - unavailable
+                   else "MinimumReplicasUnavailable",
+                   "Deployment has minimum availability." if available >= want - unavailable
+                   else "Deployment does not have minimum availability."),
+        _condition(old, "Progressing", True,
+                   "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
+                   f'ReplicaSet "{rs_name}" has successfully progressed.' if complete
+                   else f'ReplicaSet "{rs_name}" is progressing.'),
+    ]
+    return {
+        "observedGeneration": int((deployment.get("metadata") or {}).get("generation", 1)),
+        "replicas": total,
+        "updatedReplicas": updated,
+        "readyReplicas": ready,
+        "availableReplicas": available,
+        "unavailableReplicas": max(total - available, 0),
+        "conditions": conditions,
+    }
+
+
+def _condition(old: list[dict], type_: str, ok: bool, reason: str, message: str) -> dict:
+    status = "True" if ok else "False"
+    prev = next((c for c in old if c.get("type") == type_), None)
+    if prev and prev.get("status") == status and prev.get("reason") == reason:
+        since = prev.get("lastTransitionTime")
+    else:
+        since = now_rfc3339()
+    return {"type": type_, "status": status, "reason": reason, "message": message,
+            "lastTransitionTime": since}
+
+
+def rollout_complete(deployment: Obj) -> bool:
+    """What ``mixctl rollout status`` waits for (Kubernetes' rule)."""
+    spec, st = deployment.get("spec") or {}, deployment.get("status") or {}
+    meta = deployment.get("metadata") or {}
+    want = int(spec.get("replicas", 1))
+    return (
+        int(st.get("observedGeneration", 0)) >= int(meta.get("generation", 1))
+        and int(st.get("updatedReplicas", 0)) == want
+        and int(st.get("replicas", 0)) == want
+        and int(st.get("availableReplicas", 0)) >= want
+    )

@@ -1,0 +1,76 @@
+"""Control planes on real etcd for controller tests, and helpers to wait for a state."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import AsyncIterator, Awaitable, Callable, TypeVar
+
+import pytest_asyncio
+
+from tests.fixtures.etcd import EtcdCluster, unique_prefix
+
+T = TypeVar("T")
+WAIT_SECONDS = 30.0  # generous: a bound on a hang, not a speed assertion
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, what: str,
+                     timeout: float = WAIT_SECONDS, interval: float = 0.1) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what`` otherwise."""
+    last: object = None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        last = await probe()
+        if last:
+            return last  # type: ignore[return-value]
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+
+
+def deployment(name: str, *, replicas: int, image: str = "example/app:1",
+               max_surge: object = 1, max_unavailable: object = 1,
+               readiness: bool = False) -> dict:
+    container: dict = {"name": "app", "image": image}
+    if readiness:
+        container["readinessProbe"] = {"exec": {"command": ["true"]}, "periodSeconds": 1}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": max_unavailable}},
+            "template": {"metadata": {"labels": {"app": name}},
+                         "spec": {"containers": [container]}},
+        },
+    }
+
+
+@pytest_asyncio.fixture
+async def etcd_controlplane(etcd_server: EtcdCluster, tmp_path: Path) -> AsyncIterator[object]:
+    """An in-process ControlPlane on the session etcd (own prefix), short node timeouts."""
+    from controlplane.app import ControlPlane, ControlPlaneConfig
+
+    cp = ControlPlane(ControlPlaneConfig(
+        store_url=f"etcd://{etcd_server.endpoint}{unique_prefix()}",
+        listen="127.0.0.1:0",
+        leader_ttl=2.0,
+        node_monitor_grace=2.0,
+        pod_eviction_timeout=1.0,
+    ))
+    await cp.start()
+    try:
+        yield cp
+    finally:
+        await cp.stop()
+
+
+@pytest_asyncio.fixture
+async def etcd_client(etcd_controlplane: object) -> AsyncIterator[object]:
+    from controlplane.client import Client
+
+    async with Client(etcd_controlplane.address, retry_seconds=5) as c:  # type: ignore[attr-defined]
+        yield c
