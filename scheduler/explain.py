@@ -1,0 +1,59 @@
+"""Why a pod fits nowhere, summed over every node, kubectl style:
+
+``0/12 nodes are available: 7 node OS is linux, pod needs windows; 3 host build 17763
+cannot run image build 20348 with process isolation; 2 insufficient memory.``
+
+Each node is counted once, under its first failing reason in registry order (class
+filters, then node filters with resources in their place). Counts are sorted by count,
+largest first, then by text. This pass looks at every node, but only for pods that fit
+nowhere.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from scheduler.plan import Plan
+from scheduler.plugins.resources import fits
+from scheduler.results import Unschedulable
+from scheduler.snapshot import Snapshot
+from scheduler.status import NO_NODES, Code, Status
+
+
+def unschedulable(snap: Snapshot, plan: Plan) -> Unschedulable:
+    statuses: list[tuple[Status, int]] = [(st, len(snap.classes[c].members)) for c, st in plan.failures]
+    for option in plan.options:
+        for node in snap.classes[option.cls].members:
+            st = _first_node_failure(snap, plan, option, node)
+            # Cannot happen (the search would have taken it); counted so the sum covers every node.
+            statuses.append((st or Status.unschedulable("node fits but was not chosen"), 1))
+    counts: Counter[str] = Counter()
+    for st, n in statuses:
+        counts[st.reason] += n
+    resolvable = any(st.code is Code.UNSCHEDULABLE for st, _ in statuses) or not snap.nodes
+    return Unschedulable(
+        message=message(len(snap.nodes), counts),
+        reasons=dict(counts),
+        code=Code.UNSCHEDULABLE if resolvable else Code.UNRESOLVABLE,
+    )
+
+
+def _first_node_failure(snap: Snapshot, plan: Plan, option, node: int) -> Status | None:
+    req = plan.req
+    for f in plan.node_filters[: plan.pre_resource_filters]:
+        if (st := f.filter_node(req, node, snap)) is not None:
+            return st
+    if (st := fits(snap, node, option.cpu, option.memory)) is not None:
+        return st
+    for f in plan.node_filters[plan.pre_resource_filters:]:
+        if (st := f.filter_node(req, node, snap)) is not None:
+            return st
+    return None
+
+
+def message(total: int, counts: Counter[str] | dict[str, int]) -> str:
+    if not total:
+        return f"0/0 nodes are available: {NO_NODES}."
+    parts = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return f"0/{total} nodes are available: " + "; ".join(f"{n} {r}" for r, n in parts) + "."
+

@@ -1,0 +1,1 @@
+"""Filter and score plugins, one job each; ``scheduler/registry.py`` wires them in order."""

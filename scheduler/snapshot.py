@@ -1,0 +1,199 @@
+"""A point-in-time view of the fleet, indexed for placement and updated as pods are assumed.
+
+Per node the free CPU, memory and pod slots live in plain lists indexed by node number.
+Per node class the nodes are kept sorted by how much is free (CPU and memory, each as a
+fraction of the node's allocatable, summed), so "the fullest node that fits" is a bisect
+and a short walk instead of a pass over every node. Assuming a pod moves one entry.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from scheduler.nodes import ClassFacts, NodeClass, NodeFacts, read_node
+from scheduler.quantity import cpu_millis, memory_bytes
+from scheduler.requirements import pod_requests
+from scheduler.versions import InvalidVersionError, WindowsVersion
+
+DONE_PHASES = frozenset({"Succeeded", "Failed"})
+DEFAULT_HYPERV_OVERHEAD = ("100m", "512Mi")
+
+
+@lru_cache(maxsize=65536)
+def normalize_image(name: str) -> str:
+    """``nginx`` and ``docker.io/library/nginx:latest`` name the same image."""
+    n = name
+    if n.startswith("docker.io/"):
+        n = n[len("docker.io/"):]
+    if n.startswith("library/"):
+        n = n[len("library/"):]
+    if "@" not in n and ":" not in n.rsplit("/", 1)[-1]:
+        n += ":latest"
+    return n
+
+
+@dataclass(slots=True)
+class ImageInfo:
+    """What node agents report about one image name, across every node holding it."""
+
+    os: str = ""
+    version: WindowsVersion | None = None  # the first node's report, in node-name order
+    archs: set[str] = field(default_factory=set)
+    size: int = 0  # the largest size reported
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    node: int
+    cpu: int
+    memory: int
+    namespace: str
+    labels: tuple[tuple[str, str], ...]
+
+
+def pod_uid(pod: Mapping) -> str:
+    md = pod.get("metadata") or {}
+    return md.get("uid") or f"{md.get('namespace') or 'default'}/{md.get('name', '')}"
+
+
+class Snapshot:
+    """Build with :meth:`build`; the scheduler reads it, ``assume``/``forget`` update it."""
+
+    def __init__(self, nodes: list[NodeFacts], *, default_overhead: tuple[int, int]) -> None:
+        self.nodes = nodes
+        self.index = {n.name: i for i, n in enumerate(nodes)}
+        self.default_overhead = default_overhead
+        self.classes: list[NodeClass] = []
+        self.node_class: list[int] = []
+        self._group_classes()
+        self.alloc_cpu = [max(n.cpu, 1) for n in nodes]
+        self.alloc_mem = [max(n.memory, 1) for n in nodes]
+        self.free_cpu = [n.cpu for n in nodes]
+        self.free_mem = [n.memory for n in nodes]
+        self.free_pods = [n.pods for n in nodes]
+        self.key = [self._key(i) for i in range(len(nodes))]
+        self.order: list[list[tuple[float, int]]] = [sorted(self.key[i] for i in c.members) for c in self.classes]
+        self.images: dict[str, ImageInfo] = {}
+        self.holders: dict[str, list[int]] = {}
+        self.node_images: list[dict[str, int]] = [{} for _ in nodes]
+        self._index_images()
+        self.pods_on: list[dict[str, Charge]] = [{} for _ in nodes]
+        self.label_index: dict[tuple[str, str, str], dict[int, int]] = {}
+        self.charges: dict[str, Charge] = {}
+        self.plans: dict = {}  # the scheduler's per-template class verdicts for this snapshot
+
+    @classmethod
+    def build(cls, nodes: Iterable[Mapping], pods: Iterable[Mapping], *, config=None) -> Snapshot:
+        """Index ``nodes``; pods bound to one of them (spec.nodeName set, phase not
+        Succeeded/Failed) count as usage. ``config`` (a SchedulerConfig) sets the Hyper-V
+        overhead for nodes that do not report one."""
+        facts = sorted((read_node(n) for n in nodes), key=lambda n: n.name)
+        cpu, mem = DEFAULT_HYPERV_OVERHEAD
+        overhead = config.default_overhead if config is not None else (cpu_millis(cpu), memory_bytes(mem))
+        snap = cls(facts, default_overhead=overhead)
+        for pod in pods:
+            spec = pod.get("spec") or {}
+            node = snap.index.get(spec.get("nodeName") or "")
+            if node is None or (pod.get("status") or {}).get("phase") in DONE_PHASES:
+                continue
+            cpu_req, mem_req = pod_requests(spec)
+            if (spec.get("binding") or {}).get("isolation") == "hyperv":
+                oc, om = snap.overhead(node)
+                cpu_req, mem_req = cpu_req + oc, mem_req + om
+            snap._charge(pod, node, cpu_req, mem_req)
+        return snap
+
+    # --- reading -----------------------------------------------------------------------
+
+    def overhead(self, node: int) -> tuple[int, int]:
+        """The Hyper-V overhead one pod pays on ``node``."""
+        return self.class_facts(node).hyperv_overhead or self.default_overhead
+
+    def class_facts(self, node: int) -> ClassFacts:
+        return self.classes[self.node_class[node]].facts
+
+    def image(self, name: str) -> ImageInfo | None:
+        return self.images.get(normalize_image(name))
+
+    # --- assume / forget ----------------------------------------------------------------
+
+    def assume(self, pod: Mapping, placement) -> None:
+        """Charge ``pod`` to ``placement.node_name`` so the next decision sees it."""
+        uid = pod_uid(pod)
+        if uid in self.charges:
+            self.forget(pod)
+        node = self.index[placement.node_name]
+        self._charge(pod, node, placement.cpu_millis, placement.memory_bytes)
+
+    def forget(self, pod: Mapping) -> None:
+        """Undo ``assume`` (e.g. the bind lost a compare-and-swap race); unknown pods are ignored."""
+        charge = self.charges.pop(pod_uid(pod), None)
+        if charge is None:
+            return
+        del self.pods_on[charge.node][pod_uid(pod)]
+        for k, v in charge.labels:
+            counts = self.label_index[(charge.namespace, k, v)]
+            counts[charge.node] -= 1
+            if not counts[charge.node]:
+                del counts[charge.node]
+        self._move(charge.node, charge.cpu, charge.memory, 1)
+
+    def _charge(self, pod: Mapping, node: int, cpu: int, mem: int) -> None:
+        md = pod.get("metadata") or {}
+        uid = pod_uid(pod)
+        labels = tuple(sorted((md.get("labels") or {}).items()))
+        charge = Charge(node, cpu, mem, md.get("namespace") or "default", labels)
+        self.charges[uid] = charge
+        self.pods_on[node][uid] = charge
+        for k, v in labels:
+            counts = self.label_index.setdefault((charge.namespace, k, v), {})
+            counts[node] = counts.get(node, 0) + 1
+        self._move(node, -cpu, -mem, -1)
+
+    def _move(self, node: int, cpu: int, mem: int, pods: int) -> None:
+        lst = self.order[self.node_class[node]]
+        del lst[bisect_left(lst, self.key[node])]
+        self.free_cpu[node] += cpu
+        self.free_mem[node] += mem
+        self.free_pods[node] += pods
+        self.key[node] = self._key(node)
+        insort(lst, self.key[node])
+
+    def _key(self, node: int) -> tuple[float, int]:
+        return (self.free_cpu[node] / self.alloc_cpu[node] + self.free_mem[node] / self.alloc_mem[node], node)
+
+    # --- building ----------------------------------------------------------------------
+
+    def _group_classes(self) -> None:
+        by_facts: dict[ClassFacts, NodeClass] = {}
+        for i, n in enumerate(self.nodes):
+            c = by_facts.get(n.facts)
+            if c is None:
+                c = by_facts[n.facts] = NodeClass(len(self.classes), n.facts)
+                self.classes.append(c)
+            c.members.append(i)
+            self.node_class.append(c.id)
+
+    def _index_images(self) -> None:
+        for i, n in enumerate(self.nodes):
+            for img in n.images:
+                for raw in img.get("names") or ():
+                    name = normalize_image(raw)
+                    info = self.images.setdefault(name, ImageInfo(os=img.get("os") or ""))
+                    _learn(info, img)
+                    self.holders.setdefault(name, []).append(i)
+                    self.node_images[i][name] = int(img.get("sizeBytes") or 0)
+
+
+def _learn(info: ImageInfo, img: Mapping) -> None:
+    if img.get("architecture"):
+        info.archs.add(img["architecture"])
+    info.size = max(info.size, int(img.get("sizeBytes") or 0))
+    if info.version is None and img.get("osVersion"):
+        try:
+            info.version = WindowsVersion.parse(img["osVersion"])
+        except InvalidVersionError:
+            pass

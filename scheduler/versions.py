@@ -1,0 +1,122 @@
+"""Windows build compatibility and Linux kernel versions: pure functions, table-tested.
+
+The rules are the ones in WINDOWS-COMPAT.md (shared with the docs):
+
+* Process isolation, host build below 20348: the image build must equal the host build.
+* Process isolation, host build 20348 or above: ``floor <= image build <= host build``, where
+  ``floor`` is the newest LTSC build (20348, 26100) strictly older than the host, or 20348
+  when there is none (containerd's checkWindowsHostAndContainerCompat).
+* Windows client hosts (``windowsEdition: client``): never process isolation below build
+  17763; from 17763 the same rules apply, which for Windows 10 (< 20348) means matching
+  builds and for Windows 11 (22000+) the range above (WINDOWS-COMPAT.md: "a Windows 11
+  22621 host runs 20348..22621").
+* Revision (UBR): it matters only for Windows Server 2016 (14393). Microsoft's two pages
+  disagree whether the cut is 1709 or 1809; we take the later page's wording ("from 1709
+  on the revision never blocks"), so 16299/17134 ignore the revision, and a 14393 host
+  runs a 14393 image by process isolation only when both revisions are equal. A revision
+  that is not known (a three-part version) is not held against the pair: we cannot check
+  what was never reported.
+* Hyper-V isolation: any image build up to the host build (the revision never matters; the
+  utility VM brings its own kernel). Whether the host has Hyper-V is a node fact checked
+  by the filter, not here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+WS2016 = 14393
+WS2019 = 17763
+WS2022 = 20348
+WS2025 = 26100
+# The LTSC builds that serve as the process-isolation floor for hosts >= 20348.
+FLOOR_LTSC_BUILDS = (WS2022, WS2025)
+# Windows client editions run process-isolated containers only from 1809 on.
+CLIENT_PROCESS_MIN_BUILD = WS2019
+
+
+class InvalidVersionError(ValueError):
+    """A version string that is not ``major.minor.build[.revision]`` or a bare build."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowsVersion:
+    major: int
+    minor: int
+    build: int
+    revision: int | None = None  # None: not reported
+
+    @classmethod
+    def parse(cls, text: str | int) -> WindowsVersion:
+        """``10.0.20348.2655`` -> build 20348, revision 2655; ``10.0.17763`` and ``17763`` too."""
+        parts = str(text).strip().split(".")
+        try:
+            nums = [int(p) for p in parts]
+        except ValueError as e:
+            raise InvalidVersionError(f"invalid Windows version {text!r}") from e
+        if len(nums) == 1:
+            return cls(10, 0, nums[0])
+        if len(nums) == 3:
+            return cls(nums[0], nums[1], nums[2])
+        if len(nums) == 4:
+            return cls(nums[0], nums[1], nums[2], nums[3])
+        raise InvalidVersionError(f"invalid Windows version {text!r}")
+
+    def __str__(self) -> str:
+        base = f"{self.major}.{self.minor}.{self.build}"
+        return base if self.revision is None else f"{base}.{self.revision}"
+
+
+def process_floor(host_build: int) -> int:
+    """The oldest image build a host >= 20348 runs with process isolation."""
+    older = [b for b in FLOOR_LTSC_BUILDS if b < host_build]
+    return max(older) if older else WS2022
+
+
+def process_isolation_compatible(
+    host: WindowsVersion, image: WindowsVersion, *, client: bool = False
+) -> bool:
+    """Can ``host`` run ``image`` with process isolation (shared kernel)?"""
+    if client and host.build < CLIENT_PROCESS_MIN_BUILD:
+        return False
+    if host.build < WS2022:
+        if image.build != host.build:
+            return False
+        return not _revision_blocks(host, image)
+    return process_floor(host.build) <= image.build <= host.build
+
+
+def _revision_blocks(host: WindowsVersion, image: WindowsVersion) -> bool:
+    if host.build != WS2016 or host.revision is None or image.revision is None:
+        return False
+    return host.revision != image.revision
+
+
+def hyperv_compatible(host: WindowsVersion, image: WindowsVersion) -> bool:
+    """Can ``host`` run ``image`` in a Hyper-V utility VM? (host must also have the role)"""
+    return image.build <= host.build
+
+
+_KERNEL_RE = re.compile(r"\s*(?:>=\s*)?v?(\d+(?:\.\d+)*)")
+
+
+def parse_kernel_version(text: str) -> tuple[int, ...]:
+    """The numeric dotted prefix of ``uname -r``: ``6.1.0-18-amd64`` -> (6, 1, 0).
+
+    Also accepts a constraint written ``>= 5.10``.
+    """
+    m = _KERNEL_RE.match(str(text))
+    if not m:
+        raise InvalidVersionError(f"invalid kernel version {text!r}")
+    return tuple(int(p) for p in m.group(1).split("."))
+
+
+def kernel_at_least(kernel: tuple[int, ...], minimum: tuple[int, ...]) -> bool:
+    """Numeric comparison, missing parts count as zero (5.10 == 5.10.0)."""
+    width = max(len(kernel), len(minimum))
+    return _pad(kernel, width) >= _pad(minimum, width)
+
+
+def _pad(v: tuple[int, ...], width: int) -> tuple[int, ...]:
+    return v + (0,) * (width - len(v))

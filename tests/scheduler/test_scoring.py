@@ -1,0 +1,127 @@
+"""Scoring: binpack fills the fullest node, spread the emptiest, per cluster or per pod;
+preferred affinity, image locality, anti-affinity and reproducible tie-breaks."""
+
+from __future__ import annotations
+
+from scheduler import Placement, Scheduler, SchedulerConfig, Snapshot, Unschedulable
+from tests.scheduler.builders import make_node, make_pod
+from tests.scheduler.conftest import node_of, place
+
+
+def _fleet() -> list[dict]:
+    return [make_node(n).cpu("4").memory("16Gi").obj() for n in ("a", "b", "c")]
+
+
+def _usage() -> list[dict]:
+    return [make_pod("x").requests(cpu="2", memory="8Gi").bound("b").obj(), make_pod("y").requests(cpu="1", memory="4Gi").bound("c").obj()]
+
+
+def test_binpack_packs_the_fullest_node_that_fits() -> None:
+    """binpack picks the fullest node with room, skipping one too full."""
+    assert node_of(place(make_pod().requests(cpu="1", memory="1Gi").obj(), _fleet(), pods=_usage())) == "b"
+    assert node_of(place(make_pod().requests(cpu="3", memory="1Gi").obj(), _fleet(), pods=_usage())) == "c"
+
+
+def test_spread_picks_the_emptiest() -> None:
+    """spread (cluster config) picks the emptiest node."""
+    assert node_of(place(make_pod().requests(cpu="1").obj(), _fleet(), pods=_usage(), strategy="spread")) == "a"
+
+
+def test_strategy_per_workload_overrides_cluster() -> None:
+    """spec.schedulingStrategy overrides the cluster default."""
+    pod = make_pod().requests(cpu="1").strategy("spread").obj()
+    assert node_of(place(pod, _fleet(), pods=_usage(), strategy="binpack")) == "a"
+
+
+def test_binpack_fills_nodes_one_after_another() -> None:
+    """A batch of binpacked pods fills one node before starting the next."""
+    cfg = SchedulerConfig()
+    snap = Snapshot.build(_fleet(), [], config=cfg)
+    sched = Scheduler(cfg)
+    chosen = []
+    for i in range(8):
+        pod = make_pod(f"p{i}").requests(cpu="1", memory="1Gi").obj()
+        placement = sched.schedule(pod, snap)
+        snap.assume(pod, placement)
+        chosen.append(placement.node_name)
+    assert chosen[:4] == [chosen[0]] * 4 and chosen[4:] == [chosen[4]] * 4 and chosen[0] != chosen[4]
+
+
+def test_spread_batch_visits_every_node() -> None:
+    """A batch of spread pods lands on every node before doubling up."""
+    cfg = SchedulerConfig(strategy="spread")
+    snap = Snapshot.build(_fleet(), [], config=cfg)
+    sched = Scheduler(cfg)
+    chosen = []
+    for i in range(3):
+        pod = make_pod(f"p{i}").requests(cpu="1").obj()
+        placement = sched.schedule(pod, snap)
+        snap.assume(pod, placement)
+        chosen.append(placement.node_name)
+    assert sorted(chosen) == ["a", "b", "c"]
+
+
+def test_preferred_node_affinity() -> None:
+    """A preferred term outweighs binpack's preference for the fuller node."""
+    nodes = [make_node("a").label("disk", "ssd").obj(), make_node("b").obj()]
+    pods = [make_pod("x").requests(cpu="3").bound("b").obj()]
+    pod = make_pod().requests(cpu="500m").prefer("disk", "In", ["ssd"]).obj()
+    assert node_of(place(pod, nodes, pods=pods)) == "a"
+
+
+def test_image_locality_prefers_node_with_bigger_image() -> None:
+    """A node already holding the (large) image wins; bigger images weigh more."""
+    nodes = [
+        make_node("a").obj(),
+        make_node("b").image("example/app:1", size=5 << 30).obj(),
+        make_node("c").image("example/side:1", size=50 << 20).obj(),
+    ]
+    pod = make_pod().image("example/app:1").image("example/side:1", container="side").obj()
+    assert node_of(place(pod, nodes)) == "b"
+
+
+def test_required_anti_affinity_spreads_replicas() -> None:
+    """Replicas with required anti-affinity on hostname never share a node."""
+    cfg = SchedulerConfig()
+    snap = Snapshot.build(_fleet(), [], config=cfg)
+    sched = Scheduler(cfg)
+    chosen = []
+    for i in range(4):
+        pod = make_pod(f"web-{i}").labels(app="web").template("web-rs").anti_affinity(app="web").requests(cpu="100m").obj()
+        result = sched.schedule(pod, snap)
+        if isinstance(result, Placement):
+            snap.assume(pod, result)
+            chosen.append(result.node_name)
+    assert sorted(chosen) == ["a", "b", "c"]
+    assert isinstance(result, Unschedulable)
+    assert result.message == "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."
+
+
+def test_preferred_anti_affinity_spreads_when_possible() -> None:
+    """Preferred anti-affinity spreads replicas but still doubles up when it must."""
+    cfg = SchedulerConfig()
+    snap = Snapshot.build(_fleet()[:2], [], config=cfg)
+    sched = Scheduler(cfg)
+    chosen = []
+    for i in range(3):
+        pod = make_pod(f"web-{i}").labels(app="web").anti_affinity(required=False, app="web").requests(cpu="100m").obj()
+        result = sched.schedule(pod, snap)
+        snap.assume(pod, result)
+        chosen.append(result.node_name)
+    assert sorted(chosen[:2]) == ["a", "b"] and chosen[2] in ("a", "b")
+
+
+def test_anti_affinity_ignores_other_namespaces() -> None:
+    """Matching pods in another namespace do not count."""
+    pods = [make_pod("x", namespace="other").labels(app="web").bound("a").obj()]
+    pod = make_pod().labels(app="web").anti_affinity(app="web").obj()
+    assert node_of(place(pod, _fleet()[:1], pods=pods)) == "a"
+
+
+def test_same_seed_same_placement() -> None:
+    """Equal nodes: the same seed gives the same node, different seeds fan out."""
+    nodes = [make_node(f"n{i}").obj() for i in range(20)]
+    pod = make_pod().obj()
+    picks = {node_of(place(pod, nodes, seed=f"eval-{i}")) for i in range(20)}
+    assert node_of(place(pod, nodes, seed="eval-1")) == node_of(place(pod, list(reversed(nodes)), seed="eval-1"))
+    assert len(picks) > 1
