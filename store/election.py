@@ -106,7 +106,13 @@ class EtcdLeaderElector(LeaderElector):
     async def campaign(self) -> None:
         while not self._leader:
             lease_id, granted = await self._grant()
-            won, revision = await self._try_acquire(lease_id)
+            try:
+                won, revision = await self._try_acquire(lease_id)
+            except BaseException:
+                # Cancelled or failed mid-attempt: free the key now if we did get it,
+                # rather than making the others wait out the TTL.
+                await asyncio.shield(self._revoke(lease_id))
+                raise
             if won:
                 self._lease_id = lease_id
                 self._won(revision)

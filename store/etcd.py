@@ -93,8 +93,10 @@ def _translate(e: BaseException, *, requested: int = 0) -> Exception:
         return CompactedError(requested, e.compacted_revision)
     if _is_transient(e):
         return UnavailableError(f"etcd unavailable: {_describe(e)}")
-    text = e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)
-    if isinstance(e, aetcd.InvalidArgumentError) or "future revision" in (text or ""):
+    text = (e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)) or ""
+    if "required revision has been compacted" in text:  # a Range at a compacted revision
+        return CompactedError(requested, 0)
+    if isinstance(e, aetcd.InvalidArgumentError) or "future revision" in text:
         return ValueError(f"etcd rejected the request: {text}")
     return StoreError(f"etcd error: {text}")
 
@@ -184,6 +186,8 @@ class EtcdStore(Store):
             raise UnavailableError(
                 f"etcd unreachable at {self.endpoints} for {self.retry_budget}s: {_describe(last)}"
             ) from last
+        except StoreError:
+            raise
         except Exception as e:
             raise _translate(e) from e
         raise AssertionError("unreachable")  # pragma: no cover
@@ -253,9 +257,7 @@ class EtcdStore(Store):
     async def compact(self, revision: int) -> None:
         try:
             await self.call(lambda c: c.compact(revision))
-        except StoreError as e:
-            if "compacted" not in str(e):
-                raise
+        except CompactedError:
             return  # already compacted at or past it: nothing to do
         _log.info("store.compacted", revision=revision)
 

@@ -98,6 +98,15 @@ async def test_list_prefix_sorted_with_revision(store: Store) -> None:
     assert rev == last == await store.current_revision()
 
 
+async def test_list_returns_every_key_of_a_large_prefix(store: Store) -> None:
+    """list returns all keys even when there are more than one etcd page (1000) holds."""
+    for batch in range(11):  # etcd allows at most 128 ops per txn
+        await store.txn([Op.put(f"/pods/p{batch:02}-{i:03}", b"x") for i in range(100)])
+    kvs, _ = await store.list("/pods/")
+    keys = [kv.key for kv in kvs]
+    assert len(keys) == 1100 and keys == sorted(keys)
+
+
 async def test_list_empty_prefix(store: Store) -> None:
     """Listing a prefix with no keys gives an empty list and still a revision."""
     await store.create("/nodes/n1", b"x")
