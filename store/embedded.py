@@ -163,7 +163,7 @@ class EmbeddedStore(Store):
         """Replays history from start_revision, then follows commits until close()."""
         now = await self.current_revision()  # also opens the database
         nxt = start_revision if start_revision > 0 else now + 1
-        while True:
+        while not self._closed:
             upto = min(self._revision, nxt + _WATCH_BATCH - 1)
             if upto >= nxt:
                 for event in await self._run(_history, prefix, nxt, upto):
@@ -172,8 +172,6 @@ class EmbeddedStore(Store):
                 continue
             async with self._changed:
                 await self._changed.wait_for(lambda: self._closed or self._revision >= nxt)
-            if self._closed:
-                return
 
     async def close(self) -> None:
         if self._closed:
