@@ -22,7 +22,7 @@ from typing import Any, Iterator, TextIO
 
 import yaml
 
-from api import objects
+from api import objects, schema
 from api.defaults import DEFAULT_NAMESPACE, apply_defaults
 from api.errors import FieldError, InvalidObjectError
 from api.kinds import UnknownKindError, by_kind
@@ -58,6 +58,9 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict:
     seen: dict[Any, Any] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int, float)) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"mapping keys must be strings, got {schema.type_name(key)}", key_node.start_mark)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f'duplicate key "{key}"', key_node.start_mark)
@@ -141,27 +144,34 @@ def _yaml_error(source: str, index: int, e: yaml.YAMLError) -> FieldError:
 
 def _expand(raw: Any, source: str, index: int, errs: list[FieldError]) -> list[dict]:
     """A document as objects: itself, or the items of a ``kind: List``."""
+    where = {"file": source, "document": index}
     if not isinstance(raw, dict):
-        errs.append(FieldError("", f"a document must be a map with apiVersion and kind, got {type(raw).__name__}",
-                               file=source, document=index))
+        got = schema.type_name(raw)
+        errs.append(FieldError("", f"a document must be a map with apiVersion and kind, got {got}", **where))
         return []
     if raw.get("kind") != "List":
-        return [_plain(raw)]
-    items = raw.get("items")
-    if not isinstance(items, list):
-        errs.append(FieldError("items", "must be a list", file=source, document=index, object="List"))
+        items, path, label = [raw], "", ""
+    elif isinstance(raw.get("items"), list):
+        items, path, label = raw["items"], "items", "List"
+    else:
+        errs.append(FieldError("items", "must be a list", object="List", **where))
         return []
     out = []
     for i, it in enumerate(items):
-        if isinstance(it, dict):
+        at = f"{path}[{i}]" if path else ""
+        if not isinstance(it, dict):
+            errs.append(FieldError(at, "must be a map", object=label, **where))
+            continue
+        try:
             out.append(_plain(it))
-        else:
-            errs.append(FieldError(f"items[{i}]", "must be a map", file=source, document=index, object="List"))
+        except (TypeError, ValueError) as e:
+            errs.append(FieldError(at, f"not representable as JSON: {e}", object=label or objects.describe(it), **where))
     return out
 
 
 def _plain(obj: dict) -> dict:
-    """A JSON-shaped copy: YAML anchors no longer share dicts between objects."""
+    """A JSON-shaped copy (as Kubernetes converts YAML to JSON: number and boolean keys become
+    strings); YAML anchors no longer share dicts between objects."""
     return json.loads(json.dumps(obj, default=str))
 
 

@@ -30,12 +30,20 @@ Errors = list[FieldError]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
+@functools.lru_cache(maxsize=8192)  # the same few hundred paths recur on every write
 def child(path: str, key: str) -> str:
     """``spec`` + ``containers`` -> ``spec.containers``; odd keys go in brackets:
     ``metadata.labels[kubernetes.io/os]``."""
     if not _IDENT.match(key):
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else key
+
+
+def sub(path: str, *keys: str) -> str:
+    """``child`` for several keys: ``sub("spec", "strategy", "type")``."""
+    for key in keys:
+        path = child(path, key)
+    return path
 
 
 def item(path: str, index: int) -> str:
@@ -338,7 +346,8 @@ OVERRIDES: dict[str, dict[str, Any]] = {
         "platform": NODE_PLATFORM,
         "daemonEndpoint": STRING,
     },
-    "V1ContainerImage": {"os": OS, "architecture": STRING, "osVersion": WINDOWS_VERSION,
+    # Engine-reported image facts: any string, so an unusual image never fails a node update.
+    "V1ContainerImage": {"os": STRING, "architecture": STRING, "osVersion": STRING,
                          "sizeBytes": Int(min=0)},
     "V1LeaseSpec": {"leaseDurationSeconds": Int(min=1)},
 }

@@ -243,3 +243,8 @@ def parse_fields(text: str) -> FieldSelector:
                              "(want path=value or path!=value)")
         terms.append(FieldTerm(m[1], m[2] == "!=", m[3]))
     return FieldSelector(tuple(terms))
+
+
+# The names the control plane's registry calls them by.
+parse_label_selector = parse
+parse_field_selector = parse_fields

@@ -12,13 +12,14 @@ semantic pass skips values the structural pass already rejected.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from api import names, quantity, schema, selectors
 from api.errors import FieldError
 from api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
 from api.objects import pod_os
-from api.schema import child, item, show
+from api.schema import child, item, show, sub
 
 Errors = list[FieldError]
 
@@ -160,7 +161,8 @@ def _container(c: dict, path: str, seen: set[str], errs: Errors) -> None:
     requests, limits = _map(resources.get("requests")), _map(resources.get("limits"))
     for resource, request in requests.items():
         if resource in limits:
-            _request_within_limit(resource, request, limits[resource], child(child(child(path, "resources"), "requests"), resource), errs)
+            rpath = sub(path, "resources", "requests", resource)
+            _request_within_limit(resource, request, limits[resource], rpath, errs)
 
 
 def _request_within_limit(resource: str, request: Any, limit: Any, path: str, errs: Errors) -> None:
@@ -169,7 +171,8 @@ def _request_within_limit(resource: str, request: Any, limit: Any, path: str, er
     except ValueError:
         return  # reported by the structural pass
     if over:
-        errs.append(FieldError(path, f"invalid value {show(request)}: must be less than or equal to {resource} limit of {limit}"))
+        errs.append(FieldError(
+            path, f"invalid value {show(request)}: must be less than or equal to {resource} limit of {limit}"))
 
 
 def _toleration(t: dict, path: str, errs: Errors) -> None:
@@ -177,9 +180,11 @@ def _toleration(t: dict, path: str, errs: Errors) -> None:
     if key:
         _named(child(path, "key"), key, names.qualified_name, errs)
     elif operator != "Exists":
-        errs.append(FieldError(child(path, "operator"), f"invalid value {show(operator)}: must be Exists when key is empty"))
+        errs.append(FieldError(
+            child(path, "operator"), f"invalid value {show(operator)}: must be Exists when key is empty"))
     if operator == "Exists" and value:
-        errs.append(FieldError(child(path, "value"), f"invalid value {show(value)}: must be empty when operator is Exists"))
+        errs.append(FieldError(
+            child(path, "value"), f"invalid value {show(value)}: must be empty when operator is Exists"))
     if t.get("tolerationSeconds") is not None and t.get("effect") != "NoExecute":
         errs.append(FieldError(child(path, "effect"), "must be NoExecute when tolerationSeconds is set"))
 
@@ -188,15 +193,15 @@ def _affinity(affinity: dict, path: str, errs: Errors) -> None:
     node = _map(affinity.get("nodeAffinity"))
     npath = child(path, "nodeAffinity")
     required = _map(node.get("requiredDuringSchedulingIgnoredDuringExecution"))
-    rpath = child(child(npath, "requiredDuringSchedulingIgnoredDuringExecution"), "nodeSelectorTerms")
+    rpath = sub(npath, "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
     for i, term in _items(required.get("nodeSelectorTerms")):
-        _expressions(term.get("matchExpressions"), child(item(rpath, i), "matchExpressions"), errs)
+        _expressions(term.get("matchExpressions"), sub(item(rpath, i), "matchExpressions"), errs)
     ppath = child(npath, "preferredDuringSchedulingIgnoredDuringExecution")
     for i, pref in _items(node.get("preferredDuringSchedulingIgnoredDuringExecution")):
         term = _map(pref.get("preference"))
-        _expressions(term.get("matchExpressions"), child(child(item(ppath, i), "preference"), "matchExpressions"), errs)
+        _expressions(term.get("matchExpressions"), sub(item(ppath, i), "preference", "matchExpressions"), errs)
     anti = _map(affinity.get("podAntiAffinity"))
-    apath = child(child(path, "podAntiAffinity"), "requiredDuringSchedulingIgnoredDuringExecution")
+    apath = sub(path, "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
     for i, term in _items(anti.get("requiredDuringSchedulingIgnoredDuringExecution")):
         _label_selector(term.get("labelSelector"), child(item(apath, i), "labelSelector"), errs)
 
@@ -212,8 +217,12 @@ def _expressions(exprs: Any, path: str, errs: Errors) -> None:
             errs.append(FieldError(child(epath, "values"), f"must be specified when operator is {op}"))
         elif op in ("Exists", "DoesNotExist") and values:
             errs.append(FieldError(child(epath, "values"), f"may not be specified when operator is {op}"))
-        elif op in ("Gt", "Lt") and not (isinstance(values, list) and len(values) == 1 and str(values[0]).lstrip("-").isdigit()):
+        elif op in ("Gt", "Lt") and not _single_integer(values):
             errs.append(FieldError(child(epath, "values"), f"must be a single integer when operator is {op}"))
+
+
+def _single_integer(values: Any) -> bool:
+    return isinstance(values, list) and len(values) == 1 and str(values[0]).lstrip("-").isdigit()
 
 
 def _label_selector(sel: Any, path: str, errs: Errors) -> None:
@@ -231,7 +240,8 @@ def _platform(pod: dict, spec: dict, path: str, containers: set, errs: Errors) -
         if platform.get(key) is not None and os_name != "windows":
             errs.append(FieldError(child(ppath, key), f"only valid for windows pods (this pod's OS is {os_name})"))
     if platform.get("minKernelVersion") is not None and os_name != "linux":
-        errs.append(FieldError(child(ppath, "minKernelVersion"), f"only valid for linux pods (this pod's OS is {os_name})"))
+        errs.append(FieldError(
+            child(ppath, "minKernelVersion"), f"only valid for linux pods (this pod's OS is {os_name})"))
     seen = set()
     for i, o in _items(platform.get("imageOverrides")):
         opath = item(child(ppath, "imageOverrides"), i)
@@ -244,7 +254,7 @@ def _platform(pod: dict, spec: dict, path: str, containers: set, errs: Errors) -
         seen.add((tuple(build), target))
     for name in _map(_map(spec.get("binding")).get("images")):
         if name not in containers:
-            errs.append(FieldError(child(child(child(path, "binding"), "images"), name), f"container {show(name)} not found"))
+            errs.append(FieldError(sub(path, "binding", "images", name), f"container {show(name)} not found"))
 
 
 def _os_agrees(platform_os: Any, spec: dict, path: str, errs: Errors) -> None:
@@ -256,7 +266,8 @@ def _os_agrees(platform_os: Any, spec: dict, path: str, errs: Errors) -> None:
     )
     for where, value in others:
         if isinstance(value, str) and value and value != platform_os:
-            errs.append(FieldError(child(path, "os"), f"{show(platform_os)} conflicts with {where} {show(value)}"))
+            errs.append(FieldError(
+                child(path, "os"), f"{show(platform_os)} conflicts with {where} {show(value)}"))
 
 
 def _workload(obj: dict, errs: Errors) -> None:
@@ -271,7 +282,8 @@ def _workload(obj: dict, errs: Errors) -> None:
     _labels("spec.template.metadata.labels", _map(template.get("metadata")).get("labels"), errs)
     policy = _map(template.get("spec")).get("restartPolicy")
     if policy not in (None, "Always"):
-        errs.append(FieldError("spec.template.spec.restartPolicy", f'unsupported value {show(policy)}: supported values: "Always"'))
+        errs.append(FieldError(
+            "spec.template.spec.restartPolicy", f'unsupported value {show(policy)}: supported values: "Always"'))
     if isinstance(selector, dict):
         _selector_matches(selector, _map(template.get("metadata")).get("labels"), errs)
 
@@ -285,21 +297,25 @@ def _selector_matches(selector: dict, labels: Any, errs: Errors) -> None:
     except ValueError:
         return  # the selector's own problems are reported above
     if not compiled.matches({k: v for k, v in _map(labels).items() if isinstance(v, str)}):
-        errs.append(FieldError("spec.template.metadata.labels", f"selector {compiled} does not match template labels"))
+        errs.append(FieldError(
+            "spec.template.metadata.labels", f"selector {compiled} does not match template labels"))
 
 
 def _strategy(obj: dict, errs: Errors) -> None:
     strategy = _map(_map(obj.get("spec")).get("strategy"))
     rolling = strategy.get("rollingUpdate")
     if strategy.get("type") == "Recreate" and rolling is not None:
-        errs.append(FieldError("spec.strategy.rollingUpdate", "may not be specified when strategy type is Recreate"))
+        errs.append(FieldError(
+            "spec.strategy.rollingUpdate", "may not be specified when strategy type is Recreate"))
         return
     rolling = _map(rolling)
     surge, unavailable = rolling.get("maxSurge"), rolling.get("maxUnavailable")
     if surge in (0, "0%") and unavailable in (0, "0%"):
         errs.append(FieldError("spec.strategy.rollingUpdate.maxUnavailable", "may not be 0 when maxSurge is 0"))
-    if isinstance(unavailable, str) and unavailable.endswith("%") and unavailable[:-1].isdigit() and int(unavailable[:-1]) > 100:
-        errs.append(FieldError("spec.strategy.rollingUpdate.maxUnavailable", f"invalid value {show(unavailable)}: must not be greater than 100%"))
+    if isinstance(unavailable, str) and re.fullmatch(r"\d+%", unavailable) and int(unavailable[:-1]) > 100:
+        errs.append(FieldError(
+            "spec.strategy.rollingUpdate.maxUnavailable",
+            f"invalid value {show(unavailable)}: must not be greater than 100%"))
 
 
 def _node(obj: dict, errs: Errors) -> None:
@@ -349,4 +365,5 @@ def validate_propagation(policy: str) -> list[FieldError]:
     """A delete's ``propagationPolicy`` (Orphan | Background | Foreground)."""
     if policy in PROPAGATION_POLICIES:
         return []
-    return [FieldError("propagationPolicy", f"unsupported value {show(policy)}: supported values: {_supported(PROPAGATION_POLICIES)}")]
+    supported = _supported(PROPAGATION_POLICIES)
+    return [FieldError("propagationPolicy", f"unsupported value {show(policy)}: supported values: {supported}")]

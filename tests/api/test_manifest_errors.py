@@ -181,6 +181,11 @@ CASES = [
     ], id="third-document-counts-empty-ones"),
     pytest.param("- a\n- b\n", ["bad.yaml: document 1: a document must be a map with apiVersion and kind, got list"],
                  id="document-not-a-map"),
+    pytest.param(POD + "---\njust text\n", ["bad.yaml: document 2: a document must be a map with apiVersion and kind, got string"],
+                 id="stray-text-document"),
+    pytest.param(pod(meta="labels:\n  ? [a, b]\n  : c\n"), [
+        "bad.yaml: document 1: invalid YAML at line 5, column 7: mapping keys must be strings, got list",
+    ], id="complex-yaml-key"),
     pytest.param("apiVersion: v1\nkind: List\nitems:\n- " + textwrap.indent(POD, "  ").lstrip() + "- 3\n", [
         "bad.yaml: document 1: List: items[1]: must be a map",
     ], id="list-item-not-a-map"),
