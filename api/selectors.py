@@ -162,9 +162,9 @@ def parse(text: str) -> LabelSelector:
     return LabelSelector(tuple(sorted(reqs, key=lambda r: r.key)))
 
 
-def from_dict(selector: Mapping[str, Any] | None) -> LabelSelector:
-    """A LabelSelector (or node selector term) dict: matchLabels and matchExpressions with
-    In, NotIn, Exists, DoesNotExist (and Gt, Lt as node affinity uses them)."""
+def from_dict(selector: Mapping[str, Any] | None, *, node_selector: bool = False) -> LabelSelector:
+    """A LabelSelector dict: matchLabels and matchExpressions with In, NotIn, Exists,
+    DoesNotExist; with ``node_selector=True`` a node selector term, which also allows Gt, Lt."""
     if selector is None:
         return NOTHING
     if not isinstance(selector, Mapping):
@@ -172,15 +172,15 @@ def from_dict(selector: Mapping[str, Any] | None) -> LabelSelector:
     reqs = [_requirement(str(k), Op.EQUALS, (str(v),), where="matchLabels")
             for k, v in (selector.get("matchLabels") or {}).items()]
     for i, expr in enumerate(selector.get("matchExpressions") or []):
-        reqs.append(_expression(expr, where=f"matchExpressions[{i}]"))
+        reqs.append(_expression(expr, where=f"matchExpressions[{i}]", numeric=node_selector))
     return LabelSelector(tuple(sorted(reqs, key=lambda r: r.key)))
 
 
-def _expression(expr: Any, *, where: str) -> Requirement:
+def _expression(expr: Any, *, where: str, numeric: bool) -> Requirement:
     if not isinstance(expr, Mapping):
         raise ValueError(f"invalid label selector {where}: must be a map")
     op = _DICT_OPS.get(expr.get("operator"))
-    if op is None:
+    if op is None or (op in (Op.GT, Op.LT) and not numeric):
         raise ValueError(f"invalid label selector {where}: unsupported operator {expr.get('operator')!r}")
     values = tuple(str(v) for v in expr.get("values") or ())
     if op in (Op.EXISTS, Op.DOES_NOT_EXIST) and values:

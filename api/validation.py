@@ -289,6 +289,8 @@ def _workload(obj: dict, errs: Errors) -> None:
 
 
 def _selector_matches(selector: dict, labels: Any, errs: Errors) -> None:
+    if not selector:
+        return  # reported as a required value
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         errs.append(FieldError("spec.selector", "empty selector is invalid: it would select every pod"))
         return

@@ -67,7 +67,6 @@ def test_selector_round_trips_and_matches_objects() -> None:
     pytest.param({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["frontend"]}]}, False, id="notin"),
     pytest.param({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, True, id="exists"),
     pytest.param({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, False, id="does-not-exist"),
-    pytest.param({"matchExpressions": [{"key": "build", "operator": "Gt", "values": ["17763"]}]}, True, id="gt"),
     pytest.param({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "x", "operator": "Exists"}]}, False,
                  id="both-must-hold"),
     pytest.param({}, True, id="empty-matches-all"),
@@ -85,8 +84,8 @@ def test_label_selector_dict(selector: dict | None, matches: bool) -> None:
                  "invalid label selector matchExpressions[0]: values must be empty for Exists", id="exists-values"),
     pytest.param({"matchExpressions": [{"key": "a", "operator": "In"}]},
                  "invalid label selector matchExpressions[0]: values for 'in' must not be empty", id="in-no-values"),
-    pytest.param({"matchExpressions": [{"key": "a", "operator": "Lt", "values": ["1", "2"]}]},
-                 "invalid label selector matchExpressions[0]: Lt needs a single integer value", id="lt-two-values"),
+    pytest.param({"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]},
+                 "invalid label selector matchExpressions[0]: unsupported operator 'Gt'", id="gt-only-for-nodes"),
 ])
 def test_bad_label_selector_dict(bad: dict, message: str) -> None:
     """A malformed selector dict raises ValueError naming the expression."""
@@ -119,3 +118,14 @@ def test_bad_field_selector(bad: str) -> None:
     """A malformed field selector raises ValueError naming the term."""
     with pytest.raises(ValueError, match="invalid field selector"):
         selectors.parse_fields(bad)
+
+
+def test_node_selector_terms_allow_numeric_operators() -> None:
+    """Node affinity terms may compare numbers (Gt, Lt); a single integer value is required."""
+    term = {"matchExpressions": [{"key": "build", "operator": "Gt", "values": ["17763"]}]}
+    assert selectors.from_dict(term, node_selector=True).matches(LABELS)
+    assert not selectors.from_dict({"matchExpressions": [{"key": "build", "operator": "Lt", "values": ["17763"]}]},
+                                   node_selector=True).matches(LABELS)
+    with pytest.raises(ValueError, match="Lt needs a single integer value"):
+        selectors.from_dict({"matchExpressions": [{"key": "a", "operator": "Lt", "values": ["1", "2"]}]},
+                            node_selector=True)

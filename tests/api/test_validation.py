@@ -153,3 +153,76 @@ def test_deployment_selector_is_immutable() -> None:
 def test_propagation_policy(policy: str, ok: bool) -> None:
     """Delete propagation policies are Kubernetes' three."""
     assert (validate_propagation(policy) == []) is ok
+
+
+def _pod(**spec: object) -> dict:
+    base = {"containers": [{"name": "app", "image": "busybox"}]}
+    return apply_defaults({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {**base, **spec}})
+
+
+def _deploy(**spec: object) -> dict:
+    base = {"selector": {"matchLabels": {"app": "d"}},
+            "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}
+    return apply_defaults({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                           "spec": {**base, **spec}})
+
+
+WIN = {"os": "windows"}
+
+
+@pytest.mark.parametrize("obj, errors", [
+    pytest.param(_pod(platform={**WIN, "imageOverrides": [{"osVersion": "10.0.17763", "image": "a"},
+                                                          {"osVersion": "10.0.17763.1", "image": "b"}]}),
+                 ['spec.platform.imageOverrides[1].osVersion: duplicate value "10.0.17763.1"'], id="override-same-build"),
+    pytest.param(_pod(platform={**WIN, "imageOverrides": [{"image": "a"}]}),
+                 ["spec.platform.imageOverrides[0].osVersion: required value"], id="override-without-build"),
+    pytest.param(_pod(platform={"os": "linux", "minKernelVersion": "5.10.0"}), [], id="kernel-three-parts"),
+    pytest.param(_pod(platform={**WIN, "minKernelVersion": "5.10"}),
+                 ["spec.platform.minKernelVersion: only valid for linux pods (this pod's OS is windows)"],
+                 id="kernel-on-windows"),
+    pytest.param(_pod(os={"name": "windows"}, platform={"os": "linux"}),
+                 ['spec.platform.os: "linux" conflicts with spec.os.name "windows"'], id="os-conflict"),
+    pytest.param(_pod(schedulingStrategy="pack"),
+                 ['spec.schedulingStrategy: unsupported value "pack": supported values: "binpack", "spread"'],
+                 id="scheduling-strategy"),
+    pytest.param(_pod(tolerations=[{"key": "k", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 5}]),
+                 ["spec.tolerations[0].effect: must be NoExecute when tolerationSeconds is set"], id="toleration-seconds"),
+    pytest.param(_pod(tolerations=[{"operator": "Equal", "value": "x"}]),
+                 ['spec.tolerations[0].operator: invalid value "Equal": must be Exists when key is empty'],
+                 id="toleration-no-key"),
+    pytest.param(_pod(tolerations=[{"operator": "Exists"}]), [], id="tolerate-everything"),
+    pytest.param(_pod(affinity={"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 200, "preference": {"matchExpressions": [{"key": "a", "operator": "In"}]}}]}}),
+        ["spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: "
+         "invalid value 200: must be less than or equal to 100",
+         "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference"
+         ".matchExpressions[0].values: must be specified when operator is In"], id="preferred-affinity"),
+    pytest.param(_pod(affinity={"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "web"}}}]}}),
+        ["spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey: required value"],
+        id="anti-affinity-needs-topology-key"),
+    pytest.param(_pod(containers=[{"name": "app", "image": " busybox"}]),
+                 ["spec.containers[0].image: must not have leading or trailing whitespace"], id="image-whitespace"),
+    pytest.param(_pod(initContainers=[{"name": "app", "image": "x"}]),
+                 ['spec.containers[0].name: duplicate value "app"'], id="init-container-same-name"),
+    pytest.param(_deploy(strategy={"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}),
+                 ["spec.strategy.rollingUpdate: may not be specified when strategy type is Recreate"], id="recreate-rolling"),
+    pytest.param(_deploy(strategy={"rollingUpdate": {"maxUnavailable": "150%"}}),
+                 ['spec.strategy.rollingUpdate.maxUnavailable: invalid value "150%": must not be greater than 100%'],
+                 id="unavailable-over-100"),
+    pytest.param(_deploy(selector={}), ["spec.selector: required value"], id="empty-selector-map"),
+    pytest.param(_deploy(selector={"matchExpressions": [{"key": "app", "operator": "Exists"}]}), [], id="selector-expression"),
+    pytest.param(_deploy(selector={"matchExpressions": [{"key": "app", "operator": "Gt", "values": ["1"]}]}),
+                 ['spec.selector.matchExpressions[0].operator: unsupported value "Gt": supported values: "In", "NotIn", '
+                  '"Exists", "DoesNotExist"'], id="selector-gt-not-allowed"),
+    pytest.param(apply_defaults({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "web-"},
+                                 "spec": {"containers": [{"name": "a", "image": "b"}]}}), [], id="generate-name"),
+    pytest.param(_pod(containers=[{"name": "a", "image": "b", "resources": {"requests": {"memory": "1Gi"}}}],
+                      overhead={"memory": "x"}),
+                 ['spec.overhead.memory: invalid quantity "x"'], id="overhead-quantity"),
+    pytest.param({**NODE, "spec": {"taints": [{"key": "os", "effect": "NoSchedule"}, {"key": "os", "effect": "NoSchedule"}]}},
+                 ['spec.taints[1]: duplicate taint "os" with effect NoSchedule'], id="duplicate-taint"),
+])
+def test_semantic_rules(obj: dict, errors: list[str]) -> None:
+    """Rules across fields (OS agreement, tolerations, affinity, strategy, selectors) report each problem."""
+    assert [str(e) for e in validate(obj)] == errors
