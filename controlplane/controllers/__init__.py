@@ -14,20 +14,24 @@ set of informers and are cancelled together when leadership is lost.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable
+from typing import TYPE_CHECKING, Any, Awaitable
 
-from controlplane.controllers.deployment import DeploymentController
-from controlplane.controllers.gc import GarbageCollector
-from controlplane.controllers.informers import SharedInformers
-from controlplane.controllers.nodelifecycle import NodeLifecycleController
-from controlplane.controllers.replicaset import ReplicaSetController
-from controlplane.registry import Registry
+if TYPE_CHECKING:
+    from controlplane.registry import Registry
 
 __all__ = ["controller_loops"]
 
 
-def controller_loops(registry: Registry, config: Any) -> list[Awaitable[None]]:
+def controller_loops(registry: "Registry", config: Any) -> list[Awaitable[None]]:
     """``config`` needs ``node_monitor_grace`` and ``pod_eviction_timeout`` (seconds)."""
+    # Imported here so that mixctl, which uses the pure helpers (pods.py, rollout.py), does
+    # not load the controllers and the registry.
+    from controlplane.controllers.deployment import DeploymentController
+    from controlplane.controllers.gc import GarbageCollector
+    from controlplane.controllers.informers import SharedInformers
+    from controlplane.controllers.nodelifecycle import NodeLifecycleController
+    from controlplane.controllers.replicaset import ReplicaSetController
+
     informers = SharedInformers(registry)
     controllers = [
         DeploymentController(registry, informers),

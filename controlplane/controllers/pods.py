@@ -7,6 +7,7 @@ rollout's budget: Running, not being deleted, and Ready when the pod has a readi
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Any
 
@@ -58,7 +59,21 @@ def is_available(pod: Obj) -> bool:
     return is_active(pod) and is_ready(pod)
 
 
-def deletion_rank(pod: Obj) -> tuple[int, str, str]:
+def created_at(obj: Obj) -> float:
+    """creationTimestamp as seconds since the epoch (0 when absent or malformed)."""
+    raw = str((obj.get("metadata") or {}).get("creationTimestamp") or "")
+    try:
+        return dt.datetime.fromisoformat(raw).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def now_precise() -> str:
+    """RFC 3339 with microseconds: pods made in one burst still order by creation."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def deletion_rank(pod: Obj) -> tuple[int, float, str]:
     """Sort key: the pod to remove first sorts first when scaling down. Unscheduled, then
     pending, then not ready, then ready; among equals the newest goes first."""
     spec = pod.get("spec") or {}
@@ -70,10 +85,7 @@ def deletion_rank(pod: Obj) -> tuple[int, str, str]:
         state = 2
     else:
         state = 3
-    m = pod.get("metadata") or {}
-    # Newest first: invert the timestamp's order by negating each character.
-    created = "".join(chr(0x10FFFF - ord(ch)) for ch in str(m.get("creationTimestamp") or ""))
-    return state, created, str(m.get("name"))
+    return state, -created_at(pod), str((pod.get("metadata") or {}).get("name"))
 
 
 def controller_ref(obj: Obj) -> dict[str, Any] | None:

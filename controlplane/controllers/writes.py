@@ -16,7 +16,8 @@ from typing import Sequence
 from api import defaults, kinds, validation
 from api.errors import InvalidObjectError
 from controlplane.controllers.queue import Requeue
-from controlplane.objects import Obj, encode, now_rfc3339
+from controlplane.controllers.pods import now_precise
+from controlplane.objects import Obj, encode
 from controlplane.registry import Registry
 from store.base import AlreadyExistsError, ConflictError, NotFoundError, Op
 
@@ -46,7 +47,7 @@ def create_op(obj: Obj) -> tuple[Op, Obj]:
     if errors:
         raise InvalidObjectError(errors)
     m = new["metadata"]
-    m.update(uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339(), generation=1)
+    m.update(uid=str(uuid.uuid4()), creationTimestamp=now_precise(), generation=1)
     m.pop("resourceVersion", None)
     return Op.create(kinds.key_for(new), encode(new)), new
 
