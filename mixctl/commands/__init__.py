@@ -25,5 +25,6 @@ MODULES: tuple[str, ...] = (
     "mixctl.commands.nodes",  # cordon, uncordon (drain goes here later)
     "mixctl.commands.scale",
     "mixctl.commands.config",
-    # later: "mixctl.commands.rollout" (status, history, undo)
+    "mixctl.commands.rollout",  # status, history, undo (controllers owner)
+    "mixctl.commands.drain",  # (controllers owner)
 )
