@@ -132,7 +132,7 @@ class Client:
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(UnavailableError),
-                wait=wait_exponential_jitter(initial=0.1, max=2.0),
+                wait=wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.2),
                 stop=stop_after_delay(self.retry_seconds),
                 reraise=True,
             ):
