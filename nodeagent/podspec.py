@@ -21,6 +21,8 @@ LABEL_SPEC_HASH = PREFIX + "spec-hash"
 LABEL_RESTART_COUNT = PREFIX + "restart-count"  # we restart by recreating: 0, 1, 2, ...
 LABEL_GRACE = PREFIX + "grace-seconds"  # for orphans, whose pod (and its grace) is gone
 LABEL_ISOLATION = PREFIX + "isolation"
+# Several agents may share one engine (mixfleet dev): each owns only its node's containers.
+LABEL_NODE = PREFIX + "node"
 MANAGED = {LABEL_MANAGED: "true"}
 DEFAULT_GRACE_SECONDS = 30
 
@@ -71,7 +73,9 @@ def _limits(container: Mapping[str, Any]) -> tuple[int | None, int | None]:
     return cpu, mem
 
 
-def container_spec(pod: Mapping[str, Any], container: Mapping[str, Any], *, attempt: int, host_os: str) -> ContainerSpec:
+def container_spec(
+    pod: Mapping[str, Any], container: Mapping[str, Any], *, attempt: int, host_os: str, node_name: str = ""
+) -> ContainerSpec:
     meta = pod.get("metadata") or {}
     ns, name, uid = str(meta.get("namespace") or "default"), str(meta.get("name")), pod_uid(pod)
     cname = str(container["name"])
@@ -88,6 +92,8 @@ def container_spec(pod: Mapping[str, Any], container: Mapping[str, Any], *, atte
     }
     if isolation:
         labels[LABEL_ISOLATION] = isolation
+    if node_name:
+        labels[LABEL_NODE] = node_name
     nano_cpus, memory = _limits(container)
     command, args = container.get("command"), container.get("args")
     return ContainerSpec(

@@ -117,9 +117,11 @@ def plan(
     backoff_state: BackoffState = BackoffState(),
     host_os: str = "linux",
     present_images: frozenset[str] | None = None,
+    node_name: str = "",
 ) -> list[Action]:
     """Actions that move ``actual`` towards ``desired``. ``present_images`` (normalised
-    names) enables Pull actions; None means the executor ensures images itself."""
+    names) enables Pull actions; None means the executor ensures images itself.
+    ``node_name`` is stamped on new containers (label ``mixfleet.io/node``)."""
     by_pod: dict[str, list[ContainerState]] = defaultdict(list)
     for c in actual:
         if is_managed(c):
@@ -135,7 +137,7 @@ def plan(
             meta = pod["metadata"]
             actions.append(Finalize(uid, str(meta.get("namespace") or "default"), str(meta["name"])))
             continue
-        ctx = _PodContext(pod, uid, now, backoff_state, host_os, present_images)
+        ctx = _PodContext(pod, uid, now, backoff_state, host_os, present_images, node_name)
         actions += ctx.plan(mine)
     for uid, orphans in sorted(by_pod.items()):
         if uid not in seen:
@@ -161,6 +163,7 @@ class _PodContext:
     backoff: BackoffState
     host_os: str
     present_images: frozenset[str] | None
+    node_name: str
 
     def plan(self, mine: list[ContainerState]) -> list[Action]:
         spec = self.pod.get("spec") or {}
@@ -207,7 +210,7 @@ class _PodContext:
         failure = self.backoff.failures.get((self.uid, name))
         if failure is not None and self.now < self.backoff.retry_at(failure):
             return [Wait(self.uid, name, self.backoff.retry_at(failure))]
-        spec = container_spec(self.pod, container, attempt=attempt, host_os=self.host_os)
+        spec = container_spec(self.pod, container, attempt=attempt, host_os=self.host_os, node_name=self.node_name)
         out: list[Action] = []
         policy = str(container.get("imagePullPolicy") or "IfNotPresent")
         if self.present_images is not None and policy != "Never":
