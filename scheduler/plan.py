@@ -3,7 +3,8 @@
 For each class the class filters run in registry order; the first failure is recorded
 (for the explanation), otherwise the class becomes an :class:`Option`: the isolation and
 images chosen there, the pod's charge there (Hyper-V overhead included), the class-level
-score, and the bounds the search needs.
+score. Options are then grouped by the snapshot's pools (interchangeable hardware) with
+the bounds the search needs there.
 """
 
 from __future__ import annotations
@@ -28,14 +29,25 @@ class Option:
     cpu: int  # what the pod is charged on a node of this class
     memory: int
     class_score: float  # weighted
-    min_frac: float  # the pod's share (cpu + memory fractions) of the class's largest node
-    max_frac: float  # ... and of its smallest node
+
+
+@dataclass(slots=True)
+class PoolPlan:
+    """A pool with at least one feasible class, and bounds over those classes' options."""
+
+    pool: int
+    min_cpu: int
+    max_cpu: int
+    min_mem: int
+    max_mem: int
+    max_class_score: float
 
 
 @dataclass(slots=True)
 class Plan:
     req: PodRequirements
     options: list[Option] = field(default_factory=list)
+    pools: list[PoolPlan] = field(default_factory=list)  # best class score first
     by_class: dict[int, Option] = field(default_factory=dict)
     failures: list[tuple[int, Status]] = field(default_factory=list)
     node_filters: tuple = ()  # active per-node filters, registry order (resources excluded)
@@ -57,8 +69,7 @@ def build_plan(req: PodRequirements, snap: Snapshot, config: SchedulerConfig) ->
         option = _option(req, cls.id, state, ctx)
         plan.options.append(option)
         plan.by_class[cls.id] = option
-    # Better classes first: the search's early stop then prunes more.
-    plan.options.sort(key=lambda o: -o.class_score)
+    plan.pools = _pool_plans(plan, snap)
     before = tuple(f for f in registry.NODE_FILTERS_BEFORE_RESOURCES if f.active(req))
     after = tuple(f for f in registry.NODE_FILTERS_AFTER_RESOURCES if f.active(req))
     plan.node_filters, plan.pre_resource_filters = before + after, len(before)
@@ -86,11 +97,6 @@ def _option(req: PodRequirements, cls_id: int, state: ClassState, ctx: Context) 
     names = tuple(sorted({normalize_image(i) for i in state.images.values()}))
     total = sum(info.size for n in names if (info := snap.images.get(n)) is not None)
     score = sum(getattr(weights, s.weight_name) * s.score_class(req, facts, state, ctx) for s in registry.CLASS_SCORES)
-    members = snap.classes[cls_id].members
-    max_cpu = max(snap.alloc_cpu[i] for i in members)
-    min_cpu = min(snap.alloc_cpu[i] for i in members)
-    max_mem = max(snap.alloc_mem[i] for i in members)
-    min_mem = min(snap.alloc_mem[i] for i in members)
     return Option(
         cls=cls_id,
         isolation=state.isolation,
@@ -100,9 +106,28 @@ def _option(req: PodRequirements, cls_id: int, state: ClassState, ctx: Context) 
         cpu=cpu,
         memory=mem,
         class_score=score,
-        min_frac=cpu / max_cpu + mem / max_mem,
-        max_frac=cpu / min_cpu + mem / min_mem,
     )
+
+
+def _pool_plans(plan: Plan, snap: Snapshot) -> list[PoolPlan]:
+    by_pool: dict[int, list[Option]] = {}
+    for option in plan.options:
+        for pool in snap.class_pools[option.cls]:
+            by_pool.setdefault(pool, []).append(option)
+    out = [
+        PoolPlan(
+            pool=pool,
+            min_cpu=min(o.cpu for o in opts),
+            max_cpu=max(o.cpu for o in opts),
+            min_mem=min(o.memory for o in opts),
+            max_mem=max(o.memory for o in opts),
+            max_class_score=max(o.class_score for o in opts),
+        )
+        for pool, opts in by_pool.items()
+    ]
+    # Better pools first: the search's early stop then prunes more.
+    out.sort(key=lambda p: (-p.max_class_score, p.pool))
+    return out
 
 
 def _plan_image_locality(plan: Plan, snap: Snapshot, config: SchedulerConfig) -> None:

@@ -1,16 +1,20 @@
 """Find the best node for a planned pod without looking at every node.
 
-For each feasible class the walk starts at the promising end of the class's sorted list
-(binpack: the fullest node that could fit; spread: the emptiest) and stops as soon as no
-node further along can beat the best score found (plugins/strategy.py gives the bound).
-Node-level scores that are not enumerated add their maximum to that bound, so the result
-is the same as scoring every node. Image holders are visited explicitly (their locality
-bonus is the one score that can lift a node the walk would stop before).
+For each pool (interchangeable hardware) holding a feasible class, the walk goes through
+the pool's nodes sorted by free amount of the pod's *dominant* resource (the one it takes
+the larger share of): binpack upward from the first node with enough of it (nodes too
+full are never visited), spread downward from the emptiest. Each visited node is checked
+(its class feasible for this pod, the other resource, pod slots, node filters) and scored
+exactly. The walk stops when no node further along can beat the best score found
+(plugins/strategy.py: the bound uses the pool's least free amount of the other resource),
+or after ``FIT_LIMIT`` fitting nodes per pool, which caps the cost per pod; so binpack is
+best-fit on the pod's bottleneck resource, exact whenever the bound stops first.
+Image holders are visited explicitly (their locality bonus can lift a node the walk would
+stop before).
 
 Ties between equal scores are broken by a hash of (seed, node name), so the same seed
-gives the same placement, and different pods fan out over equally good nodes. The walk
-looks at up to ``TIE_WINDOW`` nodes past the point where only ties remain, which bounds
-the cost on a fleet of identical empty nodes.
+gives the same placement, and different pods fan out over equally good nodes: a walk
+looks at up to ``TIE_WINDOW`` more nodes once only ties remain.
 """
 
 from __future__ import annotations
@@ -20,12 +24,12 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from scheduler.config import Weights
-from scheduler.plan import Option, Plan
+from scheduler.plan import Option, Plan, PoolPlan
+from scheduler.plugins.strategy import STRATEGIES
 from scheduler.registry import IMAGE_SCORE
-from scheduler.plugins.strategy import STRATEGIES, binpack_bound, spread_bound
 from scheduler.snapshot import Snapshot
 
-
+FIT_LIMIT = 8
 TIE_WINDOW = 8
 
 
@@ -67,11 +71,9 @@ class _Best:
 def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, seed: str) -> Found | None:
     best = _Best(snap, seed)
     score_fn = STRATEGIES[strategy]
-    for option in plan.options:
-        if strategy == "binpack":
-            _walk_binpack(snap, plan, option, weights, score_fn, best)
-        else:
-            _walk_spread(snap, plan, option, weights, score_fn, best)
+    walk = _walk_binpack if strategy == "binpack" else _walk_spread
+    for pp in plan.pools:
+        walk(snap, plan, pp, weights, score_fn, best)
     for node in plan.holders:
         option = plan.by_class.get(snap.node_class[node])
         if option is not None:
@@ -83,30 +85,57 @@ def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, se
     return Found(best.node, best.option, best.score)
 
 
-def _walk_binpack(snap, plan, option, weights, score_fn, best) -> None:
-    lst = snap.order[option.cls]
-    ceiling = option.class_score + plan.node_score_bound
-    w = weights.strategy
-    for i in range(bisect_left(lst, (option.min_frac,)), len(lst)):
-        s, node = lst[i]
-        if best.stop(ceiling + w * binpack_bound(s, option.max_frac)):
+def _dominant(snap: Snapshot, pp: PoolPlan):
+    """(walk list, other list, dominant need lo/hi, other need lo/hi, allocatables)."""
+    pool = snap.pools[pp.pool]
+    if pp.min_cpu * pool.memory >= pp.min_mem * pool.cpu:
+        return pool.by_cpu, pool.by_mem, pp.min_cpu, pp.max_cpu, pp.min_mem, pp.max_mem, pool.cpu, pool.memory
+    return pool.by_mem, pool.by_cpu, pp.min_mem, pp.max_mem, pp.min_cpu, pp.max_cpu, pool.memory, pool.cpu
+
+
+def _walk_binpack(snap, plan, pp, weights, score_fn, best) -> None:
+    lst, other, need_lo, need_hi, other_lo, other_hi, a_dom, a_other = _dominant(snap, pp)
+    # No node's other resource ends up fuller than the pool's least free one allows.
+    other_term = (other[0][0] - other_hi) / a_other if other else 0.0
+    ceiling = pp.max_class_score + plan.node_score_bound + weights.strategy * 100.0
+    half_w = weights.strategy * 50.0
+    by_class, node_class = plan.by_class, snap.node_class
+    fits = 0
+    for i in range(bisect_left(lst, (need_lo,)), len(lst)):
+        free, node = lst[i]
+        if best.stop(ceiling - half_w * ((free - need_hi) / a_dom + other_term)):
             return
+        option = by_class.get(node_class[node])
+        if option is None:
+            continue
         score = _score(snap, plan, option, node, weights, score_fn)
         if score is not None:
             best.offer(score, node, option)
+            fits += 1
+            if fits >= FIT_LIMIT:
+                return
 
 
-def _walk_spread(snap, plan, option, weights, score_fn, best) -> None:
-    lst = snap.order[option.cls]
-    ceiling = option.class_score + plan.node_score_bound
-    w = weights.strategy
+def _walk_spread(snap, plan, pp, weights, score_fn, best) -> None:
+    lst, other, need_lo, need_hi, other_lo, other_hi, a_dom, a_other = _dominant(snap, pp)
+    other_term = (other[-1][0] - other_lo) / a_other if other else 0.0
+    base = pp.max_class_score + plan.node_score_bound
+    half_w = weights.strategy * 50.0
+    by_class, node_class = plan.by_class, snap.node_class
+    fits = 0
     for i in range(len(lst) - 1, -1, -1):
-        s, node = lst[i]
-        if s < option.min_frac or best.stop(ceiling + w * spread_bound(s, option.min_frac)):
+        free, node = lst[i]
+        if free < need_lo or best.stop(base + half_w * ((free - need_lo) / a_dom + other_term)):
             return
+        option = by_class.get(node_class[node])
+        if option is None:
+            continue
         score = _score(snap, plan, option, node, weights, score_fn)
         if score is not None:
             best.offer(score, node, option)
+            fits += 1
+            if fits >= FIT_LIMIT:
+                return
 
 
 def _score(snap: Snapshot, plan: Plan, option: Option, node: int, weights: Weights, score_fn) -> float | None:

@@ -1,9 +1,12 @@
 """A point-in-time view of the fleet, indexed for placement and updated as pods are assumed.
 
 Per node the free CPU, memory and pod slots live in plain lists indexed by node number.
-Per node class the nodes are kept sorted by how much is free (CPU and memory, each as a
-fraction of the node's allocatable, summed), so "the fullest node that fits" is a bisect
-and a short walk instead of a pass over every node. Assuming a pod moves one entry.
+Nodes are also grouped into *pools* of interchangeable hardware (OS, architecture, Windows
+build and allocatable size; a pool spans the node classes that differ only in labels,
+taints, kernel or isolation modes). Each pool keeps its nodes sorted by free CPU and by
+free memory, so "the fullest node with enough CPU" is a bisect and a short walk instead of
+a pass over every node, and nodes too full for the pod are never looked at. Assuming a
+pod moves one entry in each list.
 """
 
 from __future__ import annotations
@@ -45,6 +48,19 @@ class ImageInfo:
     size: int = 0  # the largest size reported
 
 
+@dataclass(slots=True)
+class Pool:
+    """Nodes of one OS, architecture, Windows build and allocatable size."""
+
+    id: int
+    cpu: int  # every member's allocatable millicores (at least 1)
+    memory: int  # ... and bytes
+    members: list[int] = field(default_factory=list)
+    classes: set[int] = field(default_factory=set)
+    by_cpu: list[tuple[int, int]] = field(default_factory=list)  # (free millicores, node), sorted
+    by_mem: list[tuple[int, int]] = field(default_factory=list)  # (free bytes, node), sorted
+
+
 @dataclass(frozen=True, slots=True)
 class Charge:
     node: int
@@ -74,8 +90,10 @@ class Snapshot:
         self.free_cpu = [n.cpu for n in nodes]
         self.free_mem = [n.memory for n in nodes]
         self.free_pods = [n.pods for n in nodes]
-        self.key = [self._key(i) for i in range(len(nodes))]
-        self.order: list[list[tuple[float, int]]] = [sorted(self.key[i] for i in c.members) for c in self.classes]
+        self.pools: list[Pool] = []
+        self.node_pool: list[int] = []
+        self.class_pools: list[list[int]] = [[] for _ in self.classes]
+        self._group_pools()
         self.images: dict[str, ImageInfo] = {}
         self.holders: dict[str, list[int]] = {}
         self.node_images: list[dict[str, int]] = [{} for _ in nodes]
@@ -154,16 +172,12 @@ class Snapshot:
         self._move(node, -cpu, -mem, -1)
 
     def _move(self, node: int, cpu: int, mem: int, pods: int) -> None:
-        lst = self.order[self.node_class[node]]
-        del lst[bisect_left(lst, self.key[node])]
-        self.free_cpu[node] += cpu
-        self.free_mem[node] += mem
+        pool = self.pools[self.node_pool[node]]
         self.free_pods[node] += pods
-        self.key[node] = self._key(node)
-        insort(lst, self.key[node])
-
-    def _key(self, node: int) -> tuple[float, int]:
-        return (self.free_cpu[node] / self.alloc_cpu[node] + self.free_mem[node] / self.alloc_mem[node], node)
+        if cpu:
+            _resort(pool.by_cpu, self.free_cpu, node, cpu)
+        if mem:
+            _resort(pool.by_mem, self.free_mem, node, mem)
 
     # --- building ----------------------------------------------------------------------
 
@@ -177,6 +191,24 @@ class Snapshot:
             c.members.append(i)
             self.node_class.append(c.id)
 
+    def _group_pools(self) -> None:
+        by_key: dict[tuple, Pool] = {}
+        for i, n in enumerate(self.nodes):
+            f = n.facts
+            key = (f.os, f.arch, f.version.build if f.version else None, self.alloc_cpu[i], self.alloc_mem[i])
+            pool = by_key.get(key)
+            if pool is None:
+                pool = by_key[key] = Pool(len(self.pools), self.alloc_cpu[i], self.alloc_mem[i])
+                self.pools.append(pool)
+            pool.members.append(i)
+            self.node_pool.append(pool.id)
+            if self.node_class[i] not in pool.classes:
+                pool.classes.add(self.node_class[i])
+                self.class_pools[self.node_class[i]].append(pool.id)
+        for pool in self.pools:
+            pool.by_cpu = sorted((self.free_cpu[i], i) for i in pool.members)
+            pool.by_mem = sorted((self.free_mem[i], i) for i in pool.members)
+
     def _index_images(self) -> None:
         for i, n in enumerate(self.nodes):
             for img in n.images:
@@ -186,6 +218,12 @@ class Snapshot:
                     _learn(info, img)
                     self.holders.setdefault(name, []).append(i)
                     self.node_images[i][name] = int(img.get("sizeBytes") or 0)
+
+
+def _resort(lst: list[tuple[int, int]], free: list[int], node: int, delta: int) -> None:
+    del lst[bisect_left(lst, (free[node], node))]
+    free[node] += delta
+    insort(lst, (free[node], node))
 
 
 def _learn(info: ImageInfo, img: Mapping) -> None:

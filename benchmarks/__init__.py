@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks.scheduler --nodes N --pods M``."""
