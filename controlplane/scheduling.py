@@ -106,7 +106,7 @@ class SchedulerLoop:
         pods = [p for p in (self.pods.get(k) for k in keys) if p is not None and is_pending(p)]
         if not pods:
             return
-        snap = Snapshot.build(self.nodes.items(), self.pods.items())
+        snap = Snapshot.build(self.nodes.items(), self.pods.items(), config=self.scheduler.config)
         bound: list[tuple[Obj, Placement]] = []
         for pod in pods:
             result = self.scheduler.schedule(pod, snap, seed=pod["metadata"].get("uid", ""))
