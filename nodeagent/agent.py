@@ -73,7 +73,9 @@ class Agent:
         self.config = config
         self.clock = clock
         self.pods: dict[str, dict[str, Any]] = {}  # uid -> pod, from list + watch
-        self.node = NodeWriter(client, node_name, lease_duration_seconds=config.lease_duration_seconds)
+        self.node = NodeWriter(
+            client, node_name, lease_duration_seconds=config.lease_duration_seconds
+        )
         self.executor = Executor(
             client=client,
             engine=engine,
@@ -99,7 +101,12 @@ class Agent:
         """Run until cancelled."""
         _log.info("agent.starting", node=self.node_name, os=self.facts.os)
         await self._retrying(self._register)
-        loops = [self._heartbeat_loop(), self._node_loop(), self._watch_loop(), self._reconcile_loop()]
+        loops = [
+            self._heartbeat_loop(),
+            self._node_loop(),
+            self._watch_loop(),
+            self._reconcile_loop(),
+        ]
         tasks = [asyncio.create_task(loop) for loop in loops]
         try:
             await asyncio.gather(*tasks)
@@ -143,7 +150,9 @@ class Agent:
             conditions=conditions,
             daemon_endpoint=self.config.daemon_endpoint,
             labels=self.config.labels,
-            taints=[dict(t) for t in self.config.taints] if self.config.taints is not None else None,
+            taints=(
+                [dict(t) for t in self.config.taints] if self.config.taints is not None else None
+            ),
         )
 
     async def _heartbeat_loop(self) -> None:
@@ -213,7 +222,9 @@ class Agent:
         try:
             if self.executor.images_stale or self._images is None:
                 self.executor.images_stale = False
-                self._images = frozenset(normalize_image(n) for i in await self.engine.list_images() for n in i.names)
+                self._images = frozenset(
+                    normalize_image(n) for i in await self.engine.list_images() for n in i.names
+                )
             actual = await self.engine.list_containers(self.container_labels)
         except EngineError as e:
             _log.warning("reconcile.engine_unavailable", node=self.node_name, error=e.message)
@@ -221,8 +232,15 @@ class Agent:
         desired = list(self.pods.values())
         ex = self.executor
         ex.backoff = ex.backoff.forget_pods({pod_uid(p) for p in desired})
-        actions = plan(desired, actual, now=self.clock(), backoff_state=ex.backoff,
-                       host_os=self.facts.os, present_images=self._images, node_name=self.node_name)  # fmt: skip
+        actions = plan(
+            desired,
+            actual,
+            now=self.clock(),
+            backoff_state=ex.backoff,
+            host_os=self.facts.os,
+            present_images=self._images,
+            node_name=self.node_name,
+        )
         ex.dispatch(actions, actual)
         self.passes += 1
         return next_wake(actions)

@@ -37,14 +37,20 @@ class BackoffState:
     def restart_at(self, c: ContainerState, *, attempt: int) -> datetime:
         """When an exited container (the attempt-th restart) may be replaced."""
         finished = c.finished_at or c.started_at or datetime.min
-        if c.started_at and c.finished_at and (c.finished_at - c.started_at).total_seconds() >= 2 * self.cap_seconds:
+        if (
+            c.started_at
+            and c.finished_at
+            and (c.finished_at - c.started_at).total_seconds() >= 2 * self.cap_seconds
+        ):
             return finished  # it ran long enough: forgive earlier crashes
         return finished + timedelta(seconds=self.delay(attempt))
 
     def retry_at(self, f: StartFailure) -> datetime:
         return f.at + timedelta(seconds=self.delay(f.count))
 
-    def record(self, key: FailureKey, *, reason: str, message: str, now: datetime) -> "BackoffState":
+    def record(
+        self, key: FailureKey, *, reason: str, message: str, now: datetime
+    ) -> "BackoffState":
         prev = self.failures.get(key)
         f = StartFailure(reason, message, (prev.count if prev else 0) + 1, now)
         return BackoffState(self.base_seconds, self.cap_seconds, {**self.failures, key: f})
@@ -57,7 +63,11 @@ class BackoffState:
 
     def forget_pods(self, live_uids: set[str]) -> "BackoffState":
         rest = {k: v for k, v in self.failures.items() if k[0] in live_uids}
-        return self if len(rest) == len(self.failures) else BackoffState(self.base_seconds, self.cap_seconds, rest)
+        return (
+            self
+            if len(rest) == len(self.failures)
+            else BackoffState(self.base_seconds, self.cap_seconds, rest)
+        )
 
 
 def should_restart(policy: str, exit_code: int | None) -> bool:

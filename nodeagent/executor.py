@@ -18,9 +18,26 @@ from typing import Any, Callable, Iterable, Mapping
 from controlplane.client import APIError, Client, ConflictError, NotFoundError
 from mixfleet import log
 from nodeagent.backoff import BackoffState
-from nodeagent.engines.base import ContainerState, Engine, EngineError, ImageNotFound, PullError, StartError
+from nodeagent.engines.base import (
+    ContainerState,
+    Engine,
+    EngineError,
+    ImageNotFound,
+    PullError,
+    StartError,
+)
 from nodeagent.podspec import LABEL_POD_UID, MANAGED
-from nodeagent.reconcile import Action, Create, Finalize, Pull, Remove, ReportStatus, Start, Stop, Wait
+from nodeagent.reconcile import (
+    Action,
+    Create,
+    Finalize,
+    Pull,
+    Remove,
+    ReportStatus,
+    Start,
+    Stop,
+    Wait,
+)
 from nodeagent.status import pod_status
 
 _log = log.get("nodeagent.executor")
@@ -62,7 +79,9 @@ class Executor:
             if self.busy(uid):
                 continue
             snapshot = [c for c in actual if c.labels.get(LABEL_POD_UID) == uid]
-            self._workers[uid] = asyncio.create_task(self._run(uid, group, snapshot), name=f"pod-{uid}")
+            self._workers[uid] = asyncio.create_task(
+                self._run(uid, group, snapshot), name=f"pod-{uid}"
+            )
 
     async def close(self) -> None:
         tasks = [t for t in self._workers.values() if not t.done()]
@@ -81,7 +100,9 @@ class Executor:
                     await self._apply(action)
                     changed = True
         except (EngineError, APIError) as e:
-            _log.warning("pod.action_failed", pod_uid=uid, action=type(action).__name__, error=str(e))
+            _log.warning(
+                "pod.action_failed", pod_uid=uid, action=type(action).__name__, error=str(e)
+            )
         except Exception:
             _log.exception("pod.worker_crashed", pod_uid=uid)
         finally:
@@ -94,12 +115,24 @@ class Executor:
     async def _apply(self, action: Action) -> None:
         _log.info("pod.action", pod_uid=action.pod_uid, action=type(action).__name__)
         if isinstance(action, Pull):
-            await self._guard(action.pod_uid, action.container, "ErrImagePull", self.engine.pull(action.image))
+            await self._guard(
+                action.pod_uid, action.container, "ErrImagePull", self.engine.pull(action.image)
+            )
             self.images_stale = True
         elif isinstance(action, Create):
-            await self._guard(action.pod_uid, action.container, "RunContainerError", self.engine.create_and_start(action.spec))
+            await self._guard(
+                action.pod_uid,
+                action.container,
+                "RunContainerError",
+                self.engine.create_and_start(action.spec),
+            )
         elif isinstance(action, Start):
-            await self._guard(action.pod_uid, action.container, "RunContainerError", self.engine.start(action.container_id))
+            await self._guard(
+                action.pod_uid,
+                action.container,
+                "RunContainerError",
+                self.engine.start(action.container_id),
+            )
         elif isinstance(action, Stop):
             await self.engine.stop(action.container_id, action.grace_seconds)
         elif isinstance(action, Remove):
@@ -114,7 +147,9 @@ class Executor:
             await op
         except ImageNotFound as e:
             self.images_stale = True
-            self._fail(key, "ErrImageNeverPull" if self._never_pull(uid, container) else "ErrImagePull", e)
+            self._fail(
+                key, "ErrImageNeverPull" if self._never_pull(uid, container) else "ErrImagePull", e
+            )
             raise
         except PullError as e:
             self._fail(key, "ErrImagePull", e)
@@ -127,11 +162,20 @@ class Executor:
 
     def _fail(self, key: tuple[str, str], reason: str, e: EngineError) -> None:
         self.backoff = self.backoff.record(key, reason=reason, message=e.message, now=self.clock())
-        _log.warning("container.failed", pod_uid=key[0], container=key[1], reason=reason, error=e.message)
+        _log.warning(
+            "container.failed", pod_uid=key[0], container=key[1], reason=reason, error=e.message
+        )
 
     def _never_pull(self, uid: str, container: str) -> bool:
         pod = self.pods.get(uid) or {}
-        spec = next((c for c in (pod.get("spec") or {}).get("containers") or () if c.get("name") == container), {})
+        spec = next(
+            (
+                c
+                for c in (pod.get("spec") or {}).get("containers") or ()
+                if c.get("name") == container
+            ),
+            {},
+        )
         return spec.get("imagePullPolicy") == "Never"
 
     async def _finalize(self, action: Finalize) -> None:
@@ -147,7 +191,9 @@ class Executor:
         for _ in range(2):
             if pod is None or (pod.get("metadata") or {}).get("deletionTimestamp"):
                 return
-            status = pod_status(pod, containers, now=self.clock(), backoff_state=self.backoff, host_ip=self.host_ip)
+            status = pod_status(
+                pod, containers, now=self.clock(), backoff_state=self.backoff, host_ip=self.host_ip
+            )
             if status == pod.get("status"):
                 return
             new = copy.deepcopy(pod)
@@ -160,7 +206,9 @@ class Executor:
             except NotFoundError:
                 return
             self._remember(action.pod_uid, stored)
-            _log.info("pod.status_written", pod=f"{action.namespace}/{action.name}", phase=status["phase"])
+            _log.info(
+                "pod.status_written", pod=f"{action.namespace}/{action.name}", phase=status["phase"]
+            )
             return
 
     async def _reread(self, action: ReportStatus) -> dict[str, Any] | None:

@@ -17,9 +17,29 @@ _log = log.get("nodeagent.images")
 BUSYBOX_TAG = "mixfleet/busybox:latest"
 BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 APPLETS = (
-    "sh", "sleep", "echo", "cat", "httpd", "ls", "env", "true", "false", "kill", "ps",
-    "wget", "nc", "hostname", "date", "printf", "test", "yes", "head", "tail", "mkdir", "rm",
-)  # fmt: skip
+    "sh",
+    "sleep",
+    "echo",
+    "cat",
+    "httpd",
+    "ls",
+    "env",
+    "true",
+    "false",
+    "kill",
+    "ps",
+    "wget",
+    "nc",
+    "hostname",
+    "date",
+    "printf",
+    "test",
+    "yes",
+    "head",
+    "tail",
+    "mkdir",
+    "rm",
+)
 
 
 class BusyboxMissing(RuntimeError):
@@ -30,7 +50,9 @@ def find_busybox() -> str:
     for path in BUSYBOX_PATHS:
         if shutil.which(path):
             return path
-    raise BusyboxMissing(f"no static busybox at {' or '.join(BUSYBOX_PATHS)} (apt install busybox-static)")
+    raise BusyboxMissing(
+        f"no static busybox at {' or '.join(BUSYBOX_PATHS)} (apt install busybox-static)"
+    )
 
 
 def busybox_rootfs_tar(busybox: str) -> bytes:

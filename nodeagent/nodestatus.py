@@ -96,12 +96,14 @@ class NodeWriter:
         try:
             lease = await self.client.get("Lease", self.node_name, LEASE_NAMESPACE)
         except NotFoundError:
-            await self.client.create({
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": self.node_name, "namespace": LEASE_NAMESPACE},
-                "spec": spec,
-            })  # fmt: skip
+            await self.client.create(
+                {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": self.node_name, "namespace": LEASE_NAMESPACE},
+                    "spec": spec,
+                }
+            )
             return
         lease["spec"] = spec
         await self.client.update(lease)

@@ -26,6 +26,7 @@ LABEL_NODE = PREFIX + "node"
 MANAGED = {LABEL_MANAGED: "true"}
 DEFAULT_GRACE_SECONDS = 30
 
+
 def pod_uid(pod: Mapping[str, Any]) -> str:
     meta = pod.get("metadata") or {}
     return str(meta.get("uid") or f"{meta.get('namespace') or 'default'}.{meta.get('name')}")
@@ -62,7 +63,11 @@ def pod_isolation(pod: Mapping[str, Any], *, host_os: str) -> str | None:
 
 def spec_hash(pod: Mapping[str, Any], container: Mapping[str, Any], *, host_os: str) -> str:
     """Changes when anything the engine was told changes (not on status or metadata edits)."""
-    doc = {"c": container, "image": container_image(pod, container), "iso": pod_isolation(pod, host_os=host_os)}
+    doc = {
+        "c": container,
+        "image": container_image(pod, container),
+        "iso": pod_isolation(pod, host_os=host_os),
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -74,7 +79,12 @@ def _limits(container: Mapping[str, Any]) -> tuple[int | None, int | None]:
 
 
 def container_spec(
-    pod: Mapping[str, Any], container: Mapping[str, Any], *, attempt: int, host_os: str, node_name: str = ""
+    pod: Mapping[str, Any],
+    container: Mapping[str, Any],
+    *,
+    attempt: int,
+    host_os: str,
+    node_name: str = "",
 ) -> ContainerSpec:
     meta = pod.get("metadata") or {}
     ns, name, uid = str(meta.get("namespace") or "default"), str(meta.get("name")), pod_uid(pod)
@@ -103,7 +113,9 @@ def container_spec(
         args=tuple(args) if args is not None else None,
         env={e["name"]: str(e.get("value", "")) for e in container.get("env") or () if "name" in e},
         ports=tuple(
-            PortMapping(int(p["containerPort"]), p.get("hostPort"), str(p.get("protocol") or "TCP").lower())
+            PortMapping(
+                int(p["containerPort"]), p.get("hostPort"), str(p.get("protocol") or "TCP").lower()
+            )
             for p in container.get("ports") or ()
         ),
         nano_cpus=nano_cpus,

@@ -135,7 +135,9 @@ def plan(
         if (pod.get("metadata") or {}).get("deletionTimestamp"):
             actions += _teardown(uid, mine, grace=pod_grace_seconds(pod), reason="pod deleted")
             meta = pod["metadata"]
-            actions.append(Finalize(uid, str(meta.get("namespace") or "default"), str(meta["name"])))
+            actions.append(
+                Finalize(uid, str(meta.get("namespace") or "default"), str(meta["name"]))
+            )
             continue
         ctx = _PodContext(pod, uid, now, backoff_state, host_os, present_images, node_name)
         actions += ctx.plan(mine)
@@ -146,7 +148,9 @@ def plan(
     return actions
 
 
-def _teardown(uid: str, containers: list[ContainerState], *, grace: int, reason: str) -> list[Action]:
+def _teardown(
+    uid: str, containers: list[ContainerState], *, grace: int, reason: str
+) -> list[Action]:
     out: list[Action] = []
     for c in sorted(containers, key=attempt_of):
         if c.state is RunState.RUNNING:
@@ -175,14 +179,23 @@ class _PodContext:
         wanted = {str(c["name"]) for c in spec.get("containers") or ()}
         for name, stale in sorted(by_name.items()):
             if name not in wanted:
-                actions += _teardown(self.uid, stale, grace=pod_grace_seconds(self.pod), reason="container not in spec")
+                actions += _teardown(
+                    self.uid,
+                    stale,
+                    grace=pod_grace_seconds(self.pod),
+                    reason="container not in spec",
+                )
         for container in spec.get("containers") or ():
             history = sorted(by_name.get(str(container["name"]), []), key=attempt_of)
             actions += self._container(container, history)
-        actions.append(ReportStatus(self.uid, str(meta.get("namespace") or "default"), str(meta.get("name"))))
+        actions.append(
+            ReportStatus(self.uid, str(meta.get("namespace") or "default"), str(meta.get("name")))
+        )
         return actions
 
-    def _container(self, container: Mapping[str, Any], history: list[ContainerState]) -> list[Action]:
+    def _container(
+        self, container: Mapping[str, Any], history: list[ContainerState]
+    ) -> list[Action]:
         name = str(container["name"])
         # Keep the current container and the one before it (the pod's lastState).
         actions: list[Action] = [Remove(self.uid, c.id, "old attempt") for c in history[:-2]]
@@ -190,8 +203,12 @@ class _PodContext:
         if current is None:
             return actions + self._create(container, attempt=0)
         attempt = attempt_of(current)
-        if current.labels.get(LABEL_SPEC_HASH) != spec_hash(self.pod, container, host_os=self.host_os):
-            actions += _teardown(self.uid, [current], grace=pod_grace_seconds(self.pod), reason="spec changed")
+        if current.labels.get(LABEL_SPEC_HASH) != spec_hash(
+            self.pod, container, host_os=self.host_os
+        ):
+            actions += _teardown(
+                self.uid, [current], grace=pod_grace_seconds(self.pod), reason="spec changed"
+            )
             return actions + self._create(container, attempt=attempt + 1)
         if current.state is RunState.RUNNING:
             return actions  # adopted as it is
@@ -210,7 +227,9 @@ class _PodContext:
         failure = self.backoff.failures.get((self.uid, name))
         if failure is not None and self.now < self.backoff.retry_at(failure):
             return [Wait(self.uid, name, self.backoff.retry_at(failure))]
-        spec = container_spec(self.pod, container, attempt=attempt, host_os=self.host_os, node_name=self.node_name)
+        spec = container_spec(
+            self.pod, container, attempt=attempt, host_os=self.host_os, node_name=self.node_name
+        )
         out: list[Action] = []
         policy = str(container.get("imagePullPolicy") or "IfNotPresent")
         if self.present_images is not None and policy != "Never":

@@ -25,8 +25,13 @@ class NodeAgentServicer(pb_grpc.NodeAgentServicer):
 
     async def Logs(self, request: pb.LogsRequest, context: Any) -> AsyncIterator[pb.LogChunk]:
         try:
-            c = await find_container(self.engine, namespace=request.namespace, pod=request.pod, container=request.container,
-                                     labels=self.labels)  # fmt: skip
+            c = await find_container(
+                self.engine,
+                namespace=request.namespace,
+                pod=request.pod,
+                container=request.container,
+                labels=self.labels,
+            )
             # proto3 cannot tell 0 from unset: 0 and -1 both mean all lines.
             tail = request.tail_lines if request.tail_lines > 0 else -1
             async for data in self.engine.logs(c.id, follow=request.follow, tail=tail):

@@ -11,7 +11,14 @@ from typing import Any, Mapping, Sequence
 from nodeagent.backoff import BackoffState, should_restart
 from nodeagent.engines.base import ContainerState, RunState
 from nodeagent.facts.node import format_time
-from nodeagent.podspec import LABEL_CONTAINER, LABEL_ISOLATION, LABEL_POD_UID, attempt_of, container_image, pod_uid
+from nodeagent.podspec import (
+    LABEL_CONTAINER,
+    LABEL_ISOLATION,
+    LABEL_POD_UID,
+    attempt_of,
+    container_image,
+    pod_uid,
+)
 
 _OUR_CONDITIONS = ("Initialized", "ContainersReady", "Ready")
 
@@ -22,25 +29,46 @@ def _t(t: datetime | None) -> str | None:
 
 def terminated(c: ContainerState, *, runtime: str = "docker") -> dict[str, Any]:
     code = c.exit_code if c.exit_code is not None else 0
-    return {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
-                           "startedAt": _t(c.started_at), "finishedAt": _t(c.finished_at),
-                           "containerID": f"{runtime}://{c.id}"}}  # fmt: skip
+    return {
+        "terminated": {
+            "exitCode": code,
+            "reason": "Completed" if code == 0 else "Error",
+            "startedAt": _t(c.started_at),
+            "finishedAt": _t(c.finished_at),
+            "containerID": f"{runtime}://{c.id}",
+        }
+    }
 
 
 def _container_status(
-    pod: Mapping[str, Any], container: Mapping[str, Any], history: Sequence[ContainerState], *,
-    now: datetime, backoff: BackoffState, runtime: str,
-) -> dict[str, Any]:  # fmt: skip
+    pod: Mapping[str, Any],
+    container: Mapping[str, Any],
+    history: Sequence[ContainerState],
+    *,
+    now: datetime,
+    backoff: BackoffState,
+    runtime: str,
+) -> dict[str, Any]:
     name, uid = str(container["name"]), pod_uid(pod)
     current = history[-1] if history else None
     previous = history[-2] if len(history) > 1 else None
-    st: dict[str, Any] = {"name": name, "image": container_image(pod, container), "ready": False,
-                          "restartCount": attempt_of(current) if current else 0, "state": {}, "lastState": {}}  # fmt: skip
+    st: dict[str, Any] = {
+        "name": name,
+        "image": container_image(pod, container),
+        "ready": False,
+        "restartCount": attempt_of(current) if current else 0,
+        "state": {},
+        "lastState": {},
+    }
     if previous is not None and previous.state is RunState.EXITED:
         st["lastState"] = terminated(previous, runtime=runtime)
     if current is None or current.state is RunState.CREATED:
         failure = backoff.failures.get((uid, name))
-        waiting = {"reason": failure.reason, "message": failure.message} if failure else {"reason": "ContainerCreating"}
+        waiting = (
+            {"reason": failure.reason, "message": failure.message}
+            if failure
+            else {"reason": "ContainerCreating"}
+        )
         st["state"] = {"waiting": waiting}
         return st
     st["containerID"] = f"{runtime}://{current.id}"
@@ -53,7 +81,8 @@ def _container_status(
     if should_restart(policy, current.exit_code) and now < until:
         delay = int(backoff.delay(attempt_of(current)))
         meta = pod.get("metadata") or {}
-        msg = f"back-off {delay}s restarting failed container={name} pod={meta.get('name')}_{meta.get('namespace') or 'default'}({uid})"
+        where = f"{meta.get('name')}_{meta.get('namespace') or 'default'}({uid})"
+        msg = f"back-off {delay}s restarting failed container={name} pod={where}"
         st["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": msg}}
         st["lastState"] = terminated(current, runtime=runtime)
     else:
@@ -89,7 +118,9 @@ def _phase(statuses: list[dict[str, Any]], policy: str) -> str:
     return "Failed" if policy == "Never" else "Running"
 
 
-def _conditions(old: Sequence[Mapping[str, Any]], ready: bool, now: datetime) -> list[dict[str, Any]]:
+def _conditions(
+    old: Sequence[Mapping[str, Any]], ready: bool, now: datetime
+) -> list[dict[str, Any]]:
     prev = {c.get("type"): c for c in old}
     ours = {"Initialized": True, "ContainersReady": ready, "Ready": ready}
     out = [dict(c) for c in old if c.get("type") not in _OUR_CONDITIONS]
@@ -120,10 +151,16 @@ def pod_status(
         if c.labels.get(LABEL_POD_UID) == uid:
             history[c.labels.get(LABEL_CONTAINER, "")].append(c)
     statuses = [
-        _container_status(pod, ct, sorted(history[str(ct["name"])], key=attempt_of),
-                          now=now, backoff=backoff_state, runtime=runtime)
+        _container_status(
+            pod,
+            ct,
+            sorted(history[str(ct["name"])], key=attempt_of),
+            now=now,
+            backoff=backoff_state,
+            runtime=runtime,
+        )
         for ct in spec.get("containers") or ()
-    ]  # fmt: skip
+    ]
     ready = bool(statuses) and all(s["ready"] for s in statuses)
     status: dict[str, Any] = {
         "phase": _phase(statuses, str(spec.get("restartPolicy") or "Always")),

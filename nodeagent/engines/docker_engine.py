@@ -15,7 +15,12 @@ import docker
 import docker.errors
 import requests.exceptions
 from docker.utils import parse_repository_tag
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from mixfleet import log
 from nodeagent.engines.base import (
@@ -38,9 +43,16 @@ from nodeagent.facts.engine_view import parse_docker_image, parse_docker_info
 _log = log.get("nodeagent.engine")
 T = TypeVar("T")
 
-DEFAULT_URL = "npipe:////./pipe/docker_engine" if sys.platform == "win32" else "unix:///var/run/docker.sock"
+DEFAULT_URL = (
+    "npipe:////./pipe/docker_engine" if sys.platform == "win32" else "unix:///var/run/docker.sock"
+)
 _ZERO_TIME = "0001-01-01T00:00:00Z"
-_STATES = {"running": RunState.RUNNING, "restarting": RunState.RUNNING, "paused": RunState.RUNNING, "created": RunState.CREATED}
+_STATES = {
+    "running": RunState.RUNNING,
+    "restarting": RunState.RUNNING,
+    "paused": RunState.RUNNING,
+    "created": RunState.CREATED,
+}
 
 
 def _translate(e: Exception, *, default: type[EngineError] = EngineError) -> EngineError:
@@ -133,7 +145,9 @@ class DockerEngine(Engine):
     async def info(self) -> EngineInfo:
         return parse_docker_info(await self._run(self._api.info))
 
-    async def list_containers(self, labels: Mapping[str, str] | None = None) -> list[ContainerState]:
+    async def list_containers(
+        self, labels: Mapping[str, str] | None = None
+    ) -> list[ContainerState]:
         filters = {"label": [f"{k}={v}" for k, v in (labels or {}).items()]}
 
         def inspect_all() -> list[ContainerState]:
@@ -169,7 +183,9 @@ class DockerEngine(Engine):
 
     async def list_images(self) -> list[ImageInfo]:
         def inspect_all() -> list[ImageInfo]:
-            return [parse_docker_image(self._api.inspect_image(i["Id"])) for i in self._api.images()]
+            return [
+                parse_docker_image(self._api.inspect_image(i["Id"])) for i in self._api.images()
+            ]
 
         return await self._run(inspect_all)
 
@@ -234,7 +250,9 @@ class DockerEngine(Engine):
         except ContainerNotFound:
             pass
 
-    async def logs(self, container_id: str, *, follow: bool = False, tail: int = -1) -> AsyncIterator[bytes]:
+    async def logs(
+        self, container_id: str, *, follow: bool = False, tail: int = -1
+    ) -> AsyncIterator[bytes]:
         stream = await self._run(
             lambda: self._api.logs(
                 container_id, stream=True, follow=follow, tail="all" if tail < 0 else tail

@@ -39,10 +39,29 @@ from scheduler.versions import WindowsVersion, hyperv_compatible, process_isolat
 
 _GI = 1 << 30
 _EXIT = re.compile(r"(?:^|[;&|\s])exit (\d+)\s*$")
-_SERVER_PRODUCTS = ((26100, "Windows Server 2025 Datacenter", "24H2"), (20348, "Windows Server 2022 Datacenter", "2009"),
-                    (17763, "Windows Server 2019 Datacenter", "1809"), (14393, "Windows Server 2016 Datacenter", "1607"))  # fmt: skip
-HCS_OS_MISMATCH = "The container operating system does not match the host operating system. (0xc0370101)"
-HCS_NO_HYPERV = "The virtual machine could not be started because a required feature is not installed."
+_SERVER_PRODUCTS = (
+    (26100, "Windows Server 2025 Datacenter", "24H2"),
+    (20348, "Windows Server 2022 Datacenter", "2009"),
+    (17763, "Windows Server 2019 Datacenter", "1809"),
+    (14393, "Windows Server 2016 Datacenter", "1607"),
+)
+# The engine's own words (Docker on Windows over HCS).
+HCS_OS_MISMATCH = (
+    "The container operating system does not match the host operating system. (0xc0370101)"
+)
+HCS_NO_HYPERV = (
+    "The virtual machine could not be started because a required feature is not installed."
+)
+_HCS_CALL = "container {cid} encountered an error during hcs::{call}: failure in a Windows system call: {err}"
+_WRONG_OS = 'image operating system "{os}" cannot be used on this platform: operating system is not supported'
+_LINUX_ISOLATION = "Invalid isolation: \"{iso}\" - linux only supports 'default'"
+_WINDOWS_ISOLATION = (
+    "Invalid isolation: \"{iso}\" - windows daemon only supports 'default', 'process' and 'hyperv'"
+)
+_NAME_CONFLICT = (
+    'Conflict. The container name "/{name}" is already in use by container "{cid}". '
+    "You have to remove (or rename) that container to be able to reuse that name."
+)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -52,8 +71,14 @@ def _version(text: str) -> WindowsVersion:
 
 
 def _img(name: str, os: str, os_version: str = "", size: int = 0) -> ImageInfo:
-    return ImageInfo(id=f"sha256:{abs(hash(name)):064x}"[:71], names=(name,), os=os, architecture="amd64",
-                     os_version=os_version, size=size)  # fmt: skip
+    return ImageInfo(
+        id=f"sha256:{abs(hash(name)):064x}"[:71],
+        names=(name,),
+        os=os,
+        architecture="amd64",
+        os_version=os_version,
+        size=size,
+    )
 
 
 _MCR = "mcr.microsoft.com/windows"
@@ -84,9 +109,17 @@ class _Container:  # mutable on purpose: this is the simulated engine's own stat
     stopped: asyncio.Event | None = None
 
     def view(self) -> ContainerState:
-        return ContainerState(id=self.id, name=self.spec.name, labels=self.spec.labels, image=self.spec.image,
-                              state=self.state, exit_code=self.exit_code, started_at=self.started_at,
-                              finished_at=self.finished_at, isolation=self.isolation)  # fmt: skip
+        return ContainerState(
+            id=self.id,
+            name=self.spec.name,
+            labels=self.spec.labels,
+            image=self.spec.image,
+            state=self.state,
+            exit_code=self.exit_code,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            isolation=self.isolation,
+        )
 
 
 class SimulatedEngine(Engine):
@@ -131,7 +164,9 @@ class SimulatedEngine(Engine):
     def _product(self) -> tuple[str, str]:
         if self.edition == "client":
             return "Windows 10 Pro", "23H2"  # Windows 11 still says "Windows 10" here
-        return next(((p, v) for b, p, v in _SERVER_PRODUCTS if self.build >= b), ("Windows Server", ""))
+        return next(
+            ((p, v) for b, p, v in _SERVER_PRODUCTS if self.build >= b), ("Windows Server", "")
+        )
 
     def host_facts(self) -> HostFacts:
         """Facts for a hollow node, without a round trip through ``info()``."""
@@ -143,9 +178,16 @@ class SimulatedEngine(Engine):
 
     def _info(self) -> EngineInfo:
         if self.os != "windows":
-            return EngineInfo(os_type="linux", architecture="amd64", kernel_version=self.kernel_version,
-                              operating_system="Debian GNU/Linux 12 (bookworm)", server_version=self.server_version,
-                              ncpu=self.cpu, mem_total=self.memory, name=self.hostname)  # fmt: skip
+            return EngineInfo(
+                os_type="linux",
+                architecture="amd64",
+                kernel_version=self.kernel_version,
+                operating_system="Debian GNU/Linux 12 (bookworm)",
+                server_version=self.server_version,
+                ncpu=self.cpu,
+                mem_total=self.memory,
+                name=self.hostname,
+            )
         product, display = self._product()
         return EngineInfo(
             os_type="windows",
@@ -183,7 +225,9 @@ class SimulatedEngine(Engine):
             raise PullError(refusal)
         info = self.catalogue[normalize_image(image)]
         if progress_cb is not None:
-            progress_cb({"status": f"Pulling from {image}", "id": normalize_image(image).rsplit(":", 1)[-1]})
+            progress_cb(
+                {"status": f"Pulling from {image}", "id": normalize_image(image).rsplit(":", 1)[-1]}
+            )
             progress_cb({"status": f"Status: Downloaded newer image for {normalize_image(image)}"})
         self._images[normalize_image(image)] = info
 
@@ -194,26 +238,34 @@ class SimulatedEngine(Engine):
         return list({i.id: i for i in self._images.values()}.values())
 
     # -- containers --------------------------------------------------------------------
-    async def list_containers(self, labels: Mapping[str, str] | None = None) -> list[ContainerState]:
+    async def list_containers(
+        self, labels: Mapping[str, str] | None = None
+    ) -> list[ContainerState]:
         want = (labels or {}).items()
-        return [c.view() for c in self._containers.values() if all(c.spec.labels.get(k) == v for k, v in want)]
+        return [
+            c.view()
+            for c in self._containers.values()
+            if all(c.spec.labels.get(k) == v for k, v in want)
+        ]
 
     def _start_refusal(self, cid: str, image: ImageInfo, isolation: str) -> str | None:
+        """What the engine says when it cannot start this image here, or None."""
         if image.os != self.os:
-            return f'image operating system "{image.os}" cannot be used on this platform: operating system is not supported'
+            return _WRONG_OS.format(os=image.os)
         if self.os != "windows":
-            return None if not isolation else f'Invalid isolation: "{isolation}" - linux only supports \'default\''
+            return _LINUX_ISOLATION.format(iso=isolation) if isolation else None
         host, img = _version(self.os_version), _version(image.os_version)
         if isolation == "process":
-            ok = process_isolation_compatible(host, img, client=self.edition == "client")
-            return None if ok else f"container {cid} encountered an error during hcs::System::Start: failure in a Windows system call: {HCS_OS_MISMATCH}"
+            if process_isolation_compatible(host, img, client=self.edition == "client"):
+                return None
+            return _HCS_CALL.format(cid=cid, call="System::Start", err=HCS_OS_MISMATCH)
         if isolation == "hyperv":
-            prefix = f"container {cid} encountered an error during hcs::CreateComputeSystem: failure in a Windows system call:"
             if not self.hyperv:
-                return f"{prefix} {HCS_NO_HYPERV}"
-            ok = hyperv_compatible(host, img)
-            return None if ok else f"{prefix} {HCS_OS_MISMATCH}"
-        return f"Invalid isolation: \"{isolation}\" - windows daemon only supports 'default', 'process' and 'hyperv'"
+                return _HCS_CALL.format(cid=cid, call="CreateComputeSystem", err=HCS_NO_HYPERV)
+            if hyperv_compatible(host, img):
+                return None
+            return _HCS_CALL.format(cid=cid, call="CreateComputeSystem", err=HCS_OS_MISMATCH)
+        return _WINDOWS_ISOLATION.format(iso=isolation)
 
     def _default_isolation(self) -> str:
         if self.os != "windows":
@@ -226,8 +278,7 @@ class SimulatedEngine(Engine):
             raise ImageNotFound(f"No such image: {spec.image}")
         for c in self._containers.values():
             if c.spec.name == spec.name:
-                raise StartError(f'Conflict. The container name "/{spec.name}" is already in use by container "{c.id}". '
-                                 "You have to remove (or rename) that container to be able to reuse that name.")  # fmt: skip
+                raise StartError(_NAME_CONFLICT.format(name=spec.name, cid=c.id))
         cid = f"{next(self._ids):012x}{abs(hash(spec.name)):052x}"[:64]
         isolation = spec.isolation or self._default_isolation()
         refusal = self._start_refusal(cid, image, isolation)
@@ -241,7 +292,12 @@ class SimulatedEngine(Engine):
         return cid
 
     def _run(self, c: _Container) -> None:
-        c.state, c.started_at, c.exit_code, c.finished_at = RunState.RUNNING, self.clock(), None, None
+        c.state, c.started_at, c.exit_code, c.finished_at = (
+            RunState.RUNNING,
+            self.clock(),
+            None,
+            None,
+        )
         words = " ".join((*(c.spec.command or ()), *(c.spec.args or ())))
         c.output.append(f"simulated: {words or '(image default command)'}\n".encode())
         m = _EXIT.search(words)
@@ -274,7 +330,9 @@ class SimulatedEngine(Engine):
         if c is not None and c.stopped is not None:
             c.stopped.set()
 
-    async def logs(self, container_id: str, *, follow: bool = False, tail: int = -1) -> AsyncIterator[bytes]:
+    async def logs(
+        self, container_id: str, *, follow: bool = False, tail: int = -1
+    ) -> AsyncIterator[bytes]:
         c = self._get(container_id)
         for chunk in c.output if tail < 0 else c.output[len(c.output) - tail :] if tail else []:
             yield chunk

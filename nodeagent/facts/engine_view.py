@@ -43,7 +43,7 @@ def _windows_os_version(info: Mapping[str, Any]) -> str:
 
 
 def _product(operating_system: str) -> str:
-    """"Windows Server 2022 Datacenter" out of Docker's "... Version 2009 (OS Build ...)"."""
+    """ "Windows Server 2022 Datacenter" out of Docker's "... Version 2009 (OS Build ...)"."""
     name = operating_system.split(" Version ")[0].split(" (OS Build")[0].strip()
     return name or operating_system
 
@@ -59,7 +59,9 @@ def parse_docker_image(inspect: Mapping[str, Any]) -> ImageInfo:
     )
 
 
-def facts_from_engine(info: EngineInfo, *, hostname: str = "", hyperv: bool | None = None) -> HostFacts:
+def facts_from_engine(
+    info: EngineInfo, *, hostname: str = "", hyperv: bool | None = None
+) -> HostFacts:
     """Host facts as the engine sees them: for a remote or simulated engine, where the agent
     cannot look at the host itself. Hyper-V defaults to what the default isolation implies."""
     name = (hostname or info.name).lower()

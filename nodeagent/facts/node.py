@@ -42,9 +42,23 @@ def node_conditions(
         }
 
     return [
-        cond("Ready", engine_ready, "AgentReady" if engine_ready else "EngineNotReady", engine_message),
-        cond("EngineReady", engine_ready, "EngineReady" if engine_ready else "EngineUnavailable", engine_message),
-        cond("MemoryPressure", memory_pressure, "MemoryPressure" if memory_pressure else "SufficientMemory"),
+        cond(
+            "Ready",
+            engine_ready,
+            "AgentReady" if engine_ready else "EngineNotReady",
+            engine_message,
+        ),
+        cond(
+            "EngineReady",
+            engine_ready,
+            "EngineReady" if engine_ready else "EngineUnavailable",
+            engine_message,
+        ),
+        cond(
+            "MemoryPressure",
+            memory_pressure,
+            "MemoryPressure" if memory_pressure else "SufficientMemory",
+        ),
     ]
 
 
@@ -66,7 +80,9 @@ def _default_isolation(facts: HostFacts, engine: EngineInfo | None) -> str:
     return "process"
 
 
-def _platform(facts: HostFacts, engine: EngineInfo | None, hyperv_overhead: Mapping[str, str]) -> dict[str, Any]:
+def _platform(
+    facts: HostFacts, engine: EngineInfo | None, hyperv_overhead: Mapping[str, str]
+) -> dict[str, Any]:
     if facts.os != "windows":
         return {"kernelVersion": facts.kernel_version, "simulated": facts.simulated}
     p: dict[str, Any] = {
@@ -130,10 +146,16 @@ def node_object(
         else reserved_memory_bytes
     )
     if conditions is None:
-        conditions = node_conditions(now=now or datetime.now(timezone.utc), engine_ready=engine_info is not None)
+        conditions = node_conditions(
+            now=now or datetime.now(timezone.utc), engine_ready=engine_info is not None
+        )
     runtime = f"{engine_info.runtime}://{engine_info.server_version}" if engine_info else ""
     status: dict[str, Any] = {
-        "capacity": {"cpu": str(facts.cpu), "memory": format_memory(facts.memory_bytes), "pods": str(max_pods)},
+        "capacity": {
+            "cpu": str(facts.cpu),
+            "memory": format_memory(facts.memory_bytes),
+            "pods": str(max_pods),
+        },
         "allocatable": {
             "cpu": str(max(facts.cpu - reserved_cpu, 0)),
             "memory": format_memory(max(facts.memory_bytes - reserved_mem, 0)),

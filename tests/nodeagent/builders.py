@@ -15,9 +15,17 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def make_pod(name: str = "web", *, uid: str = "uid-web", containers: int = 1, restart: str = "Always",
-             deleting: bool = False, image: str = "mixfleet/busybox:latest", grace: int | None = None,
-             status: dict | None = None) -> dict[str, Any]:  # fmt: skip
+def make_pod(
+    name: str = "web",
+    *,
+    uid: str = "uid-web",
+    containers: int = 1,
+    restart: str = "Always",
+    deleting: bool = False,
+    image: str = "mixfleet/busybox:latest",
+    grace: int | None = None,
+    status: dict | None = None,
+) -> dict[str, Any]:
     pod: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -26,8 +34,12 @@ def make_pod(name: str = "web", *, uid: str = "uid-web", containers: int = 1, re
             "nodeName": "n1",
             "restartPolicy": restart,
             "containers": [
-                {"name": f"c{i}", "image": image, "command": ["sh", "-c", "sleep 600"],
-                 "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}}}  # fmt: skip
+                {
+                    "name": f"c{i}",
+                    "image": image,
+                    "command": ["sh", "-c", "sleep 600"],
+                    "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}},
+                }
                 for i in range(containers)
             ],
         },
@@ -41,10 +53,21 @@ def make_pod(name: str = "web", *, uid: str = "uid-web", containers: int = 1, re
     return pod
 
 
-def make_container(pod: dict, *, container: int = 0, attempt: int = 0, state: RunState = RunState.RUNNING,
-                   exit_code: int | None = None, started: float = -100, finished: float | None = None,
-                   cid: str | None = None, labels: dict | None = None) -> ContainerState:  # fmt: skip
-    spec = container_spec(pod, pod["spec"]["containers"][container], attempt=attempt, host_os="linux")
+def make_container(
+    pod: dict,
+    *,
+    container: int = 0,
+    attempt: int = 0,
+    state: RunState = RunState.RUNNING,
+    exit_code: int | None = None,
+    started: float = -100,
+    finished: float | None = None,
+    cid: str | None = None,
+    labels: dict | None = None,
+) -> ContainerState:
+    spec = container_spec(
+        pod, pod["spec"]["containers"][container], attempt=attempt, host_os="linux"
+    )
     return ContainerState(
         id=cid or f"{pod['metadata']['uid']}-c{container}-{attempt}",
         name=spec.name,
@@ -57,9 +80,15 @@ def make_container(pod: dict, *, container: int = 0, attempt: int = 0, state: Ru
     )
 
 
-def exited(pod: dict, *, code: int, attempt: int = 0, finished: float = -1, **kw: Any) -> ContainerState:
-    return make_container(pod, state=RunState.EXITED, exit_code=code, attempt=attempt, finished=finished, **kw)
+def exited(
+    pod: dict, *, code: int, attempt: int = 0, finished: float = -1, **kw: Any
+) -> ContainerState:
+    return make_container(
+        pod, state=RunState.EXITED, exit_code=code, attempt=attempt, finished=finished, **kw
+    )
 
 
 def foreign(cid: str = "foreign") -> ContainerState:
-    return ContainerState(id=cid, name="someone-else", labels={"owner": "x"}, image="busybox", state=RunState.RUNNING)
+    return ContainerState(
+        id=cid, name="someone-else", labels={"owner": "x"}, image="busybox", state=RunState.RUNNING
+    )

@@ -18,8 +18,13 @@ from nodeagent.server import start_agent_server
 
 pytestmark = pytest.mark.docker
 IMAGE = "mixfleet/busybox:latest"
-FAST = dict(heartbeat_seconds=0.3, resync_seconds=0.3, node_refresh_seconds=1.0,
-            backoff_base_seconds=0.5, backoff_cap_seconds=2.0)  # fmt: skip
+FAST = dict(
+    heartbeat_seconds=0.3,
+    resync_seconds=0.3,
+    node_refresh_seconds=1.0,
+    backoff_base_seconds=0.5,
+    backoff_cap_seconds=2.0,
+)
 
 
 class RecordingEngine(DockerEngine):
@@ -59,12 +64,16 @@ def pod(name: str, node: str, script: str, *, restart: str = "Always", grace: in
             "nodeName": node,
             "restartPolicy": restart,
             "terminationGracePeriodSeconds": grace,
-            "containers": [{
-                "name": "main", "image": IMAGE, "command": ["sh", "-c", script],
-                "resources": {"limits": {"cpu": "250m", "memory": "32Mi"}},
-            }],
+            "containers": [
+                {
+                    "name": "main",
+                    "image": IMAGE,
+                    "command": ["sh", "-c", script],
+                    "resources": {"limits": {"cpu": "250m", "memory": "32Mi"}},
+                }
+            ],
         },
-    }  # fmt: skip
+    }
 
 
 class Harness:
@@ -74,7 +83,9 @@ class Harness:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self, **config: Any) -> Agent:
-        self.agent = Agent(self.client, self.engine, self.node, config=AgentConfig(**{**FAST, **config}))
+        self.agent = Agent(
+            self.client, self.engine, self.node, config=AgentConfig(**{**FAST, **config})
+        )
         self.task = asyncio.create_task(self.agent.run())
         return self.agent
 
@@ -116,7 +127,9 @@ async def test_registers_node_and_heartbeats(harness, client):
     assert node["metadata"]["labels"]["kubernetes.io/os"] == "linux"
     assert node["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("docker://")
     assert any(IMAGE in i["names"] for i in node["status"]["images"])
-    first = (await eventually(lambda: _get(client, "Lease", harness.node, "mixfleet-node-lease")))["spec"]["renewTime"]
+    first = (await eventually(lambda: _get(client, "Lease", harness.node, "mixfleet-node-lease")))[
+        "spec"
+    ]["renewTime"]
     renewed = await eventually(lambda: _renewed_after(client, harness.node, first))
     assert renewed["spec"]["holderIdentity"] == harness.node
 
@@ -128,7 +141,10 @@ async def test_pod_runs_with_limits_and_reports_running(harness, client, dockerd
     status = await eventually(lambda: _running(harness, "web"))
     [c] = await harness.containers(created["metadata"]["uid"])
     attrs = dockerd.client.api.inspect_container(c.id)
-    assert (attrs["HostConfig"]["NanoCpus"], attrs["HostConfig"]["Memory"]) == (250_000_000, 32 << 20)
+    assert (attrs["HostConfig"]["NanoCpus"], attrs["HostConfig"]["Memory"]) == (
+        250_000_000,
+        32 << 20,
+    )
     assert status["containerStatuses"][0]["containerID"] == f"docker://{c.id}"
     assert status["containerStatuses"][0]["restartCount"] == 0
 
@@ -142,7 +158,9 @@ async def test_crashing_container_restarts_with_backoff(harness, client):
         st = await harness.status("crash")
         cs = (st.get("containerStatuses") or [{}])[0]
         waiting = (cs.get("state") or {}).get("waiting") or {}
-        return cs if waiting.get("reason") == "CrashLoopBackOff" and cs["restartCount"] >= 2 else None
+        return (
+            cs if waiting.get("reason") == "CrashLoopBackOff" and cs["restartCount"] >= 2 else None
+        )
 
     cs = await eventually(crashloop)
     assert cs["lastState"]["terminated"]["exitCode"] == 3
@@ -152,7 +170,9 @@ async def test_crashing_container_restarts_with_backoff(harness, client):
 async def test_delete_stops_gracefully_removes_and_finalizes(harness, client):
     """Deleting a pod stops its container with the pod's grace, removes it, and the pod goes."""
     await harness.start()
-    created = await client.create(pod("bye", harness.node, "trap 'exit 0' TERM; while true; do sleep 0.1; done", grace=7))
+    created = await client.create(
+        pod("bye", harness.node, "trap 'exit 0' TERM; while true; do sleep 0.1; done", grace=7)
+    )
     await eventually(lambda: _running(harness, "bye"))
     [c] = await harness.containers(created["metadata"]["uid"])
     await client.delete("Pod", "bye", "default")
@@ -172,17 +192,32 @@ async def test_restarted_agent_adopts_running_container(harness, client, dockerd
     agent = await harness.start()
     await eventually(lambda: _passes(agent, 5))
     [after] = await harness.containers(created["metadata"]["uid"])
-    assert (after.id, after.started_at, after.state) == (before.id, before.started_at, RunState.RUNNING)
+    assert (after.id, after.started_at, after.state) == (
+        before.id,
+        before.started_at,
+        RunState.RUNNING,
+    )
     assert dockerd.client.api.inspect_container(after.id)["RestartCount"] == 0
 
 
 async def test_orphans_removed_foreign_untouched(harness, dockerd):
     """Managed containers of unknown pods are removed; containers not ours are left running."""
-    orphan = await harness.engine.create_and_start(ContainerSpec(
-        name=f"orphan-{harness.node}", image=IMAGE, command=("sleep", "600"),
-        labels={**MANAGED, LABEL_NODE: harness.node, LABEL_POD_UID: "gone-uid", "mixfleet.io/grace-seconds": "1"},
-    ))  # fmt: skip
-    foreign = dockerd.client.containers.run(IMAGE, ["sleep", "600"], detach=True, labels={"owner": "someone"})
+    orphan = await harness.engine.create_and_start(
+        ContainerSpec(
+            name=f"orphan-{harness.node}",
+            image=IMAGE,
+            command=("sleep", "600"),
+            labels={
+                **MANAGED,
+                LABEL_NODE: harness.node,
+                LABEL_POD_UID: "gone-uid",
+                "mixfleet.io/grace-seconds": "1",
+            },
+        )
+    )
+    foreign = dockerd.client.containers.run(
+        IMAGE, ["sleep", "600"], detach=True, labels={"owner": "someone"}
+    )
     try:
         agent = await harness.start()
         await eventually(lambda: _gone(harness, orphan))

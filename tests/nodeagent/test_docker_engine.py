@@ -24,7 +24,9 @@ async def engine(dockerd):
 def _spec(*args: str, **kw) -> ContainerSpec:
     name = f"t-{uuid.uuid4().hex[:10]}"
     labels = {**MANAGED, "test": name, **kw.pop("labels", {})}
-    return ContainerSpec(name=name, image=IMAGE, command=("sh", "-c"), args=args, labels=labels, **kw)
+    return ContainerSpec(
+        name=name, image=IMAGE, command=("sh", "-c"), args=args, labels=labels, **kw
+    )
 
 
 async def _wait_exited(engine: DockerEngine, cid: str, dockerd) -> None:
@@ -33,7 +35,12 @@ async def _wait_exited(engine: DockerEngine, cid: str, dockerd) -> None:
 
 async def test_create_start_applies_command_env_and_limits(engine, dockerd):
     """Limits and env reach the engine: docker inspect shows NanoCpus, Memory, Env, Cmd."""
-    spec = _spec("echo $GREETING; sleep 30", env={"GREETING": "hello"}, nano_cpus=500_000_000, memory_bytes=64 << 20)
+    spec = _spec(
+        "echo $GREETING; sleep 30",
+        env={"GREETING": "hello"},
+        nano_cpus=500_000_000,
+        memory_bytes=64 << 20,
+    )
     cid = await engine.create_and_start(spec)
     attrs = dockerd.client.api.inspect_container(cid)
     assert attrs["HostConfig"]["NanoCpus"] == 500_000_000
@@ -69,7 +76,11 @@ async def test_follow_logs_end_when_container_exits(engine, dockerd):
 @pytest.mark.parametrize(
     "script, exit_code",
     [
-        pytest.param("trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done", 0, id="traps-sigterm-exits-cleanly"),
+        pytest.param(
+            "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
+            0,
+            id="traps-sigterm-exits-cleanly",
+        ),
         pytest.param("sleep 600", 137, id="ignores-sigterm-killed-after-grace"),
     ],
 )
@@ -95,7 +106,9 @@ async def test_remove_deletes_and_is_idempotent(engine):
 
 async def test_list_by_label_ignores_foreign_containers(engine, dockerd):
     """Containers started outside Mixfleet (no managed label) are not listed."""
-    foreign = dockerd.client.containers.run(IMAGE, ["sleep", "600"], detach=True, labels={"owner": "someone"})
+    foreign = dockerd.client.containers.run(
+        IMAGE, ["sleep", "600"], detach=True, labels={"owner": "someone"}
+    )
     ours = await engine.create_and_start(_spec("sleep 600"))
     ids = {c.id for c in await engine.list_containers(MANAGED)}
     assert ours in ids and foreign.id not in ids
@@ -106,7 +119,9 @@ async def test_list_by_label_ignores_foreign_containers(engine, dockerd):
 async def test_create_with_absent_image_raises_image_not_found(engine):
     """Creating from an image the engine does not hold is ImageNotFound, not a crash."""
     with pytest.raises(ImageNotFound):
-        await engine.create_and_start(ContainerSpec(name=f"t-{uuid.uuid4().hex[:8]}", image="mixfleet/absent:1"))
+        await engine.create_and_start(
+            ContainerSpec(name=f"t-{uuid.uuid4().hex[:8]}", image="mixfleet/absent:1")
+        )
 
 
 async def test_pull_failure_carries_engine_text(engine):

@@ -6,7 +6,18 @@ import pytest
 
 from nodeagent.backoff import BackoffState
 from nodeagent.engines.base import RunState
-from nodeagent.reconcile import Create, Finalize, Pull, Remove, ReportStatus, Start, Stop, Wait, next_wake, plan
+from nodeagent.reconcile import (
+    Create,
+    Finalize,
+    Pull,
+    Remove,
+    ReportStatus,
+    Start,
+    Stop,
+    Wait,
+    next_wake,
+    plan,
+)
 from tests.nodeagent.builders import at, exited, foreign, make_container, make_pod
 
 POD = make_pod()
@@ -21,28 +32,140 @@ def _kinds(actions) -> list[str]:
     "desired, actual, now, expected",
     [
         pytest.param([POD], [], 0, ["Create", "ReportStatus"], id="missing-container-created"),
-        pytest.param([POD], [make_container(POD)], 0, ["ReportStatus"], id="running-container-adopted"),
-        pytest.param([POD], [make_container(POD, state=RunState.CREATED)], 0, ["Start", "ReportStatus"], id="created-container-started"),
-        pytest.param([POD], [exited(POD, code=1)], 0, ["Create", "ReportStatus"], id="first-crash-restarts-at-once"),
-        pytest.param([POD], [exited(POD, code=1, attempt=1, finished=0)], 5, ["Wait", "ReportStatus"], id="second-crash-waits-10s"),
-        pytest.param([POD], [exited(POD, code=1, attempt=1, finished=0)], 10, ["Create", "ReportStatus"], id="backoff-expired-restarts"),
-        pytest.param([POD], [exited(POD, code=1, attempt=5, finished=0)], 159, ["Wait", "ReportStatus"], id="fifth-restart-waits-160s"),
-        pytest.param([POD], [exited(POD, code=1, attempt=9, finished=0)], 299, ["Wait", "ReportStatus"], id="backoff-capped-at-300s"),
-        pytest.param([POD], [exited(POD, code=1, attempt=9, finished=0)], 300, ["Create", "ReportStatus"], id="cap-expired"),
-        pytest.param([POD], [exited(POD, code=1, attempt=3, started=-700, finished=0)], 0, ["Create", "ReportStatus"], id="long-run-resets-backoff"),
-        pytest.param([make_pod(restart="Never")], [exited(make_pod(restart="Never"), code=1)], 0, ["ReportStatus"], id="never-not-restarted"),
-        pytest.param([make_pod(restart="OnFailure")], [exited(make_pod(restart="OnFailure"), code=0)], 0, ["ReportStatus"], id="onfailure-success-stays"),
-        pytest.param([make_pod(restart="OnFailure")], [exited(make_pod(restart="OnFailure"), code=2)], 0, ["Create", "ReportStatus"], id="onfailure-failure-restarts"),
-        pytest.param([make_pod(restart="Always")], [exited(make_pod(restart="Always"), code=0)], 0, ["Create", "ReportStatus"], id="always-restarts-on-success"),
-        pytest.param([make_pod(deleting=True)], [make_container(make_pod(deleting=True))], 0, ["Stop", "Remove", "Finalize"], id="deleting-pod-stopped-removed-finalized"),
-        pytest.param([make_pod(deleting=True)], [], 0, ["Finalize"], id="deleting-pod-without-containers-finalized"),
-        pytest.param([], [make_container(POD)], 0, ["Stop", "Remove"], id="orphan-running-stopped-removed"),
+        pytest.param(
+            [POD], [make_container(POD)], 0, ["ReportStatus"], id="running-container-adopted"
+        ),
+        pytest.param(
+            [POD],
+            [make_container(POD, state=RunState.CREATED)],
+            0,
+            ["Start", "ReportStatus"],
+            id="created-container-started",
+        ),
+        pytest.param(
+            [POD],
+            [exited(POD, code=1)],
+            0,
+            ["Create", "ReportStatus"],
+            id="first-crash-restarts-at-once",
+        ),
+        pytest.param(
+            [POD],
+            [exited(POD, code=1, attempt=1, finished=0)],
+            5,
+            ["Wait", "ReportStatus"],
+            id="second-crash-waits-10s",
+        ),
+        pytest.param(
+            [POD],
+            [exited(POD, code=1, attempt=1, finished=0)],
+            10,
+            ["Create", "ReportStatus"],
+            id="backoff-expired-restarts",
+        ),
+        pytest.param(
+            [POD],
+            [exited(POD, code=1, attempt=5, finished=0)],
+            159,
+            ["Wait", "ReportStatus"],
+            id="fifth-restart-waits-160s",
+        ),
+        pytest.param(
+            [POD],
+            [exited(POD, code=1, attempt=9, finished=0)],
+            299,
+            ["Wait", "ReportStatus"],
+            id="backoff-capped-at-300s",
+        ),
+        pytest.param(
+            [POD],
+            [exited(POD, code=1, attempt=9, finished=0)],
+            300,
+            ["Create", "ReportStatus"],
+            id="cap-expired",
+        ),
+        pytest.param(
+            [POD],
+            [exited(POD, code=1, attempt=3, started=-700, finished=0)],
+            0,
+            ["Create", "ReportStatus"],
+            id="long-run-resets-backoff",
+        ),
+        pytest.param(
+            [make_pod(restart="Never")],
+            [exited(make_pod(restart="Never"), code=1)],
+            0,
+            ["ReportStatus"],
+            id="never-not-restarted",
+        ),
+        pytest.param(
+            [make_pod(restart="OnFailure")],
+            [exited(make_pod(restart="OnFailure"), code=0)],
+            0,
+            ["ReportStatus"],
+            id="onfailure-success-stays",
+        ),
+        pytest.param(
+            [make_pod(restart="OnFailure")],
+            [exited(make_pod(restart="OnFailure"), code=2)],
+            0,
+            ["Create", "ReportStatus"],
+            id="onfailure-failure-restarts",
+        ),
+        pytest.param(
+            [make_pod(restart="Always")],
+            [exited(make_pod(restart="Always"), code=0)],
+            0,
+            ["Create", "ReportStatus"],
+            id="always-restarts-on-success",
+        ),
+        pytest.param(
+            [make_pod(deleting=True)],
+            [make_container(make_pod(deleting=True))],
+            0,
+            ["Stop", "Remove", "Finalize"],
+            id="deleting-pod-stopped-removed-finalized",
+        ),
+        pytest.param(
+            [make_pod(deleting=True)],
+            [],
+            0,
+            ["Finalize"],
+            id="deleting-pod-without-containers-finalized",
+        ),
+        pytest.param(
+            [], [make_container(POD)], 0, ["Stop", "Remove"], id="orphan-running-stopped-removed"
+        ),
         pytest.param([], [exited(POD, code=0)], 0, ["Remove"], id="orphan-exited-removed"),
-        pytest.param([POD], [make_container(POD), foreign()], 0, ["ReportStatus"], id="foreign-container-untouched"),
+        pytest.param(
+            [POD],
+            [make_container(POD), foreign()],
+            0,
+            ["ReportStatus"],
+            id="foreign-container-untouched",
+        ),
         pytest.param([], [foreign()], 0, [], id="foreign-container-never-orphaned"),
-        pytest.param([POD], [make_container(POD, labels={"mixfleet.io/spec-hash": "old"})], 0, ["Stop", "Remove", "Create", "ReportStatus"], id="changed-spec-recreates"),
-        pytest.param([POD], [exited(POD, code=1, attempt=a, finished=-1000) for a in range(4)], 0, ["Remove", "Remove", "Create", "ReportStatus"], id="old-attempts-removed"),
-        pytest.param([make_pod(containers=2)], [make_container(make_pod(containers=2))], 0, ["Create", "ReportStatus"], id="second-container-created"),
+        pytest.param(
+            [POD],
+            [make_container(POD, labels={"mixfleet.io/spec-hash": "old"})],
+            0,
+            ["Stop", "Remove", "Create", "ReportStatus"],
+            id="changed-spec-recreates",
+        ),
+        pytest.param(
+            [POD],
+            [exited(POD, code=1, attempt=a, finished=-1000) for a in range(4)],
+            0,
+            ["Remove", "Remove", "Create", "ReportStatus"],
+            id="old-attempts-removed",
+        ),
+        pytest.param(
+            [make_pod(containers=2)],
+            [make_container(make_pod(containers=2))],
+            0,
+            ["Create", "ReportStatus"],
+            id="second-container-created",
+        ),
     ],
 )
 def test_plan(desired, actual, now, expected):
@@ -52,7 +175,9 @@ def test_plan(desired, actual, now, expected):
 
 def test_restart_creates_next_attempt_with_limits():
     """A restart creates the next attempt (restart count +1) with the pod's limits."""
-    [create, _] = plan([POD], [exited(POD, code=1, attempt=2, finished=-100)], now=at(0), backoff_state=B)
+    [create, _] = plan(
+        [POD], [exited(POD, code=1, attempt=2, finished=-100)], now=at(0), backoff_state=B
+    )
     assert isinstance(create, Create)
     assert create.spec.labels["mixfleet.io/restart-count"] == "3"
     assert (create.spec.nano_cpus, create.spec.memory_bytes) == (500_000_000, 64 << 20)
@@ -78,9 +203,21 @@ def test_orphan_uses_grace_recorded_on_container():
 @pytest.mark.parametrize(
     "present, pull_policy, expected",
     [
-        pytest.param(frozenset(), None, ["Pull", "Create", "ReportStatus"], id="absent-image-pulled"),
-        pytest.param(frozenset({"mixfleet/busybox:latest"}), None, ["Create", "ReportStatus"], id="present-image-not-pulled"),
-        pytest.param(frozenset({"mixfleet/busybox:latest"}), "Always", ["Pull", "Create", "ReportStatus"], id="always-pulls"),
+        pytest.param(
+            frozenset(), None, ["Pull", "Create", "ReportStatus"], id="absent-image-pulled"
+        ),
+        pytest.param(
+            frozenset({"mixfleet/busybox:latest"}),
+            None,
+            ["Create", "ReportStatus"],
+            id="present-image-not-pulled",
+        ),
+        pytest.param(
+            frozenset({"mixfleet/busybox:latest"}),
+            "Always",
+            ["Pull", "Create", "ReportStatus"],
+            id="always-pulls",
+        ),
         pytest.param(frozenset(), "Never", ["Create", "ReportStatus"], id="never-pulls"),
     ],
 )
@@ -108,15 +245,23 @@ def test_start_failure_backs_off():
 def test_windows_isolation_from_binding():
     """On Windows the scheduler's binding.isolation reaches the container spec."""
     pod = make_pod(image="mcr.microsoft.com/windows/servercore:ltsc2019")
-    pod["spec"]["binding"] = {"isolation": "hyperv", "images": {"c0": "mcr.microsoft.com/windows/nanoserver:ltsc2019"}}
+    pod["spec"]["binding"] = {
+        "isolation": "hyperv",
+        "images": {"c0": "mcr.microsoft.com/windows/nanoserver:ltsc2019"},
+    }
     [create, report] = plan([pod], [], now=at(0), backoff_state=B, host_os="windows")
-    assert (create.spec.isolation, create.spec.image) == ("hyperv", "mcr.microsoft.com/windows/nanoserver:ltsc2019")
+    assert (create.spec.isolation, create.spec.image) == (
+        "hyperv",
+        "mcr.microsoft.com/windows/nanoserver:ltsc2019",
+    )
     assert report == ReportStatus("uid-web", "default", "web")
 
 
 def test_start_action_names_created_container():
     """A container created but never started (agent died in between) is started, not recreated."""
-    [start, _] = plan([POD], [make_container(POD, state=RunState.CREATED, cid="x")], now=at(0), backoff_state=B)
+    [start, _] = plan(
+        [POD], [make_container(POD, state=RunState.CREATED, cid="x")], now=at(0), backoff_state=B
+    )
     assert start == Start("uid-web", "c0", "x")
 
 

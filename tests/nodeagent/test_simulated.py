@@ -11,22 +11,69 @@ MCR = "mcr.microsoft.com/windows/servercore"
 ALL_WINDOWS = [f"{MCR}:ltsc2019", f"{MCR}:ltsc2022", f"{MCR}:ltsc2025"]
 
 
-def _spec(image: str, isolation: str | None = None, *, args: tuple[str, ...] | None = None) -> ContainerSpec:
-    return ContainerSpec(name=f"c-{image.rsplit(':', 1)[-1]}-{isolation}", image=image, isolation=isolation,
-                         args=args, labels={"mixfleet.io/managed": "true"})  # fmt: skip
+def _spec(
+    image: str, isolation: str | None = None, *, args: tuple[str, ...] | None = None
+) -> ContainerSpec:
+    return ContainerSpec(
+        name=f"c-{image.rsplit(':', 1)[-1]}-{isolation}",
+        image=image,
+        isolation=isolation,
+        args=args,
+        labels={"mixfleet.io/managed": "true"},
+    )
 
 
 @pytest.mark.parametrize(
     "host, image, isolation, refusal",
     [
-        pytest.param(dict(build=17763), f"{MCR}:ltsc2022", "process", "hcs::System::Start", id="process-newer-image-on-2019"),
-        pytest.param(dict(build=20348), f"{MCR}:ltsc2019", "process", "hcs::System::Start", id="process-older-image-on-2022"),
-        pytest.param(dict(build=26100), f"{MCR}:ltsc2022", "process", None, id="process-2022-image-on-2025"),
-        pytest.param(dict(build=20348), f"{MCR}:ltsc2019", "hyperv", None, id="hyperv-older-image-on-2022"),
-        pytest.param(dict(build=20348, hyperv=False), f"{MCR}:ltsc2019", "hyperv", "required feature is not installed", id="hyperv-without-role"),
-        pytest.param(dict(build=20348), f"{MCR}:ltsc2025", "hyperv", "hcs::CreateComputeSystem", id="hyperv-newer-image"),
-        pytest.param(dict(build=20348), "busybox", None, 'image operating system "linux"', id="linux-image-on-windows"),
-        pytest.param(dict(os="linux"), f"{MCR}:ltsc2022", None, 'image operating system "windows"', id="windows-image-on-linux"),
+        pytest.param(
+            dict(build=17763),
+            f"{MCR}:ltsc2022",
+            "process",
+            "hcs::System::Start",
+            id="process-newer-image-on-2019",
+        ),
+        pytest.param(
+            dict(build=20348),
+            f"{MCR}:ltsc2019",
+            "process",
+            "hcs::System::Start",
+            id="process-older-image-on-2022",
+        ),
+        pytest.param(
+            dict(build=26100), f"{MCR}:ltsc2022", "process", None, id="process-2022-image-on-2025"
+        ),
+        pytest.param(
+            dict(build=20348), f"{MCR}:ltsc2019", "hyperv", None, id="hyperv-older-image-on-2022"
+        ),
+        pytest.param(
+            dict(build=20348, hyperv=False),
+            f"{MCR}:ltsc2019",
+            "hyperv",
+            "required feature is not installed",
+            id="hyperv-without-role",
+        ),
+        pytest.param(
+            dict(build=20348),
+            f"{MCR}:ltsc2025",
+            "hyperv",
+            "hcs::CreateComputeSystem",
+            id="hyperv-newer-image",
+        ),
+        pytest.param(
+            dict(build=20348),
+            "busybox",
+            None,
+            'image operating system "linux"',
+            id="linux-image-on-windows",
+        ),
+        pytest.param(
+            dict(os="linux"),
+            f"{MCR}:ltsc2022",
+            None,
+            'image operating system "windows"',
+            id="windows-image-on-linux",
+        ),
     ],
 )
 async def test_start_refusals_match_the_engine(host, image, isolation, refusal):
@@ -58,9 +105,24 @@ async def test_process_mismatch_uses_hcs_text():
 @pytest.mark.parametrize(
     "host, image, message",
     [
-        pytest.param(dict(build=17763), f"{MCR}:1903", "a Windows version 10.0.18362-based image is incompatible with a 10.0.17763 host", id="newer-windows-image"),
-        pytest.param(dict(build=20348), "example/nope:1", "manifest for example/nope:1 not found: manifest unknown", id="unknown-image"),
-        pytest.param(dict(build=20348), "nginx", "no matching manifest for windows/amd64 10.0.20348", id="linux-image-on-windows"),
+        pytest.param(
+            dict(build=17763),
+            f"{MCR}:1903",
+            "a Windows version 10.0.18362-based image is incompatible with a 10.0.17763 host",
+            id="newer-windows-image",
+        ),
+        pytest.param(
+            dict(build=20348),
+            "example/nope:1",
+            "manifest for example/nope:1 not found: manifest unknown",
+            id="unknown-image",
+        ),
+        pytest.param(
+            dict(build=20348),
+            "nginx",
+            "no matching manifest for windows/amd64 10.0.20348",
+            id="linux-image-on-windows",
+        ),
     ],
 )
 async def test_pull_refusals(host, image, message):
@@ -97,5 +159,10 @@ async def test_exit_command_exits_with_its_code():
 async def test_hollow_node_facts():
     """host_facts() describes the simulated host like a real one, marked simulated."""
     facts = SimulatedEngine(build=26100, revision=2314, hyperv=False).host_facts()
-    assert (facts.os_version, facts.os_image, facts.windows_edition, facts.hyperv, facts.simulated) == (
-        "10.0.26100.2314", "Windows Server 2025 Datacenter", "server", False, True)  # fmt: skip
+    assert (
+        facts.os_version,
+        facts.os_image,
+        facts.windows_edition,
+        facts.hyperv,
+        facts.simulated,
+    ) == ("10.0.26100.2314", "Windows Server 2025 Datacenter", "server", False, True)

@@ -19,12 +19,49 @@ def _state(status: dict, i: int = 0) -> str:
     "pod, containers, now, phase, state",
     [
         pytest.param(make_pod(), [], 0, "Pending", "waiting", id="not-created-pending"),
-        pytest.param(make_pod(), [make_container(make_pod())], 0, "Running", "running", id="running"),
-        pytest.param(make_pod(), [exited(make_pod(), code=1, attempt=1, finished=0)], 5, "Running", "waiting", id="crashloop-still-running-phase"),
-        pytest.param(make_pod(restart="Never"), [exited(make_pod(restart="Never"), code=0)], 0, "Succeeded", "terminated", id="never-success"),
-        pytest.param(make_pod(restart="Never"), [exited(make_pod(restart="Never"), code=2)], 0, "Failed", "terminated", id="never-failure"),
-        pytest.param(make_pod(restart="OnFailure"), [exited(make_pod(restart="OnFailure"), code=0)], 0, "Succeeded", "terminated", id="onfailure-success"),
-        pytest.param(make_pod(containers=2), [make_container(make_pod(containers=2))], 0, "Pending", "running", id="one-of-two-started"),
+        pytest.param(
+            make_pod(), [make_container(make_pod())], 0, "Running", "running", id="running"
+        ),
+        pytest.param(
+            make_pod(),
+            [exited(make_pod(), code=1, attempt=1, finished=0)],
+            5,
+            "Running",
+            "waiting",
+            id="crashloop-still-running-phase",
+        ),
+        pytest.param(
+            make_pod(restart="Never"),
+            [exited(make_pod(restart="Never"), code=0)],
+            0,
+            "Succeeded",
+            "terminated",
+            id="never-success",
+        ),
+        pytest.param(
+            make_pod(restart="Never"),
+            [exited(make_pod(restart="Never"), code=2)],
+            0,
+            "Failed",
+            "terminated",
+            id="never-failure",
+        ),
+        pytest.param(
+            make_pod(restart="OnFailure"),
+            [exited(make_pod(restart="OnFailure"), code=0)],
+            0,
+            "Succeeded",
+            "terminated",
+            id="onfailure-success",
+        ),
+        pytest.param(
+            make_pod(containers=2),
+            [make_container(make_pod(containers=2))],
+            0,
+            "Pending",
+            "running",
+            id="one-of-two-started",
+        ),
     ],
 )
 def test_phase_and_state(pod, containers, now, phase, state):
@@ -36,10 +73,16 @@ def test_phase_and_state(pod, containers, now, phase, state):
 def test_crashloop_shows_reason_restart_count_and_last_exit():
     """A crashing container shows CrashLoopBackOff, its restart count and last exit code."""
     pod = make_pod()
-    containers = [exited(pod, code=1, attempt=0, finished=-30), exited(pod, code=3, attempt=1, finished=0)]
+    containers = [
+        exited(pod, code=1, attempt=0, finished=-30),
+        exited(pod, code=3, attempt=1, finished=0),
+    ]
     [cs] = pod_status(pod, containers, now=at(5), backoff_state=B)["containerStatuses"]
     assert cs["state"]["waiting"]["reason"] == "CrashLoopBackOff"
-    assert "back-off 10s restarting failed container=c0 pod=web_default(uid-web)" == cs["state"]["waiting"]["message"]
+    assert (
+        "back-off 10s restarting failed container=c0 pod=web_default(uid-web)"
+        == cs["state"]["waiting"]["message"]
+    )
     assert cs["restartCount"] == 1
     assert cs["lastState"]["terminated"]["exitCode"] == 3
     assert cs["ready"] is False
@@ -48,13 +91,25 @@ def test_crashloop_shows_reason_restart_count_and_last_exit():
 def test_running_after_restart_keeps_last_state():
     """After a restart the previous attempt is lastState and the count went up."""
     pod = make_pod()
-    containers = [exited(pod, code=137, attempt=0, finished=-10), make_container(pod, attempt=1, started=-5, cid="new")]
+    containers = [
+        exited(pod, code=137, attempt=0, finished=-10),
+        make_container(pod, attempt=1, started=-5, cid="new"),
+    ]
     status = pod_status(pod, containers, now=at(0), backoff_state=B)
     [cs] = status["containerStatuses"]
     assert (cs["restartCount"], cs["containerID"], cs["ready"]) == (1, "docker://new", True)
-    assert cs["lastState"]["terminated"] == {"exitCode": 137, "reason": "Error", "startedAt": "2026-01-01T11:58:20Z",
-                                             "finishedAt": "2026-01-01T11:59:50Z", "containerID": "docker://uid-web-c0-0"}  # fmt: skip
-    assert {c["type"]: c["status"] for c in status["conditions"]} == {"Initialized": "True", "ContainersReady": "True", "Ready": "True"}
+    assert cs["lastState"]["terminated"] == {
+        "exitCode": 137,
+        "reason": "Error",
+        "startedAt": "2026-01-01T11:58:20Z",
+        "finishedAt": "2026-01-01T11:59:50Z",
+        "containerID": "docker://uid-web-c0-0",
+    }
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {
+        "Initialized": "True",
+        "ContainersReady": "True",
+        "Ready": "True",
+    }
 
 
 def test_start_failure_message_reaches_pod():
@@ -62,8 +117,14 @@ def test_start_failure_message_reaches_pod():
     hcs = "container x encountered an error during hcs::System::Start: ... (0xc0370101)"
     state = B.record(("uid-web", "c0"), reason="RunContainerError", message=hcs, now=at(0))
     status = pod_status(make_pod(), [], now=at(1), backoff_state=state)
-    assert status["containerStatuses"][0]["state"] == {"waiting": {"reason": "RunContainerError", "message": hcs}}
-    assert (status["phase"], status["reason"], status["message"]) == ("Pending", "RunContainerError", hcs)
+    assert status["containerStatuses"][0]["state"] == {
+        "waiting": {"reason": "RunContainerError", "message": hcs}
+    }
+    assert (status["phase"], status["reason"], status["message"]) == (
+        "Pending",
+        "RunContainerError",
+        hcs,
+    )
 
 
 def test_status_is_stable_when_nothing_changes():

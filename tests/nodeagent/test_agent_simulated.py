@@ -1,0 +1,106 @@
+"""The node agent over the simulated engine (a hollow Windows node) and a real control plane."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+
+from nodeagent.agent import Agent, AgentConfig
+from nodeagent.engines.simulated import SimulatedEngine
+from tests.nodeagent.test_agent import FAST, _get, eventually
+
+MCR = "mcr.microsoft.com/windows/servercore"
+
+
+def windows_pod(name: str, node: str, image: str, isolation: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "nodeName": node,
+            "binding": {"isolation": isolation, "images": {"app": image}},
+            "tolerations": [
+                {"key": "os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"}
+            ],
+            "containers": [{"name": "app", "image": image, "command": ["ping", "-t", "localhost"]}],
+        },
+    }
+
+
+@pytest.fixture
+async def hollow(client):
+    engine = SimulatedEngine(
+        build=20348, revision=2655, hyperv=True, hostname="win-20348", images=[f"{MCR}:ltsc2019"]
+    )
+    agent = Agent(
+        client, engine, "win-20348", facts=engine.host_facts(), config=AgentConfig(**FAST)
+    )
+    task = asyncio.create_task(agent.run())
+    yield agent
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _phase(client: Any, name: str, phase: str) -> dict | None:
+    st = (await client.get("Pod", name, "default")).get("status") or {}
+    return st if st.get("phase") == phase and st.get("containerStatuses") else None
+
+
+async def test_hollow_windows_node_registers_its_facts(hollow, client):
+    """A simulated Windows node publishes its build, edition and isolation modes."""
+    node = await eventually(lambda: _get(client, "Node", "win-20348"))
+    assert node["metadata"]["labels"]["node.kubernetes.io/windows-build"] == "10.0.20348"
+    assert node["status"]["platform"]["isolationModes"] == ["process", "hyperv"]
+    assert node["status"]["platform"]["simulated"] is True
+
+
+@pytest.mark.parametrize(
+    "image, reason, text",
+    [
+        pytest.param(
+            f"{MCR}:ltsc2019",
+            "RunContainerError",
+            "The container operating system does not match the host operating system. (0xc0370101)",
+            id="process-older-build-hcs-refusal",
+        ),
+        pytest.param(
+            f"{MCR}:ltsc2025",
+            "ErrImagePull",
+            "a Windows version 10.0.26100-based image is incompatible with a 10.0.20348 host",
+            id="newer-build-pull-refusal",
+        ),
+    ],
+)
+async def test_build_mismatch_reported_in_engine_words(hollow, client, image, reason, text):
+    """A pod the host cannot run stays Pending and says why, in the engine's own words."""
+    await client.create(windows_pod("mismatch", "win-20348", image, "process"))
+    st = await eventually(lambda: _message(client, "mismatch"))
+    assert st["phase"] == "Pending"
+    assert st["reason"] == reason and text in st["message"]
+    assert st["containerStatuses"][0]["state"]["waiting"]["reason"] == reason
+
+
+async def test_hyperv_runs_older_image(hollow, client):
+    """Hyper-V isolation runs an image the host has; status reports the isolation used."""
+    await client.create(windows_pod("vm", "win-20348", f"{MCR}:ltsc2019", "hyperv"))
+    st = await eventually(lambda: _phase(client, "vm", "Running"))
+    assert st["isolation"] == "hyperv"
+
+
+async def test_node_not_rewritten_when_nothing_changed(hollow, client):
+    """Refreshing facts that did not change leaves the Node object as it was."""
+    before = await eventually(lambda: _get(client, "Node", "win-20348"))
+    await hollow.refresh_node()
+    await hollow.refresh_node()
+    after = await client.get("Node", "win-20348")
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+async def _message(client: Any, name: str) -> dict | None:
+    st = (await client.get("Pod", name, "default")).get("status") or {}
+    return st if st.get("message") else None
