@@ -124,3 +124,43 @@ class FakeAgent:
                     await self.client.update_status(running(pod, ready=self.ready_pods))
             except (NotFoundError, ConflictError):
                 pass
+
+
+FAST_AGENT = dict(heartbeat_seconds=0.3, resync_seconds=0.5, node_refresh_seconds=2.0,
+                  backoff_base_seconds=0.5, backoff_cap_seconds=2.0, lease_duration_seconds=2)
+
+
+class SimulatedNode:
+    """The real node agent (nodeagent.agent.Agent) on a simulated linux engine. The engine
+    outlives ``stop()``, so a restarted agent finds the containers its node still holds."""
+
+    def __init__(self, client: Client, name: str) -> None:
+        from nodeagent.engines.simulated import SimulatedEngine
+
+        self.client = client
+        self.name = name
+        self.engine = SimulatedEngine(os="linux", hostname=name, cpu=8)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, client: Client | None = None) -> "SimulatedNode":
+        from nodeagent.agent import Agent, AgentConfig
+
+        if client is not None:
+            self.client = client
+        agent = Agent(self.client, self.engine, self.name, facts=self.engine.host_facts(),
+                      config=AgentConfig(**FAST_AGENT))  # type: ignore[arg-type]
+        self._task = asyncio.create_task(agent.run(), name=f"agent-{self.name}")
+        return self
+
+    async def stop(self) -> None:
+        """The agent dies: heartbeats stop, its containers stay where they are."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    async def pod_uids(self) -> set[str]:
+        from nodeagent.podspec import LABEL_POD_UID
+
+        return {c.labels.get(LABEL_POD_UID, "") for c in await self.engine.list_containers()}
