@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from nodeagent.engines.base import ContainerState, RunState
 from nodeagent.podspec import container_spec
@@ -92,3 +93,15 @@ def foreign(cid: str = "foreign") -> ContainerState:
     return ContainerState(
         id=cid, name="someone-else", labels={"owner": "x"}, image="busybox", state=RunState.RUNNING
     )
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 60.0) -> Any:
+    """Poll until check() returns something truthy (generous: this is not a speed test)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last: {result!r}")
+        await asyncio.sleep(0.1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -14,7 +14,8 @@ from nodeagent.agent import Agent, AgentConfig
 from nodeagent.engines.base import ContainerSpec, RunState
 from nodeagent.engines.docker_engine import DockerEngine
 from nodeagent.podspec import LABEL_NODE, LABEL_POD_UID, MANAGED
-from nodeagent.server import start_agent_server
+from nodeagent.runner import run_node
+from tests.nodeagent.builders import eventually
 
 pytestmark = pytest.mark.docker
 IMAGE = "mixfleet/busybox:latest"
@@ -41,18 +42,6 @@ class RecordingEngine(DockerEngine):
     async def remove(self, container_id: str) -> None:
         self.calls.append(("remove", container_id, None))
         await super().remove(container_id)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 60.0) -> Any:
-    """Poll until check() returns something truthy (generous: this is not a speed test)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last: {result!r}")
-        await asyncio.sleep(0.1)
 
 
 def pod(name: str, node: str, script: str, *, restart: str = "Always", grace: int = 30) -> dict:
@@ -231,18 +220,18 @@ async def test_orphans_removed_foreign_untouched(harness, dockerd):
 
 async def test_logs_served_through_control_plane(harness, client):
     """`logs` on the control plane reaches the agent's NodeAgent service and the container."""
-    server, port = await start_agent_server(harness.engine, node_name=harness.node)
-    try:
-        await harness.start(daemon_endpoint=f"127.0.0.1:{port}")
-        await client.create(pod("talk", harness.node, "echo hello from mixfleet; sleep 600"))
-        await eventually(lambda: _running(harness, "talk"))
+    harness.task = asyncio.create_task(
+        run_node(client, harness.engine, harness.node, config=AgentConfig(**FAST))
+    )
+    await client.create(pod("talk", harness.node, "echo hello from mixfleet; sleep 600"))
+    await eventually(lambda: _running(harness, "talk"))
 
-        async def output() -> bytes:
-            return b"".join([chunk async for chunk in client.logs("default", "talk")])
+    async def output() -> bytes:
+        return b"".join([chunk async for chunk in client.logs("default", "talk")])
 
-        assert await eventually(output) == b"hello from mixfleet\n"
-    finally:
-        await server.stop(None)
+    assert await eventually(output) == b"hello from mixfleet\n"
+    node = await client.get("Node", harness.node)
+    assert node["status"]["daemonEndpoint"].startswith("127.0.0.1:")
 
 
 async def _get(client: Any, kind: str, name: str, ns: str = "") -> dict | None:

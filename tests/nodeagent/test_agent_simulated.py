@@ -10,7 +10,8 @@ import pytest
 
 from nodeagent.agent import Agent, AgentConfig
 from nodeagent.engines.simulated import SimulatedEngine
-from tests.nodeagent.test_agent import FAST, _get, eventually
+from tests.nodeagent.builders import eventually
+from tests.nodeagent.test_agent import FAST, _get
 
 MCR = "mcr.microsoft.com/windows/servercore"
 
