@@ -62,14 +62,26 @@ def running(pod: dict[str, Any], *, ready: bool = True) -> dict[str, Any]:
     return new
 
 
-class FakeAgent:
+class _Killable:
+    """An agent running as one asyncio task; ``stop()`` is the agent dying."""
+
+    _task: asyncio.Task[None] | None = None
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+
+class FakeAgent(_Killable):
     def __init__(self, client: Client, name: str, *, heartbeat: float = 0.5,
                  ready_pods: bool = True) -> None:
         self.client = client
         self.name = name
         self.heartbeat = heartbeat
         self.ready_pods = ready_pods
-        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> "FakeAgent":
         try:
@@ -79,13 +91,6 @@ class FakeAgent:
         await self._renew()
         self._task = asyncio.create_task(self._loop(), name=f"fake-agent-{self.name}")
         return self
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
 
     async def _loop(self) -> None:
         while True:
@@ -130,7 +135,7 @@ FAST_AGENT = dict(heartbeat_seconds=0.3, resync_seconds=0.5, node_refresh_second
                   backoff_base_seconds=0.5, backoff_cap_seconds=2.0, lease_duration_seconds=2)
 
 
-class SimulatedNode:
+class SimulatedNode(_Killable):
     """The real node agent (nodeagent.agent.Agent) on a simulated linux engine. The engine
     outlives ``stop()``, so a restarted agent finds the containers its node still holds."""
 
@@ -140,7 +145,6 @@ class SimulatedNode:
         self.client = client
         self.name = name
         self.engine = SimulatedEngine(os="linux", hostname=name, cpu=8)
-        self._task: asyncio.Task[None] | None = None
 
     async def start(self, client: Client | None = None) -> "SimulatedNode":
         from nodeagent.agent import Agent, AgentConfig
@@ -151,14 +155,6 @@ class SimulatedNode:
                       config=AgentConfig(**FAST_AGENT))  # type: ignore[arg-type]
         self._task = asyncio.create_task(agent.run(), name=f"agent-{self.name}")
         return self
-
-    async def stop(self) -> None:
-        """The agent dies: heartbeats stop, its containers stay where they are."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
 
     async def pod_uids(self) -> set[str]:
         from nodeagent.podspec import LABEL_POD_UID

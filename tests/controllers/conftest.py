@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable, TypeVar
 
 import pytest_asyncio
 
 from tests.fixtures.etcd import EtcdCluster, unique_prefix
+
+if TYPE_CHECKING:
+    from controlplane.client import Client
 
 T = TypeVar("T")
 WAIT_SECONDS = 30.0  # generous: a bound on a hang, not a speed assertion
@@ -47,6 +50,23 @@ def deployment(name: str, *, replicas: int, image: str = "example/app:1",
                          "spec": {"containers": [container]}},
         },
     }
+
+
+async def track_min_available(client: "Client", app: str, low: list[int]) -> None:
+    """Follow every pod change (list, then watch) and keep in ``low[0]`` the fewest
+    available pods of ``app`` seen at any revision. Runs until cancelled."""
+    from controlplane.controllers.pods import is_available
+
+    pods, rev = await client.list("Pod")
+    state = {p["metadata"]["name"]: p for p in pods}
+    async for ev in client.watch("Pod", from_revision=rev + 1):
+        if ev.type == "DELETED":
+            state.pop(ev.object["metadata"]["name"], None)
+        else:
+            state[ev.object["metadata"]["name"]] = ev.object
+        low[0] = min(low[0], sum(1 for p in state.values()
+                                 if (p["metadata"].get("labels") or {}).get("app") == app
+                                 and is_available(p)))
 
 
 @pytest_asyncio.fixture

@@ -16,7 +16,7 @@ from mixctl.commands.scale import set_replicas
 from mixctl.objects import mutate
 from mixctl.commands.rollout import follow_rollout, revisions, undo
 from tests.controllers.agents import FakeAgent
-from tests.controllers.conftest import deployment, eventually
+from tests.controllers.conftest import deployment, eventually, track_min_available
 
 pytestmark = pytest.mark.etcd
 
@@ -78,21 +78,6 @@ async def test_scale_one_to_five_to_two(etcd_client: Client, agents: list[FakeAg
         "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}
 
 
-async def _watch_availability(client: Client, app: str, low: list[int]) -> None:
-    """Follow every pod change and remember the fewest available pods ever seen."""
-    pods, rev = await client.list("Pod")
-    state = {p["metadata"]["name"]: p for p in pods}
-    async for ev in client.watch("Pod", from_revision=rev + 1):
-        name = ev.object["metadata"]["name"]
-        if ev.type == "DELETED":
-            state.pop(name, None)
-        else:
-            state[name] = ev.object
-        n = sum(1 for p in state.values()
-                if (p["metadata"].get("labels") or {}).get("app") == app and P.is_available(p))
-        low[0] = min(low[0], n)
-
-
 async def test_rolling_update_keeps_availability_and_undo_rolls_back(
     etcd_client: Client, agents: list[FakeAgent]
 ) -> None:
@@ -103,7 +88,7 @@ async def test_rolling_update_keeps_availability_and_undo_rolls_back(
     await eventually(lambda: _running(etcd_client, "api", 4), what="4 pods")
     await eventually(lambda: _complete(etcd_client, "api"), what="first rollout")
     low = [4]
-    watcher = asyncio.create_task(_watch_availability(etcd_client, "api", low))
+    watcher = asyncio.create_task(track_min_available(etcd_client, "api", low))
     await asyncio.sleep(0.2)  # the watch is established
     await mutate(etcd_client, lookup("Deployment"), "api", "default",
                  lambda d: _set_image(d, "example/app:2"))

@@ -13,7 +13,7 @@ from controlplane.controllers import pods as P
 from mixctl.commands.drain import drain
 from mixctl.errors import CLIError
 from tests.controllers.agents import SimulatedNode
-from tests.controllers.conftest import deployment, eventually
+from tests.controllers.conftest import deployment, eventually, track_min_available
 
 pytestmark = pytest.mark.etcd
 
@@ -32,19 +32,6 @@ async def _available(client: Client, app: str) -> list[dict]:
             and P.is_available(p)]
 
 
-async def _watch_low(client: Client, app: str, low: list[int]) -> None:
-    pods, rev = await client.list("Pod")
-    state = {p["metadata"]["name"]: p for p in pods}
-    async for ev in client.watch("Pod", from_revision=rev + 1):
-        if ev.type == "DELETED":
-            state.pop(ev.object["metadata"]["name"], None)
-        else:
-            state[ev.object["metadata"]["name"]] = ev.object
-        low[0] = min(low[0], sum(1 for p in state.values()
-                                 if (p["metadata"].get("labels") or {}).get("app") == app
-                                 and P.is_available(p)))
-
-
 async def test_drain_moves_pods_within_the_budget(etcd_client: Client, nodes: list[SimulatedNode]) -> None:
     """All pods leave the drained node, never more than maxUnavailable at a time, and a pod
     no controller owns blocks the drain unless forced."""
@@ -58,7 +45,7 @@ async def test_drain_moves_pods_within_the_budget(etcd_client: Client, nodes: li
         await drain(etcd_client, node, emit=lambda m: None)
 
     low = [3]
-    watcher = asyncio.create_task(_watch_low(etcd_client, "dr", low))
+    watcher = asyncio.create_task(track_min_available(etcd_client, "dr", low))
     await asyncio.sleep(0.2)
     said: list[str] = []
     await asyncio.wait_for(drain(etcd_client, node, force=True, emit=said.append), 60)
