@@ -106,10 +106,8 @@ class ControlPlane:
         return loops
 
     def _controllers(self, events: EventRecorder) -> list[Awaitable[None]]:
-        try:
-            from controlplane.controllers import controller_loops
-        except ImportError:
-            return []
+        from controlplane.controllers import controller_loops
+
         assert self.registry is not None
         return controller_loops(self.registry, self.config)
 
