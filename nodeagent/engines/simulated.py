@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import hashlib
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -72,7 +73,7 @@ def _version(text: str) -> WindowsVersion:
 
 def _img(name: str, os: str, os_version: str = "", size: int = 0) -> ImageInfo:
     return ImageInfo(
-        id=f"sha256:{abs(hash(name)):064x}"[:71],
+        id="sha256:" + hashlib.sha256(name.encode()).hexdigest(),  # stable across processes
         names=(name,),
         os=os,
         architecture="amd64",
