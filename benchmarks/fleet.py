@@ -10,7 +10,8 @@ as the Deployment controller makes them); ~80% Linux (some with kernel minimums,
 arch selectors, anti-affinity), ~20% Windows (build per the fleet's mix, isolation
 auto/process/hyperv, some with per-build image overrides, some whose image build is only
 learned from the nodes). Template popularity is skewed (a few big Deployments, a long tail).
-Pod sizes are scaled so the whole batch asks for ``load`` of the fleet's CPU.
+Pod sizes are natural (100m-2 CPU, 128Mi-4Gi) unless the batch would ask for more than
+``load`` of the fleet's CPU; then every request is scaled down to that load.
 """
 
 from __future__ import annotations
@@ -165,10 +166,10 @@ def _cap_required_anti(tpls: list[dict], counts: list[int], nodes: int) -> None:
 
 
 def _scale(tpls: list[dict], counts: list[int], fleet: list[dict], load: float) -> None:
-    """Scale every request so the batch asks for ``load`` of the fleet's CPU."""
+    """Scale requests down (never up) so the batch asks for at most ``load`` of the fleet's CPU."""
     capacity = sum(int(n["status"]["allocatable"]["cpu"]) * 1000 for n in fleet)
     demand = sum(c * int(t["spec"]["containers"][0]["resources"]["requests"]["cpu"][:-1]) for t, c in zip(tpls, counts))
-    factor = load * capacity / demand if demand else 1.0
+    factor = min(1.0, load * capacity / demand) if demand else 1.0
     for tpl in tpls:
         req = tpl["spec"]["containers"][0]["resources"]["requests"]
         req["cpu"] = f"{max(1, int(int(req['cpu'][:-1]) * factor))}m"

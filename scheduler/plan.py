@@ -49,6 +49,7 @@ class Plan:
     options: list[Option] = field(default_factory=list)
     pools: list[PoolPlan] = field(default_factory=list)  # best class score first
     by_class: dict[int, Option] = field(default_factory=dict)
+    class_options: list[Option | None] = field(default_factory=list)  # by class id, for the hot loop
     failures: list[tuple[int, Status]] = field(default_factory=list)
     node_filters: tuple = ()  # active per-node filters, registry order (resources excluded)
     pre_resource_filters: int = 0  # how many of node_filters run before resources
@@ -69,6 +70,7 @@ def build_plan(req: PodRequirements, snap: Snapshot, config: SchedulerConfig) ->
         option = _option(req, cls.id, state, ctx)
         plan.options.append(option)
         plan.by_class[cls.id] = option
+    plan.class_options = [plan.by_class.get(c.id) for c in snap.classes]
     plan.pools = _pool_plans(plan, snap)
     before = tuple(f for f in registry.NODE_FILTERS_BEFORE_RESOURCES if f.active(req))
     after = tuple(f for f in registry.NODE_FILTERS_AFTER_RESOURCES if f.active(req))

@@ -1,14 +1,18 @@
 """Find the best node for a planned pod without looking at every node.
 
 For each pool (interchangeable hardware) holding a feasible class, the walk goes through
-the pool's nodes sorted by free amount of the pod's *dominant* resource (the one it takes
-the larger share of): binpack upward from the first node with enough of it (nodes too
-full are never visited), spread downward from the emptiest. Each visited node is checked
+the pool's nodes sorted by free amount of the pod's bottleneck resource there (CPU or
+memory, whichever fewer nodes have enough of; two bisects tell): binpack upward from the
+first node with enough of it (nodes too full are never visited), spread downward from
+the emptiest. Each visited node is checked
 (its class feasible for this pod, the other resource, pod slots, node filters) and scored
 exactly. The walk stops when no node further along can beat the best score found
 (plugins/strategy.py: the bound uses the pool's least free amount of the other resource),
-or after ``FIT_LIMIT`` fitting nodes per pool, which caps the cost per pod; so binpack is
-best-fit on the pod's bottleneck resource, exact whenever the bound stops first.
+or after ``FIT_LIMIT`` fitting nodes per pool, or, once some node fits anywhere, after
+``MISS_LIMIT`` nodes in a row that do not (a pool mixes classes, and a selective pod skips
+most of them). These caps bound the cost per pod; binpack is then best-fit on the pod's
+bottleneck resource, exact whenever the bound stops first. A pod that fits somewhere is
+never reported unschedulable: until the first fit the walks go on to the end.
 Image holders are visited explicitly (their locality bonus can lift a node the walk would
 stop before).
 
@@ -30,6 +34,7 @@ from scheduler.registry import IMAGE_SCORE
 from scheduler.snapshot import Snapshot
 
 FIT_LIMIT = 8
+MISS_LIMIT = 32
 TIE_WINDOW = 8
 
 
@@ -71,9 +76,9 @@ class _Best:
 def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, seed: str) -> Found | None:
     best = _Best(snap, seed)
     score_fn = STRATEGIES[strategy]
-    walk = _walk_binpack if strategy == "binpack" else _walk_spread
+    binpack = strategy == "binpack"
     for pp in plan.pools:
-        walk(snap, plan, pp, weights, score_fn, best)
+        _walk(snap, plan, pp, weights, score_fn, best, binpack)
     for node in plan.holders:
         option = plan.by_class.get(snap.node_class[node])
         if option is not None:
@@ -85,57 +90,52 @@ def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, se
     return Found(best.node, best.option, best.score)
 
 
-def _dominant(snap: Snapshot, pp: PoolPlan):
-    """(walk list, other list, dominant need lo/hi, other need lo/hi, allocatables)."""
+def _walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights, score_fn, best: _Best, binpack: bool) -> None:
     pool = snap.pools[pp.pool]
-    if pp.min_cpu * pool.memory >= pp.min_mem * pool.cpu:
-        return pool.by_cpu, pool.by_mem, pp.min_cpu, pp.max_cpu, pp.min_mem, pp.max_mem, pool.cpu, pool.memory
-    return pool.by_mem, pool.by_cpu, pp.min_mem, pp.max_mem, pp.min_cpu, pp.max_cpu, pool.memory, pool.cpu
-
-
-def _walk_binpack(snap, plan, pp, weights, score_fn, best) -> None:
-    lst, other, need_lo, need_hi, other_lo, other_hi, a_dom, a_other = _dominant(snap, pp)
-    # No node's other resource ends up fuller than the pool's least free one allows.
-    other_term = (other[0][0] - other_hi) / a_other if other else 0.0
-    ceiling = pp.max_class_score + plan.node_score_bound + weights.strategy * 100.0
+    # Walk the list where fewer nodes have enough: the pod's bottleneck in this pool.
+    cpu_start = bisect_left(pool.by_cpu, (pp.min_cpu,))
+    mem_start = bisect_left(pool.by_mem, (pp.min_mem,))
+    if cpu_start >= mem_start:
+        lst, start, other, other_free = pool.by_cpu, cpu_start, pool.by_mem, snap.free_mem
+        need_lo, need_hi, other_lo, other_hi, a_dom, a_other = pp.min_cpu, pp.max_cpu, pp.min_mem, pp.max_mem, pool.cpu, pool.memory
+    else:
+        lst, start, other, other_free = pool.by_mem, mem_start, pool.by_cpu, snap.free_cpu
+        need_lo, need_hi, other_lo, other_hi, a_dom, a_other = pp.min_mem, pp.max_mem, pp.min_cpu, pp.max_cpu, pool.memory, pool.cpu
+    if start >= len(lst):
+        return
+    # The best score any node at or past ``free`` can reach is linear in ``free``
+    # (plugins/strategy.py); the other resource is bounded by the pool's extreme.
     half_w = weights.strategy * 50.0
-    by_class, node_class = plan.by_class, snap.node_class
-    fits = 0
-    for i in range(bisect_left(lst, (need_lo,)), len(lst)):
+    ceiling = pp.max_class_score + plan.node_score_bound
+    if binpack:
+        order = range(start, len(lst))
+        intercept = ceiling + 2 * half_w - half_w * ((other[0][0] - other_hi) / a_other - need_hi / a_dom)
+        slope = -half_w / a_dom
+    else:
+        order = range(len(lst) - 1, start - 1, -1)
+        intercept = ceiling + half_w * ((other[-1][0] - other_lo) / a_other - need_lo / a_dom)
+        slope = half_w / a_dom
+    options, node_class = plan.class_options, snap.node_class
+    best_score = best.score
+    fits = misses = 0
+    for i in order:
         free, node = lst[i]
-        if best.stop(ceiling - half_w * ((free - need_hi) / a_dom + other_term)):
+        bound = intercept + slope * free
+        if bound <= best_score and best.stop(bound):
             return
-        option = by_class.get(node_class[node])
-        if option is None:
-            continue
-        score = _score(snap, plan, option, node, weights, score_fn)
-        if score is not None:
-            best.offer(score, node, option)
-            fits += 1
-            if fits >= FIT_LIMIT:
+        option = options[node_class[node]] if other_free[node] >= other_lo else None
+        score = None if option is None else _score(snap, plan, option, node, weights, score_fn)
+        if score is None:
+            misses += 1
+            if misses >= MISS_LIMIT and best.option is not None:
                 return
-
-
-def _walk_spread(snap, plan, pp, weights, score_fn, best) -> None:
-    lst, other, need_lo, need_hi, other_lo, other_hi, a_dom, a_other = _dominant(snap, pp)
-    other_term = (other[-1][0] - other_lo) / a_other if other else 0.0
-    base = pp.max_class_score + plan.node_score_bound
-    half_w = weights.strategy * 50.0
-    by_class, node_class = plan.by_class, snap.node_class
-    fits = 0
-    for i in range(len(lst) - 1, -1, -1):
-        free, node = lst[i]
-        if free < need_lo or best.stop(base + half_w * ((free - need_lo) / a_dom + other_term)):
+            continue
+        best.offer(score, node, option)
+        best_score = best.score
+        misses = 0
+        fits += 1
+        if fits >= FIT_LIMIT:
             return
-        option = by_class.get(node_class[node])
-        if option is None:
-            continue
-        score = _score(snap, plan, option, node, weights, score_fn)
-        if score is not None:
-            best.offer(score, node, option)
-            fits += 1
-            if fits >= FIT_LIMIT:
-                return
 
 
 def _score(snap: Snapshot, plan: Plan, option: Option, node: int, weights: Weights, score_fn) -> float | None:
