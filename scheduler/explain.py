@@ -17,16 +17,22 @@ from scheduler.plan import Plan
 from scheduler.plugins.resources import fits
 from scheduler.results import Unschedulable
 from scheduler.snapshot import Snapshot
-from scheduler.status import NO_NODES, Code, Status
+from scheduler.status import INSUFFICIENT_CPU, INSUFFICIENT_MEMORY, NO_NODES, TOO_MANY_PODS, Code, Status
+
+# Cannot happen (the search takes any node that fits); counted so the sum covers every node.
+NOT_CHOSEN = "node fits but was not chosen"
 
 
 def unschedulable(snap: Snapshot, plan: Plan) -> Unschedulable:
     statuses: list[tuple[Status, int]] = [(st, len(snap.classes[c].members)) for c, st in plan.failures]
     for option in plan.options:
-        for node in snap.classes[option.cls].members:
-            st = _first_node_failure(snap, plan, option, node)
-            # Cannot happen (the search would have taken it); counted so the sum covers every node.
-            statuses.append((st or Status.unschedulable("node fits but was not chosen"), 1))
+        members = snap.classes[option.cls].members
+        if plan.node_filters:
+            for node in members:
+                st = _first_node_failure(snap, plan, option, node)
+                statuses.append((st or Status.unschedulable(NOT_CHOSEN), 1))
+        else:
+            statuses.extend(_resource_failures(snap, option, members))
     counts: Counter[str] = Counter()
     for st, n in statuses:
         counts[st.reason] += n
@@ -49,6 +55,22 @@ def _first_node_failure(snap: Snapshot, plan: Plan, option, node: int) -> Status
         if (st := f.filter_node(req, node, snap)) is not None:
             return st
     return None
+
+
+def _resource_failures(snap: Snapshot, option, members: list[int]) -> list[tuple[Status, int]]:
+    """The common case (no per-node filters) counted in one tight pass."""
+    cpu_short = mem_short = pods_short = 0
+    free_cpu, free_mem, free_pods = snap.free_cpu, snap.free_mem, snap.free_pods
+    for node in members:
+        if free_cpu[node] < option.cpu:
+            cpu_short += 1
+        elif free_mem[node] < option.memory:
+            mem_short += 1
+        elif free_pods[node] < 1:
+            pods_short += 1
+    rest = len(members) - cpu_short - mem_short - pods_short
+    counted = [(INSUFFICIENT_CPU, cpu_short), (INSUFFICIENT_MEMORY, mem_short), (TOO_MANY_PODS, pods_short), (NOT_CHOSEN, rest)]
+    return [(Status.unschedulable(reason), n) for reason, n in counted if n]
 
 
 def message(total: int, counts: Counter[str] | dict[str, int]) -> str:

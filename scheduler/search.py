@@ -33,9 +33,9 @@ from scheduler.plugins.strategy import STRATEGIES
 from scheduler.registry import IMAGE_SCORE
 from scheduler.snapshot import Snapshot
 
-FIT_LIMIT = 8
+FIT_LIMIT = 4
 MISS_LIMIT = 32
-TIE_WINDOW = 8
+TIE_WINDOW = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class Found:
 
 
 class _Best:
-    __slots__ = ("score", "node", "option", "seed", "snap", "ties")
+    __slots__ = ("score", "node", "option", "seed", "snap", "ties", "rank")
 
     def __init__(self, snap: Snapshot, seed: str) -> None:
         self.score = float("-inf")
@@ -55,6 +55,7 @@ class _Best:
         self.seed = seed
         self.snap = snap
         self.ties = TIE_WINDOW
+        self.rank = 0  # tie-break rank of the best node
 
     def stop(self, bound: float) -> bool:
         """Can nothing at or past ``bound`` win? Equal bounds spend the tie window."""
@@ -66,8 +67,14 @@ class _Best:
         return False
 
     def offer(self, score: float, node: int, option: Option) -> None:
-        if score > self.score or (score == self.score and self._tiebreak(node) < self._tiebreak(self.node)):
-            self.score, self.node, self.option = score, node, option
+        if score > self.score:
+            self.score, self.node, self.option, self.rank = score, node, option, -1
+        elif score == self.score:
+            if self.rank < 0:
+                self.rank = self._tiebreak(self.node)
+            rank = self._tiebreak(node)
+            if rank < self.rank:
+                self.node, self.option, self.rank = node, option, rank
 
     def _tiebreak(self, node: int) -> int:
         return zlib.crc32(f"{self.seed}/{self.snap.nodes[node].name}".encode())
