@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import copy
 
+from api.errors import InvalidObjectError
 from controlplane.controllers import pods as P
 from controlplane.controllers import writes
 from controlplane.controllers.base import Controller, split_key
-from controlplane.events import NORMAL
+from controlplane.events import NORMAL, WARNING
 from controlplane.informer import cache_key
 from controlplane.objects import Obj, now_rfc3339
 from controlplane.registry import ObjectNotFoundError
@@ -24,6 +25,7 @@ from store.base import Op
 _log = log.get("controllers.replicaset")
 
 BURST = 100  # pod writes per transaction (etcd allows 128 ops)
+EVENTS_PER_SYNC = 10
 
 
 def pod_from_template(rs: Obj) -> Obj:
@@ -82,6 +84,15 @@ class ReplicaSetController(Controller):
         if ref and ref.get("kind") == "ReplicaSet":
             self.queue.add(f"{pod['metadata'].get('namespace', 'default')}/{ref['name']}")
 
+    async def _create_op(self, rs: Obj) -> tuple[Op, Obj]:
+        try:
+            return writes.create_op(pod_from_template(rs))
+        except InvalidObjectError as e:
+            # Retried with backoff by the queue; the user sees why on the ReplicaSet.
+            await self.events.record(rs, type=WARNING, reason="FailedCreate",
+                                     message=f"Error creating: {e}")
+            raise
+
     async def sync(self, key: str) -> float | None:
         ns, name = split_key(key)
         try:
@@ -99,7 +110,7 @@ class ReplicaSetController(Controller):
             diff = want - len(active)
             if diff > 0:
                 for _ in range(min(diff, BURST)):
-                    op, pod = writes.create_op(pod_from_template(rs))
+                    op, pod = await self._create_op(rs)
                     ops.append(op)
                     created.append(pod)
             elif diff < 0:
@@ -116,10 +127,16 @@ class ReplicaSetController(Controller):
         if created or removed:
             _log.info("replicaset.scaled", replicaset=key, created=len(created),
                       deleted=len(removed), replicas=want)
-        for p in created:
-            await self.events.record(rs, type=NORMAL, reason="SuccessfulCreate",
-                                     message=f"Created pod: {p['metadata']['name']}")
-        for p in removed:
-            await self.events.record(rs, type=NORMAL, reason="SuccessfulDelete",
-                                     message=f"Deleted pod: {p['metadata']['name']}")
+        await self._record(rs, "SuccessfulCreate", "Created", created)
+        await self._record(rs, "SuccessfulDelete", "Deleted", removed)
         return None
+
+    async def _record(self, rs: Obj, reason: str, verb: str, pods: list[Obj]) -> None:
+        """One event per pod, as Kubernetes does, but a big burst is summed up in one, so
+        scaling to thousands is not slowed down by thousands of event writes."""
+        names = [p["metadata"]["name"] for p in pods]
+        for name in names[:EVENTS_PER_SYNC]:
+            await self.events.record(rs, type=NORMAL, reason=reason, message=f"{verb} pod: {name}")
+        if len(names) > EVENTS_PER_SYNC:
+            await self.events.record(rs, type=NORMAL, reason=reason,
+                                     message=f"{verb} {len(names) - EVENTS_PER_SYNC} more pods")

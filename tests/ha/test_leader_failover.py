@@ -10,7 +10,7 @@ import contextlib
 import pytest
 
 from api.kinds import lookup
-from controlplane.client import Client
+from controlplane.client import Client, UnavailableError
 from controlplane.controllers import pods as P
 from mixctl.commands.rollout import follow_rollout, revisions
 from mixctl.objects import mutate
@@ -28,10 +28,16 @@ def _image(d: dict, image: str) -> bool:
 
 
 async def _count_created(client: Client, rev: int, created: dict[str, int]) -> None:
-    async for ev in client.watch("Pod", from_revision=rev + 1):
-        if ev.type == "ADDED":
-            image = ev.object["spec"]["containers"][0]["image"]
-            created[image] = created.get(image, 0) + 1
+    """Count pod creations by image; a stream broken by the failover resumes where it was."""
+    while True:
+        try:
+            async for ev in client.watch("Pod", from_revision=rev + 1):
+                rev = ev.revision
+                if ev.type == "ADDED":
+                    image = ev.object["spec"]["containers"][0]["image"]
+                    created[image] = created.get(image, 0) + 1
+        except UnavailableError:
+            await asyncio.sleep(0.2)
 
 
 async def _stalled_mid_rollout(client: Client) -> bool:
@@ -53,8 +59,11 @@ async def test_rollout_completes_after_the_leader_is_killed(
     replicas.store_url = f"etcd://{etcd_server.endpoint}{unique_prefix()}"
     cps = replicas.start(3)
     leader = await eventually(lambda: _async(current_leader(cps)), what="one leader")
-    follower = next(cp for cp in cps if cp is not leader)
-    async with Client(follower.address, retry_seconds=5) as client:
+    # Every replica serves the API: agents and users list them all, the leader first, so
+    # killing it also shows gRPC's pick_first moving the connection to a survivor.
+    ordered = [leader, *(cp for cp in cps if cp is not leader)]
+    target = "ipv4:" + ",".join(cp.address for cp in ordered)
+    async with Client(target, retry_seconds=10) as client:
         nodes = [await SimulatedNode(client, f"ha-{i}").start() for i in range(2)]
         try:
             await client.create(deployment("ha", replicas=4, image="busybox:latest"))
