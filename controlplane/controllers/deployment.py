@@ -15,10 +15,11 @@ from controlplane.controllers import pods as P
 from controlplane.controllers import rollout as R
 from controlplane.controllers import writes
 from controlplane.controllers.base import Controller, split_key
+from controlplane.controllers.informers import SharedInformers
 from controlplane.events import NORMAL
 from controlplane.informer import cache_key
 from controlplane.objects import Obj
-from controlplane.registry import ObjectNotFoundError
+from controlplane.registry import ObjectNotFoundError, Registry
 from mixfleet import log
 from store.base import Op
 
@@ -82,7 +83,7 @@ class DeploymentController(Controller):
     name = "deployment-controller"
     primary_kind = "Deployment"
 
-    def __init__(self, registry, informers) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, registry: Registry, informers: SharedInformers) -> None:
         super().__init__(registry, informers)
         informers.on("Deployment", lambda t, d: self.queue.add(cache_key(d)))
         informers.on("ReplicaSet", self._on_owned)

@@ -18,9 +18,10 @@ import copy
 from api import kinds
 from controlplane.controllers import pods as P
 from controlplane.controllers.base import Controller
+from controlplane.controllers.informers import SharedInformers
 from controlplane.controllers.queue import Requeue
 from controlplane.objects import Obj
-from controlplane.registry import ObjectNotFoundError, StaleObjectError
+from controlplane.registry import ObjectNotFoundError, Registry, StaleObjectError
 from mixfleet import log
 
 _log = log.get("controllers.gc")
@@ -44,7 +45,7 @@ class GarbageCollector(Controller):
     name = "garbage-collector"
     primary_kind = "ReplicaSet"
 
-    def __init__(self, registry, informers) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, registry: Registry, informers: SharedInformers) -> None:
         super().__init__(registry, informers)
         self._caches = {k: informers.on(k, self._on_event) for k in KINDS}
 

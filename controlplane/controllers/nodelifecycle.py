@@ -23,10 +23,11 @@ import time
 from controlplane.controllers import pods as P
 from controlplane.controllers import writes
 from controlplane.controllers.base import Controller
+from controlplane.controllers.informers import SharedInformers
 from controlplane.controllers.queue import Requeue
 from controlplane.events import NORMAL, WARNING
 from controlplane.objects import Obj, now_rfc3339
-from controlplane.registry import ObjectNotFoundError, StaleObjectError
+from controlplane.registry import ObjectNotFoundError, Registry, StaleObjectError
 from mixfleet import log
 
 _log = log.get("controllers.nodelifecycle")
@@ -102,7 +103,9 @@ class NodeLifecycleController(Controller):
     primary_kind = "Node"
     resync_seconds = 5.0
 
-    def __init__(self, registry, informers, *, grace: float, eviction: float) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, registry: Registry, informers: SharedInformers, *, grace: float, eviction: float
+    ) -> None:
         super().__init__(registry, informers)
         self.grace = grace
         self.eviction = eviction

@@ -15,10 +15,11 @@ from api.errors import InvalidObjectError
 from controlplane.controllers import pods as P
 from controlplane.controllers import writes
 from controlplane.controllers.base import Controller, split_key
+from controlplane.controllers.informers import SharedInformers
 from controlplane.events import NORMAL, WARNING
 from controlplane.informer import cache_key
 from controlplane.objects import Obj, now_rfc3339
-from controlplane.registry import ObjectNotFoundError
+from controlplane.registry import ObjectNotFoundError, Registry
 from mixfleet import log
 from store.base import Op
 
@@ -74,7 +75,7 @@ class ReplicaSetController(Controller):
     primary_kind = "ReplicaSet"
     workers = 2
 
-    def __init__(self, registry, informers) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, registry: Registry, informers: SharedInformers) -> None:
         super().__init__(registry, informers)
         informers.on("ReplicaSet", lambda t, rs: self.queue.add(cache_key(rs)))
         informers.on("Pod", self._on_pod)
