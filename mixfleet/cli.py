@@ -99,20 +99,26 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixfleet", description=__doc__.split("\n")[0])
-    parser.add_argument("--log-format", choices=("json", "console"), default=None)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log-format",
+        choices=("json", "console"),
+        default=None,
+        help="default: console on a terminal, JSON otherwise",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    cp = sub.add_parser("controlplane", help="run a control-plane replica")
+    cp = sub.add_parser("controlplane", parents=[common], help="run a control-plane replica")
     _add_controlplane_args(cp, default_store=None)
     cp.set_defaults(run=_run_controlplane)
 
-    ag = sub.add_parser("agent", help="run a node agent (real engine and/or simulated nodes)")
+    ag = sub.add_parser("agent", parents=[common], help="run a node agent (real engine and/or simulated nodes)")
     ag.add_argument("--server", default=os.environ.get("MIXFLEET_SERVER", "127.0.0.1:7443"))
     _add_agent_args(ag)
     ag.set_defaults(run=_run_agent)
 
-    dev = sub.add_parser("dev", help="all in one: control plane, local agent, simulated nodes")
-    _add_controlplane_args(dev, default_store="sqlite:///.mixfleet/dev.db")
+    dev = sub.add_parser("dev", parents=[common], help="all in one: control plane, local agent, simulated nodes")
+    _add_controlplane_args(dev, default_store="sqlite://.mixfleet/dev.db")
     _add_agent_args(dev)
     dev.set_defaults(run=_run_dev)
     return parser

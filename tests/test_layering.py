@@ -56,6 +56,6 @@ def test_only_adapters_import_generated_protobuf(package: str) -> None:
 def test_only_engines_import_docker_and_only_etcd_store_imports_aetcd() -> None:
     """The Docker SDK stays in nodeagent/engines and aetcd in store/etcd.py (+ election)."""
     all_src = _sources("api", "store", "scheduler", "controlplane", "nodeagent", "mixctl", "mixfleet")
-    docker_users = [h for h in _hits(all_src, ("docker",)) if not h.startswith("nodeagent/engines/") and not h.startswith("nodeagent/images.py")]
+    docker_users = [h for h in _hits(all_src, ("docker",)) if not h.startswith(("nodeagent/engines/", "nodeagent/images.py", "nodeagent/localdockerd.py"))]
     aetcd_users = [h for h in _hits(all_src, ("aetcd",)) if not h.startswith(("store/etcd.py", "store/election.py"))]
     assert docker_users == [] and aetcd_users == []
