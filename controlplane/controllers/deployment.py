@@ -9,6 +9,7 @@ Deployment's status in one transaction guarded by the revisions it read.
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 from controlplane.controllers import pods as P
@@ -16,7 +17,7 @@ from controlplane.controllers import rollout as R
 from controlplane.controllers import writes
 from controlplane.controllers.base import Controller, split_key
 from controlplane.controllers.informers import SharedInformers
-from controlplane.events import NORMAL
+from controlplane.events import NORMAL, WARNING
 from controlplane.informer import cache_key
 from controlplane.objects import Obj
 from controlplane.registry import ObjectNotFoundError, Registry
@@ -120,11 +121,15 @@ class DeploymentController(Controller):
         if view.new is None:
             await self._create_new(view)
             return 0  # scale it in the next sync, from a fresh read
-        ops, events = self._plan(view, adopt)
+        ops, events, status_d = self._plan(view, adopt)
         await writes.commit(self.registry, ops, why=key)
         for reason, message in events:
             await self._event(d, reason, message)
-        return None
+        if _timed_out(status_d) and not _timed_out(d):
+            await self.events.record(d, type=WARNING, reason="ProgressDeadlineExceeded",
+                                     message=_progressing(status_d).get("message", ""))
+        left = R.progress_deadline(status_d)
+        return None if left is None else max(left, 0.0) + 1.0
 
     async def _event(self, d: Obj, reason: str, message: str) -> None:
         _log.info("deployment.step", deployment=cache_key(d), reason=reason, message=message)
@@ -154,7 +159,9 @@ class DeploymentController(Controller):
         labels = rs["metadata"].get("labels") or {}
         return bool(want) and all(labels.get(k) == v for k, v in want.items())
 
-    def _plan(self, view: _View, adopt: list[Obj]) -> tuple[list[Op], list[tuple[str, str]]]:
+    def _plan(
+        self, view: _View, adopt: list[Obj]
+    ) -> tuple[list[Op], list[tuple[str, str]], Obj]:
         d, new = view.d, view.new
         assert new is not None
         want = int(d["spec"].get("replicas", 1))
@@ -181,7 +188,7 @@ class DeploymentController(Controller):
         status_d = self._with_status(view, changed)
         if ops or status_d != d:
             ops.insert(0, writes.update_op(status_d))
-        return ops, events
+        return ops, events, status_d
 
     @staticmethod
     def _strategy(d: Obj) -> str:
@@ -219,13 +226,22 @@ class DeploymentController(Controller):
         new_state = view.state(new)
         states = [view.state(rs) for rs in view.old]
         d["status"] = R.deployment_status(
-            d, new=new_state, all_states=[*states, new_state], ready=view.ready()
+            d, new=new_state, all_states=[*states, new_state], ready=view.ready(), now=time.time()
         )
         rev = (new["metadata"].get("annotations") or {}).get(R.REVISION)
         annotations: dict[str, Any] = d["metadata"].setdefault("annotations", {})
         if rev and annotations.get(R.REVISION) != rev:
             annotations[R.REVISION] = rev
         return d
+
+
+def _progressing(d: Obj) -> dict:
+    return next((c for c in (d.get("status") or {}).get("conditions") or []
+                 if c.get("type") == "Progressing"), {})
+
+
+def _timed_out(d: Obj) -> bool:
+    return _progressing(d).get("reason") == "ProgressDeadlineExceeded"
 
 
 def _with_replicas(rs: Obj, n: int, desired: int) -> Obj:

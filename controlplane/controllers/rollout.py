@@ -10,9 +10,11 @@ status that has not caught up.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
 import json
 import math
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -135,9 +137,15 @@ def plan_recreate(*, replicas: int, new: RSState, old: list[RSState]) -> dict[st
     return {new.name: replicas} if new.replicas != replicas else {}
 
 
+_COUNTS = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
+
+
 def deployment_status(
-    deployment: Obj, *, new: RSState | None, all_states: list[RSState], ready: int
+    deployment: Obj, *, new: RSState | None, all_states: list[RSState], ready: int,
+    now: float,
 ) -> dict[str, Any]:
+    """The Deployment's status. ``now`` (epoch seconds) times progress: a rollout whose
+    counts have not moved for progressDeadlineSeconds is reported ProgressDeadlineExceeded."""
     spec = deployment.get("spec") or {}
     want = int(spec.get("replicas", 1))
     _, unavailable = surge_and_unavailable(deployment)
@@ -145,28 +153,66 @@ def deployment_status(
     available = sum(s.available for s in all_states)
     updated = new.active if new else 0
     complete = new is not None and updated == want and total == want and available >= want
-    old = (deployment.get("status") or {}).get("conditions") or []
-    rs_name = new.name if new else ""
+    counts = {"replicas": total, "updatedReplicas": updated, "readyReplicas": ready,
+              "availableReplicas": available}
+    old_status = deployment.get("status") or {}
+    old = old_status.get("conditions") or []
+    minimum = available >= want - unavailable
     conditions = [
-        _condition(old, "Available", available >= want - unavailable,
-                   "MinimumReplicasAvailable" if available >= want - unavailable
-                   else "MinimumReplicasUnavailable",
-                   "Deployment has minimum availability." if available >= want - unavailable
+        _condition(old, "Available", minimum,
+                   "MinimumReplicasAvailable" if minimum else "MinimumReplicasUnavailable",
+                   "Deployment has minimum availability." if minimum
                    else "Deployment does not have minimum availability."),
-        _condition(old, "Progressing", True,
-                   "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
-                   f'ReplicaSet "{rs_name}" has successfully progressed.' if complete
-                   else f'ReplicaSet "{rs_name}" is progressing.'),
+        _progressing(deployment, old, new.name if new else "", complete=complete, now=now,
+                     moved=any(old_status.get(k) != counts[k] for k in _COUNTS)),
     ]
     return {
         "observedGeneration": int((deployment.get("metadata") or {}).get("generation", 1)),
-        "replicas": total,
-        "updatedReplicas": updated,
-        "readyReplicas": ready,
-        "availableReplicas": available,
+        **counts,
         "unavailableReplicas": max(total - available, 0),
         "conditions": conditions,
     }
+
+
+def progress_deadline(deployment: Obj) -> float | None:
+    """Seconds from now until an unfinished rollout times out (None: nothing to time)."""
+    cond = next((c for c in (deployment.get("status") or {}).get("conditions") or []
+                 if c.get("type") == "Progressing"), None)
+    if cond is None or cond.get("reason") != "ReplicaSetUpdated":
+        return None
+    limit = int((deployment.get("spec") or {}).get("progressDeadlineSeconds", 600))
+    return _epoch(cond.get("lastUpdateTime")) + limit - time.time()
+
+
+def _progressing(d: Obj, old: list[dict], rs_name: str, *, complete: bool, now: float,
+                 moved: bool) -> dict:
+    prev = next((c for c in old if c.get("type") == "Progressing"), {})
+    last_update = prev.get("lastUpdateTime") if prev and not moved else None
+    last_update = last_update or _rfc3339(now)
+    limit = int((d.get("spec") or {}).get("progressDeadlineSeconds", 600))
+    if complete:
+        cond = _condition(old, "Progressing", True, "NewReplicaSetAvailable",
+                          f'ReplicaSet "{rs_name}" has successfully progressed.')
+    elif prev.get("reason") == "ProgressDeadlineExceeded" and not moved:
+        return prev
+    elif now - _epoch(last_update) > limit:
+        cond = _condition(old, "Progressing", False, "ProgressDeadlineExceeded",
+                          f'ReplicaSet "{rs_name}" has timed out progressing.')
+    else:
+        cond = _condition(old, "Progressing", True, "ReplicaSetUpdated",
+                          f'ReplicaSet "{rs_name}" is progressing.')
+    return {**cond, "lastUpdateTime": last_update}
+
+
+def _epoch(ts: object) -> float:
+    try:
+        return dt.datetime.fromisoformat(str(ts)).timestamp()
+    except ValueError:
+        return time.time()
+
+
+def _rfc3339(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _condition(old: list[dict], type_: str, ok: bool, reason: str, message: str) -> dict:

@@ -87,10 +87,17 @@ async def follow_rollout(client: Client, name: str, namespace: str, *,
                     last = msg
                 if rollout_complete(d):
                     return d
+                if _deadline_exceeded(d):
+                    raise CLIError(f'error: deployment "{name}" exceeded its progress deadline')
                 d = await _next_version(client, name, namespace, rev)
                 rev = int(d["metadata"]["resourceVersion"])
         except (GoneError, UnavailableError):
             await asyncio.sleep(0.5)
+
+
+def _deadline_exceeded(d: Obj) -> bool:
+    return any(c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
+               for c in (d.get("status") or {}).get("conditions") or [])
 
 
 async def _next_version(client: Client, name: str, namespace: str, rev: int) -> Obj:

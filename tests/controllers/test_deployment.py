@@ -13,6 +13,7 @@ from controlplane.client import Client
 from controlplane.controllers import pods as P
 from api.kinds import lookup
 from mixctl.commands.scale import set_replicas
+from mixctl.errors import CLIError
 from mixctl.objects import mutate
 from mixctl.commands.rollout import follow_rollout, revisions, undo
 from tests.controllers.agents import FakeAgent
@@ -141,3 +142,25 @@ async def test_rollout_status_history_and_events_from_mixctl(
                if e["involvedObject"]["name"].startswith("hist")}
     assert {("Deployment", "ScalingReplicaSet"), ("ReplicaSet", "SuccessfulCreate"),
             ("Pod", "Scheduled")} <= reasons
+
+
+async def test_stuck_rollout_exceeds_its_progress_deadline(etcd_client: Client) -> None:
+    """Pods that never become ready stall the rollout; after progressDeadlineSeconds the
+    Deployment says ProgressDeadlineExceeded and `rollout status` gives up with an error."""
+    agent = await FakeAgent(etcd_client, "stuck-node", ready_pods=False).start()
+    try:
+        d = deployment("stuck", replicas=1, readiness=True)
+        d["spec"]["progressDeadlineSeconds"] = 1
+        await etcd_client.create(d)
+        with pytest.raises(CLIError, match="exceeded its progress deadline"):
+            await asyncio.wait_for(
+                follow_rollout(etcd_client, "stuck", "default", emit=lambda m: None), 60)
+    finally:
+        await agent.stop()
+
+    async def warned() -> bool:
+        events, _ = await etcd_client.list("Event")
+        return "ProgressDeadlineExceeded" in {
+            e["reason"] for e in events if e["involvedObject"]["name"] == "stuck"}
+
+    await eventually(warned, what="a ProgressDeadlineExceeded event")
