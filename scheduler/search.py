@@ -1,13 +1,13 @@
 """Find the best node for a planned pod without looking at every node.
 
-For each pool (interchangeable hardware) holding a feasible class, the walk goes through
-the pool's nodes sorted by free amount of the pod's bottleneck resource there (CPU or
-memory, whichever fewer nodes have enough of; two bisects tell): binpack upward from the
-first node with enough of it (nodes too full are never visited), spread downward from
-the emptiest. Each visited node is checked
-(its class feasible for this pod, the other resource, pod slots, node filters) and scored
-exactly. The walk stops when no node further along can beat the best score found
-(plugins/strategy.py: the bound uses the pool's least free amount of the other resource),
+For each pool (interchangeable hardware) holding a feasible class, a walk goes through
+the pool's sorted nodes. binpack walks the nodes sorted by free amount of the pod's
+bottleneck resource there (CPU or memory, whichever fewer nodes have enough of; two
+bisects tell) upward from the first node with enough of it, so nodes too full are never
+visited. spread walks the nodes sorted by summed free fractions down from the emptiest.
+Each visited node is checked (its class feasible for this pod, both resources, pod slots,
+node filters) and scored exactly. The walk stops when no node further along can beat the
+best score found (plugins/strategy.py),
 or after ``FIT_LIMIT`` fitting nodes per pool, or, once some node fits anywhere, after
 ``MISS_LIMIT`` nodes in a row that do not (a pool mixes classes, and a selective pod skips
 most of them). These caps bound the cost per pod; binpack is then best-fit on the pod's
@@ -34,7 +34,7 @@ from scheduler.registry import IMAGE_SCORE
 from scheduler.snapshot import Snapshot
 
 FIT_LIMIT = 4
-MISS_LIMIT = 32
+MISS_LIMIT = 64
 TIE_WINDOW = 4
 
 
@@ -83,9 +83,16 @@ class _Best:
 def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, seed: str) -> Found | None:
     best = _Best(snap, seed)
     score_fn = STRATEGIES[strategy]
-    binpack = strategy == "binpack"
-    for pp in plan.pools:
-        _walk(snap, plan, pp, weights, score_fn, best, binpack)
+    if strategy == "binpack":
+        for pp in plan.pools:
+            _walk(snap, plan, pp, weights, score_fn, best, True)
+    else:
+        # The emptiest node of each pool bounds the pool: visit the most promising pool
+        # first, and skip pools that cannot beat what is already found.
+        for top, pp in sorted(((_spread_top(snap, plan, pp, weights), pp) for pp in plan.pools), key=_first, reverse=True):
+            if top < best.score:
+                break
+            _walk(snap, plan, pp, weights, score_fn, best, False)
     for node in plan.holders:
         option = plan.by_class.get(snap.node_class[node])
         if option is not None:
@@ -97,37 +104,67 @@ def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, se
     return Found(best.node, best.option, best.score)
 
 
-def _walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights, score_fn, best: _Best, binpack: bool) -> None:
+def _first(pair: tuple) -> float:
+    return pair[0]
+
+
+def _spread_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> float:
     pool = snap.pools[pp.pool]
-    # Walk the list where fewer nodes have enough: the pod's bottleneck in this pool.
+    if not pool.by_cpu:
+        return float("-inf")
+    free = (pool.by_cpu[-1][0] - pp.min_cpu) / pool.cpu + (pool.by_mem[-1][0] - pp.min_mem) / pool.memory
+    return pp.max_class_score + plan.node_score_bound + weights.strategy * 50.0 * free
+
+
+def _walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights, score_fn, best: _Best, binpack: bool) -> None:
+    setup = _binpack_walk if binpack else _spread_walk
+    walk = setup(snap, plan, pp, weights)
+    if walk is not None:
+        _scan(snap, plan, weights, score_fn, best, *walk)
+
+
+def _binpack_walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights):
+    """Upward through the list where fewer nodes have enough (the pod's bottleneck here),
+    from the first node with enough. The best score any node at or past ``free`` can reach
+    is linear in ``free``; the other resource is bounded by the pool's least free one."""
+    pool = snap.pools[pp.pool]
     cpu_start = bisect_left(pool.by_cpu, (pp.min_cpu,))
     mem_start = bisect_left(pool.by_mem, (pp.min_mem,))
     if cpu_start >= mem_start:
         lst, start, other, other_free = pool.by_cpu, cpu_start, pool.by_mem, snap.free_mem
-        need_lo, need_hi, other_lo, other_hi, a_dom, a_other = pp.min_cpu, pp.max_cpu, pp.min_mem, pp.max_mem, pool.cpu, pool.memory
+        need_hi, other_lo, other_hi, a_dom, a_other = pp.max_cpu, pp.min_mem, pp.max_mem, pool.cpu, pool.memory
     else:
         lst, start, other, other_free = pool.by_mem, mem_start, pool.by_cpu, snap.free_cpu
-        need_lo, need_hi, other_lo, other_hi, a_dom, a_other = pp.min_mem, pp.max_mem, pp.min_cpu, pp.max_cpu, pool.memory, pool.cpu
+        need_hi, other_lo, other_hi, a_dom, a_other = pp.max_mem, pp.min_cpu, pp.max_cpu, pool.memory, pool.cpu
     if start >= len(lst):
-        return
-    # The best score any node at or past ``free`` can reach is linear in ``free``
-    # (plugins/strategy.py); the other resource is bounded by the pool's extreme.
+        return None
     half_w = weights.strategy * 50.0
-    ceiling = pp.max_class_score + plan.node_score_bound
-    if binpack:
-        order = range(start, len(lst))
-        intercept = ceiling + 2 * half_w - half_w * ((other[0][0] - other_hi) / a_other - need_hi / a_dom)
-        slope = -half_w / a_dom
-    else:
-        order = range(len(lst) - 1, start - 1, -1)
-        intercept = ceiling + half_w * ((other[-1][0] - other_lo) / a_other - need_lo / a_dom)
-        slope = half_w / a_dom
+    ceiling = pp.max_class_score + plan.node_score_bound + 2 * half_w
+    intercept = ceiling - half_w * ((other[0][0] - other_hi) / a_other - need_hi / a_dom)
+    return lst, range(start, len(lst)), intercept, -half_w / a_dom, other_free, other_lo
+
+
+def _spread_walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights):
+    """Downward from the emptiest node by summed free fractions (an exact bound: every
+    node of a pool has the same allocatable), until nodes are too full for the pod."""
+    pool = snap.pools[pp.pool]
+    lst = pool.by_sum
+    start = bisect_left(lst, (pool.sum_key(pp.min_cpu, pp.min_mem),))
+    if start >= len(lst):
+        return None
+    half_w = weights.strategy * 50.0
+    scale = pool.cpu * pool.memory
+    intercept = pp.max_class_score + plan.node_score_bound - half_w * pool.sum_key(pp.min_cpu, pp.min_mem) / scale
+    return lst, range(len(lst) - 1, start - 1, -1), intercept, half_w / scale, snap.free_cpu, pp.min_cpu
+
+
+def _scan(snap, plan, weights, score_fn, best, lst, order, intercept, slope, other_free, other_lo) -> None:
     options, node_class = plan.class_options, snap.node_class
     best_score = best.score
     fits = misses = 0
     for i in order:
-        free, node = lst[i]
-        bound = intercept + slope * free
+        key, node = lst[i]
+        bound = intercept + slope * key
         if bound <= best_score and best.stop(bound):
             return
         option = options[node_class[node]] if other_free[node] >= other_lo else None

@@ -1,16 +1,18 @@
 """A point-in-time view of the fleet, indexed for placement and updated as pods are assumed.
 
 Per node the free CPU, memory and pod slots live in plain lists indexed by node number.
-Nodes are also grouped into *pools* of interchangeable hardware (OS, architecture, Windows
-build and allocatable size; a pool spans the node classes that differ only in labels,
-taints, kernel or isolation modes). Each pool keeps its nodes sorted by free CPU and by
-free memory, so "the fullest node with enough CPU" is a bisect and a short walk instead of
-a pass over every node, and nodes too full for the pod are never looked at. Assuming a
-pod moves one entry in each list.
+Nodes are also grouped into *pools* of interchangeable hardware (node class facts but
+labels and kernel, plus allocatable size; a pool spans the node classes that differ only
+in labels or kernel). Each pool keeps its nodes sorted by free CPU, by
+free memory and by the two free fractions summed, so "the fullest node with enough CPU" or
+"the emptiest node" is a bisect and a short walk instead of a pass over every node, and
+nodes too full for the pod are never looked at. Assuming a pod moves one entry in each
+list.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,7 +52,7 @@ class ImageInfo:
 
 @dataclass(slots=True)
 class Pool:
-    """Nodes of one OS, architecture, Windows build and allocatable size."""
+    """Interchangeable nodes: same class facts except labels and kernel, same allocatable."""
 
     id: int
     cpu: int  # every member's allocatable millicores (at least 1)
@@ -59,6 +61,12 @@ class Pool:
     classes: set[int] = field(default_factory=set)
     by_cpu: list[tuple[int, int]] = field(default_factory=list)  # (free millicores, node), sorted
     by_mem: list[tuple[int, int]] = field(default_factory=list)  # (free bytes, node), sorted
+    # (free_cpu * memory + free_mem * cpu, node), sorted: proportional to the summed free
+    # fractions, in exact integers; spread walks it from the emptiest end.
+    by_sum: list[tuple[int, int]] = field(default_factory=list)
+
+    def sum_key(self, free_cpu: int, free_mem: int) -> int:
+        return free_cpu * self.memory + free_mem * self.cpu
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +182,15 @@ class Snapshot:
     def _move(self, node: int, cpu: int, mem: int, pods: int) -> None:
         pool = self.pools[self.node_pool[node]]
         self.free_pods[node] += pods
+        if not (cpu or mem):
+            return
+        by_sum = pool.by_sum
+        del by_sum[bisect_left(by_sum, (pool.sum_key(self.free_cpu[node], self.free_mem[node]), node))]
         if cpu:
             _resort(pool.by_cpu, self.free_cpu, node, cpu)
         if mem:
             _resort(pool.by_mem, self.free_mem, node, mem)
+        insort(by_sum, (pool.sum_key(self.free_cpu[node], self.free_mem[node]), node))
 
     # --- building ----------------------------------------------------------------------
 
@@ -195,7 +208,10 @@ class Snapshot:
         by_key: dict[tuple, Pool] = {}
         for i, n in enumerate(self.nodes):
             f = n.facts
-            key = (f.os, f.arch, f.version.build if f.version else None, self.alloc_cpu[i], self.alloc_mem[i])
+            # Everything of the class but labels and kernel: those split a fleet into many
+            # small classes, while taints, isolation modes and node state keep whole groups
+            # of nodes away from most pods, which a walk should not have to step over.
+            key = (dataclasses.replace(f, labels=(), kernel=None), self.alloc_cpu[i], self.alloc_mem[i])
             pool = by_key.get(key)
             if pool is None:
                 pool = by_key[key] = Pool(len(self.pools), self.alloc_cpu[i], self.alloc_mem[i])
@@ -208,6 +224,7 @@ class Snapshot:
         for pool in self.pools:
             pool.by_cpu = sorted((self.free_cpu[i], i) for i in pool.members)
             pool.by_mem = sorted((self.free_mem[i], i) for i in pool.members)
+            pool.by_sum = sorted((pool.sum_key(self.free_cpu[i], self.free_mem[i]), i) for i in pool.members)
 
     def _index_images(self) -> None:
         for i, n in enumerate(self.nodes):
