@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from scheduler.nodes import ClassFacts, NodeClass, NodeFacts, read_node
-from scheduler.quantity import cpu_millis, memory_bytes
+from mixfleet import log
+from scheduler.quantity import QuantityError, cpu_millis, memory_bytes
 from scheduler.requirements import pod_requests
 from scheduler.versions import InvalidVersionError, WindowsVersion
+
+_log = log.get("scheduler")
 
 DONE_PHASES = frozenset({"Succeeded", "Failed"})
 DEFAULT_HYPERV_OVERHEAD = ("100m", "512Mi")
@@ -125,7 +128,13 @@ class Snapshot:
             node = snap.index.get(spec.get("nodeName") or "")
             if node is None or (pod.get("status") or {}).get("phase") in DONE_PHASES:
                 continue
-            cpu_req, mem_req = pod_requests(spec)
+            try:
+                cpu_req, mem_req = pod_requests(spec)
+            except QuantityError as e:
+                # Validation keeps such pods out of the store; if one slips in, count it as
+                # requesting nothing rather than refusing to schedule anything at all.
+                _log.warning("scheduler.bound_pod_invalid", pod=pod_uid(pod), error=str(e))
+                cpu_req = mem_req = 0
             if (spec.get("binding") or {}).get("isolation") == "hyperv":
                 oc, om = snap.overhead(node)
                 cpu_req, mem_req = cpu_req + oc, mem_req + om

@@ -3,9 +3,9 @@ preferred affinity, image locality, anti-affinity and reproducible tie-breaks.""
 
 from __future__ import annotations
 
-from scheduler import Placement, Scheduler, SchedulerConfig, Snapshot, Unschedulable
+from scheduler import Unschedulable
 from tests.scheduler.builders import make_node, make_pod
-from tests.scheduler.conftest import node_of, place
+from tests.scheduler.conftest import node_of, place, place_batch
 
 
 def _fleet() -> list[dict]:
@@ -35,29 +35,15 @@ def test_strategy_per_workload_overrides_cluster() -> None:
 
 def test_binpack_fills_nodes_one_after_another() -> None:
     """A batch of binpacked pods fills one node before starting the next."""
-    cfg = SchedulerConfig()
-    snap = Snapshot.build(_fleet(), [], config=cfg)
-    sched = Scheduler(cfg)
-    chosen = []
-    for i in range(8):
-        pod = make_pod(f"p{i}").requests(cpu="1", memory="1Gi").obj()
-        placement = sched.schedule(pod, snap)
-        snap.assume(pod, placement)
-        chosen.append(placement.node_name)
+    pods = [make_pod(f"p{i}").requests(cpu="1", memory="1Gi").obj() for i in range(8)]
+    chosen = [node_of(r) for r in place_batch(pods, _fleet())]
     assert chosen[:4] == [chosen[0]] * 4 and chosen[4:] == [chosen[4]] * 4 and chosen[0] != chosen[4]
 
 
 def test_spread_batch_visits_every_node() -> None:
     """A batch of spread pods lands on every node before doubling up."""
-    cfg = SchedulerConfig(strategy="spread")
-    snap = Snapshot.build(_fleet(), [], config=cfg)
-    sched = Scheduler(cfg)
-    chosen = []
-    for i in range(3):
-        pod = make_pod(f"p{i}").requests(cpu="1").obj()
-        placement = sched.schedule(pod, snap)
-        snap.assume(pod, placement)
-        chosen.append(placement.node_name)
+    pods = [make_pod(f"p{i}").requests(cpu="1").obj() for i in range(3)]
+    chosen = [node_of(r) for r in place_batch(pods, _fleet(), strategy="spread")]
     assert sorted(chosen) == ["a", "b", "c"]
 
 
@@ -82,32 +68,17 @@ def test_image_locality_prefers_node_with_bigger_image() -> None:
 
 def test_required_anti_affinity_spreads_replicas() -> None:
     """Replicas with required anti-affinity on hostname never share a node."""
-    cfg = SchedulerConfig()
-    snap = Snapshot.build(_fleet(), [], config=cfg)
-    sched = Scheduler(cfg)
-    chosen = []
-    for i in range(4):
-        pod = make_pod(f"web-{i}").labels(app="web").template("web-rs").anti_affinity(app="web").requests(cpu="100m").obj()
-        result = sched.schedule(pod, snap)
-        if isinstance(result, Placement):
-            snap.assume(pod, result)
-            chosen.append(result.node_name)
-    assert sorted(chosen) == ["a", "b", "c"]
+    pods = [make_pod(f"web-{i}").labels(app="web").template("web-rs").anti_affinity(app="web").requests(cpu="100m").obj() for i in range(4)]
+    *placed, result = place_batch(pods, _fleet())
+    assert sorted(node_of(r) for r in placed) == ["a", "b", "c"]
     assert isinstance(result, Unschedulable)
     assert result.message == "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."
 
 
 def test_preferred_anti_affinity_spreads_when_possible() -> None:
     """Preferred anti-affinity spreads replicas but still doubles up when it must."""
-    cfg = SchedulerConfig()
-    snap = Snapshot.build(_fleet()[:2], [], config=cfg)
-    sched = Scheduler(cfg)
-    chosen = []
-    for i in range(3):
-        pod = make_pod(f"web-{i}").labels(app="web").anti_affinity(required=False, app="web").requests(cpu="100m").obj()
-        result = sched.schedule(pod, snap)
-        snap.assume(pod, result)
-        chosen.append(result.node_name)
+    pods = [make_pod(f"web-{i}").labels(app="web").anti_affinity(required=False, app="web").requests(cpu="100m").obj() for i in range(3)]
+    chosen = [node_of(r) for r in place_batch(pods, _fleet()[:2])]
     assert sorted(chosen[:2]) == ["a", "b"] and chosen[2] in ("a", "b")
 
 
