@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from typing import NoReturn, Sequence
 
@@ -59,8 +60,14 @@ def _configure_logging() -> None:
     log.configure(json=False, level=os.environ.get("MIXFLEET_LOG_LEVEL") or "warning")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging()
+    # A terminated ``get -w`` or ``logs -f`` ends like a Ctrl-C one: quietly.
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 # Short on purpose: a CLI pointed at a dead server should say so in seconds, not retry for
 # the 15 s a long-running component would.
-RETRY_SECONDS = 3.0
+RETRY_SECONDS = 1.5
 TIMEOUT_SECONDS = 10.0
 
 

@@ -11,7 +11,6 @@ from controlplane.client import Client
 from mixctl.commands import Subparsers
 from mixctl.errors import CLIError
 from mixctl.objects import get_or_explain, parse_refs
-from mixctl.printers import describe as d
 from mixctl.printers.age import utcnow
 from mixctl.session import Invocation
 
@@ -39,6 +38,9 @@ async def events_for(client: Client, kind: Kind, obj: Obj) -> list[Obj]:
 
 
 async def _describe_one(client: Client, kind: Kind, name: str, namespace: str) -> str:
+    # Imported here: it needs api.quantity, whose parser pulls in the (slow) kubernetes package.
+    from mixctl.printers import describe as d
+
     obj = await get_or_explain(client, kind, name, namespace)
     events = await events_for(client, kind, obj)
     now = utcnow()
