@@ -6,15 +6,17 @@ bottleneck resource there (CPU or memory, whichever fewer nodes have enough of; 
 bisects tell) upward from the first node with enough of it, so nodes too full are never
 visited. spread walks the nodes sorted by summed free fractions down from the emptiest.
 Each visited node is checked (its class feasible for this pod, both resources, pod slots,
-node filters) and scored exactly. The walk stops when no node further along can beat the
-best score found (plugins/strategy.py),
-or after ``FIT_LIMIT`` fitting nodes per pool, or, once some node fits anywhere, after
-``MISS_LIMIT`` nodes in a row that do not (a pool mixes classes, and a selective pod skips
+node filters) and scored exactly.
+
+A walk stops when no node further along can beat the best score found (the bound is
+linear in the sort key, see plugins/strategy.py), or after ``FIT_LIMIT`` fitting nodes in
+the pool, or, once some node fits anywhere, after ``MISS_LIMIT`` nodes in a row that do
+not (a pool mixes classes that differ in labels or kernel, and a selective pod skips
 most of them). These caps bound the cost per pod; binpack is then best-fit on the pod's
-bottleneck resource, exact whenever the bound stops first. A pod that fits somewhere is
-never reported unschedulable: until the first fit the walks go on to the end.
-Image holders are visited explicitly (their locality bonus can lift a node the walk would
-stop before).
+bottleneck resource, exact whenever the bound stops first (tests compare it with scoring
+every node). A pod that fits somewhere is never reported unschedulable: until the first
+fit, walks go on to the end. Image holders are visited explicitly (their locality bonus
+can lift a node a walk stops before).
 
 Ties between equal scores are broken by a hash of (seed, node name), so the same seed
 gives the same placement, and different pods fan out over equally good nodes: a walk

@@ -160,7 +160,9 @@ class Snapshot:
         uid = pod_uid(pod)
         if uid in self.charges:
             self.forget(pod)
-        node = self.index[placement.node_name]
+        node = self.index.get(placement.node_name)
+        if node is None:
+            raise KeyError(f"node {placement.node_name!r} is not in this snapshot")
         self._charge(pod, node, placement.cpu_millis, placement.memory_bytes)
 
     def forget(self, pod: Mapping) -> None:

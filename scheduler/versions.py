@@ -68,6 +68,11 @@ class WindowsVersion:
         return base if self.revision is None else f"{base}.{self.revision}"
 
 
+def parse_windows_version(text: str | int) -> WindowsVersion:
+    """``10.0.20348.2655`` -> WindowsVersion(build=20348, revision=2655)."""
+    return WindowsVersion.parse(text)
+
+
 def process_floor(host_build: int) -> int:
     """The oldest image build a host >= 20348 runs with process isolation."""
     older = [b for b in FLOOR_LTSC_BUILDS if b < host_build]
