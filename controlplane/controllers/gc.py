@@ -89,11 +89,20 @@ class GarbageCollector(Controller):
             return await self._foreground(obj)
         refs = obj["metadata"].get("ownerReferences") or []
         if refs and not P.deleting(obj):
+            # An owner in the cache exists (its deletion will enqueue this object again),
+            # which spares a store read per dependent when a new leader starts.
+            if any(self._cached(ref, ns) for ref in refs):
+                return None
             for ref in refs:
                 if await self._owner_exists(ref, ns):
                     return None
             await self._delete(obj, "Background", why="all owners are gone")
         return None
+
+    def _cached(self, ref: dict, ns: str) -> bool:
+        inf = self._caches.get(str(ref.get("kind")))
+        owner = inf.get(f"{ns}/{ref.get('name')}") if inf is not None else None
+        return owner is not None and owner["metadata"].get("uid") == ref.get("uid")
 
     async def _owner_exists(self, ref: dict, ns: str) -> bool:
         try:
