@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable, TypeVar
 
@@ -50,6 +51,17 @@ def deployment(name: str, *, replicas: int, image: str = "example/app:1",
                          "spec": {"containers": [container]}},
         },
     }
+
+
+async def run_mixctl(server: str, *args: str, expect: int = 0) -> str:
+    """Run the real `mixctl` as a process; returns stdout + stderr, checking the exit code."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mixctl", "--server", server, *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), WAIT_SECONDS * 2)
+    assert proc.returncode == expect, (out + err).decode()
+    return (out + err).decode()
 
 
 async def track_min_available(client: "Client", app: str, low: list[int]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from typing import AsyncIterator
 
 import pytest
@@ -17,7 +16,7 @@ from mixctl.errors import CLIError
 from mixctl.objects import mutate
 from mixctl.commands.rollout import follow_rollout, revisions, undo
 from tests.controllers.agents import FakeAgent
-from tests.controllers.conftest import deployment, eventually, track_min_available
+from tests.controllers.conftest import deployment, eventually, run_mixctl, track_min_available
 
 pytestmark = pytest.mark.etcd
 
@@ -116,16 +115,6 @@ async def test_rolling_update_keeps_availability_and_undo_rolls_back(
     assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
 
 
-async def _mixctl(server: str, *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mixctl", "--server", server, *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
-
-
 async def test_rollout_status_history_and_events_from_mixctl(
     etcd_client: Client, etcd_controlplane: object, agents: list[FakeAgent]
 ) -> None:
@@ -133,8 +122,8 @@ async def test_rollout_status_history_and_events_from_mixctl(
     is recorded as Events."""
     await etcd_client.create(deployment("hist", replicas=2))
     server = etcd_controlplane.address  # type: ignore[attr-defined]
-    status = await _mixctl(server, "rollout", "status", "deployment/hist", "--timeout", "60")
-    history = await _mixctl(server, "rollout", "history", "deployment/hist")
+    status = await run_mixctl(server, "rollout", "status", "deployment/hist", "--timeout", "60")
+    history = await run_mixctl(server, "rollout", "history", "deployment/hist")
     assert status.splitlines()[-1] == 'deployment "hist" successfully rolled out'
     assert history.splitlines()[1:] == ["REVISION  CHANGE-CAUSE", "1         <none>"]
     events, _ = await etcd_client.list("Event")

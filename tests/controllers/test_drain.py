@@ -11,9 +11,8 @@ import pytest
 from controlplane.client import Client
 from controlplane.controllers import pods as P
 from mixctl.commands.drain import drain
-from mixctl.errors import CLIError
 from tests.controllers.agents import SimulatedNode
-from tests.controllers.conftest import deployment, eventually, track_min_available
+from tests.controllers.conftest import deployment, eventually, run_mixctl, track_min_available
 
 pytestmark = pytest.mark.etcd
 
@@ -32,7 +31,9 @@ async def _available(client: Client, app: str) -> list[dict]:
             and P.is_available(p)]
 
 
-async def test_drain_moves_pods_within_the_budget(etcd_client: Client, nodes: list[SimulatedNode]) -> None:
+async def test_drain_moves_pods_within_the_budget(
+    etcd_client: Client, etcd_controlplane: object, nodes: list[SimulatedNode]
+) -> None:
     """All pods leave the drained node, never more than maxUnavailable at a time, and a pod
     no controller owns blocks the drain unless forced."""
     await etcd_client.create(deployment("dr", replicas=3, image="busybox:latest", max_unavailable=1))
@@ -41,8 +42,8 @@ async def test_drain_moves_pods_within_the_budget(etcd_client: Client, nodes: li
     bare = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "default"},
             "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox:latest"}]}}
     await etcd_client.create(bare)
-    with pytest.raises(CLIError, match="default/bare"):
-        await drain(etcd_client, node, emit=lambda m: None)
+    out = await run_mixctl(etcd_controlplane.address, "drain", node, expect=1)  # type: ignore[attr-defined]
+    assert "use --force" in out and "default/bare" in out
 
     low = [3]
     watcher = asyncio.create_task(track_min_available(etcd_client, "dr", low))
