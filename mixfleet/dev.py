@@ -61,6 +61,8 @@ async def run_dev(args: argparse.Namespace) -> None:
         args.private_dockerd = local is not None
     cp = ControlPlane(_controlplane_config(args))
     await cp.start()
+    if args.port_file:
+        Path(args.port_file).write_text(str(cp.port))
     try:
         nodes = plan_nodes(args, docker_url=docker_url)
         _banner(cp, args, [n.name for n in nodes], docker_url)
