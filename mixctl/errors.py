@@ -65,8 +65,9 @@ def _short_reason(detail: str) -> str:
 def api_error_message(err: cp.APIError, *, server: str) -> str:
     if isinstance(err, cp.UnavailableError):
         return unreachable_message(server, err.message)
-    reason = _REASONS.get(type(err), "InternalError")
-    return f"Error from server ({reason}): {err.message}"
+    reason = _REASONS.get(type(err))
+    # Codes the client has no class for (FAILED_PRECONDITION, INTERNAL...) keep the server's words.
+    return f"Error from server ({reason}): {err.message}" if reason else f"Error from server: {err.message}"
 
 
 def not_found_message(resource: str, name: str) -> str:

@@ -55,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse like kubectl, where flags may sit between names (``get po -n ns web``):
+    argparse stops a list positional at the first flag, so words it leaves over are added
+    to the command's list positional (named by its ``extra_positionals`` default)."""
+    args, extra = parser.parse_known_args(argv)
+    dest = getattr(args, "extra_positionals", None)
+    if extra and (dest is None or any(e.startswith("-") and e != "-" for e in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        getattr(args, dest).extend(extra)
+    return args
+
+
 def _configure_logging() -> None:
     # A CLI's stdout is for results: only warnings and worse are logged, to stderr.
     log.configure(json=False, level=os.environ.get("MIXFLEET_LOG_LEVEL") or "warning")
@@ -69,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A terminated ``get -w`` or ``logs -f`` ends like a Ctrl-C one: quietly.
     signal.signal(signal.SIGTERM, _interrupt)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 1

@@ -28,7 +28,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--grace-period", type=int, default=-1, metavar="SECONDS",
                    help="seconds pods get to stop; -1 uses the pod's own")
     p.add_argument("--ignore-not-found", action="store_true", help="a missing object is not an error")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, extra_positionals="resources")
 
 
 def _targets_from_args(args: argparse.Namespace) -> tuple[list[tuple[Kind, str]], list[Kind]]:

@@ -20,7 +20,7 @@ Obj = dict[str, Any]
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("describe", parents=[common], help="show details of objects and their events")
     p.add_argument("resources", nargs="+", metavar="KIND NAME... | KIND/NAME...")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, extra_positionals="resources")
 
 
 async def events_for(client: Client, kind: Kind, obj: Obj) -> list[Obj]:

@@ -29,7 +29,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", choices=output.FORMATS, help="output format")
     p.add_argument("--show-labels", action="store_true", help="add a LABELS column")
     p.add_argument("-w", "--watch", action="store_true", help="keep printing changes (Ctrl-C stops)")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, extra_positionals="resources")
 
 
 def add_selector_flags(p: argparse.ArgumentParser) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from controlplane.client import Client, NotFoundError
+from controlplane.client import Client
 from mixctl.commands import Subparsers
-from mixctl.errors import not_found_message, CLIError
+from mixctl.errors import CLIError
 from mixctl.session import Invocation
 
 
@@ -35,14 +35,11 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
     out = sys.stdout.buffer
 
     async def go(client: Client) -> None:
-        try:
-            async for chunk in client.logs(
-                session.namespace, pod, container=args.container, follow=args.follow, tail_lines=args.tail
-            ):
-                out.write(chunk)
-                out.flush()
-        except NotFoundError as e:
-            raise CLIError(f"Error from server (NotFound): {e.message}") from e
+        async for chunk in client.logs(
+            session.namespace, pod, container=args.container, follow=args.follow, tail_lines=args.tail
+        ):
+            out.write(chunk)
+            out.flush()
 
     try:
         session.run(go)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from api.kinds import by_kind
+from api.kinds import by_kind, lookup
 from controlplane.client import Client
 from mixctl.commands import Subparsers
+from mixctl.errors import CLIError
 from mixctl.objects import mutate
 from mixctl.session import Invocation
 
@@ -23,7 +24,17 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     ):
         p = sub.add_parser(verb, parents=[common], help=help_text)
         p.add_argument("nodes", nargs="+", metavar="NODE")
-        p.set_defaults(handler=_handler(verb, flag))
+        p.set_defaults(handler=_handler(verb, flag), extra_positionals="nodes")
+
+
+def node_name(arg: str) -> str:
+    """``NAME`` or ``node/NAME`` (what ``get no -o name`` prints)."""
+    kind, sep, name = arg.partition("/")
+    if not sep:
+        return arg
+    if lookup(kind) is not NODE:
+        raise CLIError(f"error: {kind} is not a node")
+    return name
 
 
 def set_unschedulable(obj: dict[str, Any], value: bool) -> bool:
@@ -38,7 +49,8 @@ def set_unschedulable(obj: dict[str, Any], value: bool) -> bool:
 def _handler(verb: str, value: bool):  # type: ignore[no-untyped-def]
     def run(args: argparse.Namespace, inv: Invocation) -> int:
         async def go(client: Client) -> None:
-            for name in args.nodes:
+            for arg in args.nodes:
+                name = node_name(arg)
                 _, changed = await mutate(client, NODE, name, "", lambda o: set_unschedulable(o, value))
                 print(f"node/{name} {verb}ed" if changed else f"node/{name} already {verb}ed", flush=True)
 

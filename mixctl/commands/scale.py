@@ -19,7 +19,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("scale", parents=[common], help="set the replica count of a deployment")
     p.add_argument("resources", nargs="+", metavar="KIND NAME | KIND/NAME")
     p.add_argument("--replicas", type=int, required=True, metavar="N")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, extra_positionals="resources")
 
 
 def set_replicas(obj: dict[str, Any], replicas: int) -> bool:

@@ -193,11 +193,15 @@ def describe_node(node: Obj, pods: Sequence[Obj], events: Sequence[Obj], *, now:
         ("Simulated", bool(plat.get("simulated"))),
     ], indent=2)
     _conditions(doc, status.get("conditions") or [], extra=("lastHeartbeatTime",))
-    for title in ("capacity", "allocatable"):
-        doc.line(f"{title.capitalize()}:")
-        doc.fields(sorted((status.get(title) or {}).items()), indent=2)
-    doc.line("System Info:")
-    doc.fields([(k[0].upper() + k[1:], v) for k, v in info.items()], indent=2)
+    for title, values in (("Capacity", status.get("capacity")), ("Allocatable", status.get("allocatable")),
+                          ("System Info", info)):
+        if not values:
+            doc.fields([(title, NONE)])
+            continue
+        doc.line(f"{title}:")
+        # Resource names stay as written (cpu, memory); nodeInfo keys read better capitalised.
+        label = (lambda k: k[0].upper() + k[1:]) if title == "System Info" else str
+        doc.fields([(label(k), v) for k, v in sorted(values.items())], indent=2)
     _node_pods(doc, node, pods, now=now)
     events_section(doc, events, now=now)
     return doc.text()

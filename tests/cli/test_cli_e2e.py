@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -102,14 +103,25 @@ def test_empty_namespace_says_no_resources(mixctl: Mixctl) -> None:
 
 
 def test_describe_unscheduled_pod(mixctl: Mixctl, tmp_path: Path) -> None:
-    """describe shows the pod, its containers, and why it is not scheduled (no nodes)."""
-    mixctl("apply", "-f", str(_manifests(tmp_path / "m", "desc")))
-    proc = mixctl("describe", "pod", "web-0", "-n", "desc")
-    assert proc.returncode == 0, proc.stderr
+    """describe shows the pod, its containers, and why the scheduler could not place it."""
+    d = _manifests(tmp_path / "m", "desc")
+    (d / "web.yaml").write_text((d / "web.yaml").read_text().replace("cpu: 50m", "cpu: '5000'"))
+    mixctl("apply", "-f", str(d))
+    deadline = time.monotonic() + 30  # the scheduler works asynchronously: wait for its verdict
+    while True:
+        proc = mixctl("describe", "pod", "web-0", "-n", "desc")
+        assert proc.returncode == 0, proc.stderr
+        if "FailedScheduling" in proc.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     lines = [line.split() for line in proc.stdout.splitlines()]
     assert ["Name:", "web-0"] in lines and ["Namespace:", "desc"] in lines
     assert ["Image:", "mixfleet/busybox:latest"] in lines
-    assert "Events:" in proc.stdout
+    assert ["cpu:", "5000"] in lines  # the container's requests
+    scheduled = next(line for line in lines if line[:1] == ["PodScheduled"])
+    assert scheduled[1:3] == ["False", "Unschedulable"] and " ".join(scheduled[3:]).startswith("0/")
+    event = next(line for line in lines if line[:2] == ["Warning", "FailedScheduling"])
+    assert " ".join(event).endswith(" ".join(scheduled[3:]))  # the same "0/N nodes are available" message
 
 
 def test_delete_by_file_and_not_found(mixctl: Mixctl, tmp_path: Path) -> None:
