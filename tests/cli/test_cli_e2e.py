@@ -74,6 +74,13 @@ def test_apply_dir_then_get_table(mixctl: Mixctl, tmp_path: Path) -> None:
     assert deploys.stdout.split("\n")[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
 
 
+def test_apply_stdin_dry_run_writes_nothing(mixctl: Mixctl) -> None:
+    """apply -f - --dry-run reads stdin, reports what would happen, and creates nothing."""
+    proc = mixctl("apply", "-f", "-", "--dry-run", input="apiVersion: v1\nkind: Namespace\nmetadata: {name: dry}\n")
+    assert (proc.returncode, proc.stdout) == (0, "namespace/dry created (dry run)\n"), proc.stderr
+    assert mixctl("get", "ns", "dry").returncode == 1
+
+
 def test_get_all_namespaces_and_several_kinds(mixctl: Mixctl, tmp_path: Path) -> None:
     """-A adds a NAMESPACE column; several kinds print kind/name rows per kind."""
     mixctl("apply", "-f", str(_manifests(tmp_path / "m", "many")))
