@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mixctl",
         description="Control a Mixfleet cluster.",
+        epilog=(
+            "The server is chosen by --server, else --context's server, else $MIXFLEET_SERVER, "
+            "else the config file's current-context, else 127.0.0.1:7443; the namespace by -n, "
+            "else the context's, else default. Config file: $MIXCTL_CONFIG or ~/.mixfleet/config."
+        ),
         parents=[_common_flags(suppress=False)],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

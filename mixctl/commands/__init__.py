@@ -22,7 +22,7 @@ MODULES: tuple[str, ...] = (
     "mixctl.commands.describe",
     "mixctl.commands.delete",
     "mixctl.commands.logs",
-    "mixctl.commands.nodes",  # cordon, uncordon (drain goes here later)
+    "mixctl.commands.nodes",  # cordon, uncordon
     "mixctl.commands.scale",
     "mixctl.commands.config",
     "mixctl.commands.rollout",  # status, history, undo (controllers owner)
