@@ -23,7 +23,8 @@ def format_row(row: Sequence[str], col_widths: Sequence[int]) -> str:
         cell.ljust(col_widths[i]) if i < len(col_widths) else cell
         for i, cell in enumerate(row[:-1])
     ]
-    return GAP.join([*cells, row[-1]]) if row else ""
+    # rstrip: an empty last cell must not leave the padding of the cells before it.
+    return GAP.join([*cells, row[-1]]).rstrip() if row else ""
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
