@@ -22,6 +22,9 @@ class Scheduler:
     def __init__(self, config: SchedulerConfig | None = None) -> None:
         self.config = config or SchedulerConfig()
         self._templates: dict[Hashable, PodRequirements] = {}
+        # Plans are cached on the snapshot under this token (hashing the config per pod
+        # would cost more than the lookup saves).
+        self._token = object()
 
     def schedule(self, pod: Mapping, snap: Snapshot, *, seed: str = "") -> Placement | Unschedulable:
         """Choose a node for ``pod`` in ``snap``; ``seed`` (e.g. the pod uid or evaluation
@@ -58,7 +61,7 @@ class Scheduler:
 
     def plan(self, req: PodRequirements, snap: Snapshot) -> Plan:
         """The template's class verdicts for this snapshot (cached on the snapshot)."""
-        cache_key = (self.config, req.key)
+        cache_key = (self._token, req.key)
         plan = snap.plans.get(cache_key)
         if plan is None:
             plan = snap.plans[cache_key] = build_plan(req, snap, self.config)

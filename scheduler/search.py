@@ -87,14 +87,18 @@ def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, se
     score_fn = STRATEGIES[strategy]
     if strategy == "binpack":
         for pp in plan.pools:
-            _walk(snap, plan, pp, weights, score_fn, best, True)
+            walk = _binpack_walk(snap, plan, pp, weights)
+            if walk is not None:
+                _scan(snap, plan, weights, score_fn, best, *walk)
     else:
         # The emptiest node of each pool bounds the pool: visit the most promising pool
         # first, and skip pools that cannot beat what is already found.
         for top, pp in sorted(((_spread_top(snap, plan, pp, weights), pp) for pp in plan.pools), key=_first, reverse=True):
             if top < best.score:
                 break
-            _walk(snap, plan, pp, weights, score_fn, best, False)
+            walk = _spread_walk(snap, plan, pp, weights)
+            if walk is not None:
+                _scan(snap, plan, weights, score_fn, best, *walk)
     for node in plan.holders:
         option = plan.by_class.get(snap.node_class[node])
         if option is not None:
@@ -118,18 +122,13 @@ def _spread_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> f
     return pp.max_class_score + plan.node_score_bound + weights.strategy * 50.0 * free
 
 
-def _walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights, score_fn, best: _Best, binpack: bool) -> None:
-    setup = _binpack_walk if binpack else _spread_walk
-    walk = setup(snap, plan, pp, weights)
-    if walk is not None:
-        _scan(snap, plan, weights, score_fn, best, *walk)
-
-
 def _binpack_walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights):
     """Upward through the list where fewer nodes have enough (the pod's bottleneck here),
     from the first node with enough. The best score any node at or past ``free`` can reach
     is linear in ``free``; the other resource is bounded by the pool's least free one."""
     pool = snap.pools[pp.pool]
+    if pool.by_cpu[-1][0] < pp.min_cpu or pool.by_mem[-1][0] < pp.min_mem:
+        return None  # even the emptiest node is too small: a full pool costs no bisect
     cpu_start = bisect_left(pool.by_cpu, (pp.min_cpu,))
     mem_start = bisect_left(pool.by_mem, (pp.min_mem,))
     if cpu_start >= mem_start:
