@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -240,6 +241,9 @@ def test_watch_prints_changes(mixctl: Mixctl, tmp_path: Path, stop: signal.Signa
     ns = f"watch-{stop.name.lower()}"
     mixctl("apply", "-f", str(_manifests(tmp_path / "m", ns)))
     watcher = mixctl.popen("get", "deploy", "-n", ns, "-w")
+    # A hang must fail the test, not the suite: killing the watcher ends readline() with EOF.
+    guard = threading.Timer(60, watcher.kill)
+    guard.start()
     try:
         assert watcher.stdout is not None
         assert watcher.stdout.readline().split()[:2] == ["NAME", "READY"]
@@ -253,6 +257,7 @@ def test_watch_prints_changes(mixctl: Mixctl, tmp_path: Path, stop: signal.Signa
         watcher.send_signal(stop)
         _, err = watcher.communicate(timeout=20)
     finally:
+        guard.cancel()
         if watcher.poll() is None:
             watcher.kill()
             watcher.wait()
