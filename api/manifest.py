@@ -72,16 +72,19 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping
 
 
 def load(paths: list[str], *, stdin: TextIO | None = None, recursive: bool = False,
-         namespace: str | None = None) -> list[Document]:
+         namespace: str | None = None, default_namespace: str | None = None) -> list[Document]:
     """Valid, defaulted documents from ``paths`` (files, directories, "-" for stdin), in
     order. ``namespace`` (like ``kubectl -n``) goes to namespaced objects without one, and
-    an object naming a different namespace is an error. Raises ManifestError."""
+    an object naming a different namespace is an error; ``default_namespace`` (a context's)
+    only fills in a missing one. Raises ManifestError."""
     docs: list[Document] = []
     errs: list[FieldError] = []
     for source, text in _sources(paths, stdin=stdin, recursive=recursive, errs=errs):
         for index, raw in _documents(source, text, errs):
             for obj in _expand(raw, source, index, errs):
-                defaulted = apply_defaults(obj, namespace=namespace or DEFAULT_NAMESPACE)
+                defaulted = apply_defaults(
+                    obj, namespace=namespace or default_namespace or DEFAULT_NAMESPACE
+                )
                 doc_errs = _check(obj, defaulted, namespace)
                 if doc_errs:
                     errs.extend(e.located(file=source, document=index, object=objects.describe(obj))

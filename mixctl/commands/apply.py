@@ -44,6 +44,7 @@ def load_objects(args: argparse.Namespace, inv: Invocation, *, verb: str) -> lis
             # Only an explicit -n is passed: load() treats it as a demand (an object naming
             # another namespace is an error), which a context's namespace should not be.
             namespace=inv.namespace_flag,
+            default_namespace=inv.session.namespace,
         )
     except manifest.ManifestError as e:
         raise CLIError("\n".join(f"error: {fe}" for fe in e.errors) or f"error: {e}") from e
