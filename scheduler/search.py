@@ -85,20 +85,15 @@ class _Best:
 def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, seed: str) -> Found | None:
     best = _Best(snap, seed)
     score_fn = STRATEGIES[strategy]
-    if strategy == "binpack":
-        for pp in plan.pools:
-            walk = _binpack_walk(snap, plan, pp, weights)
-            if walk is not None:
-                _scan(snap, plan, weights, score_fn, best, *walk)
-    else:
-        # The emptiest node of each pool bounds the pool: visit the most promising pool
-        # first, and skip pools that cannot beat what is already found.
-        for top, pp in sorted(((_spread_top(snap, plan, pp, weights), pp) for pp in plan.pools), key=_first, reverse=True):
-            if top < best.score:
-                break
-            walk = _spread_walk(snap, plan, pp, weights)
-            if walk is not None:
-                _scan(snap, plan, weights, score_fn, best, *walk)
+    # Each pool's extreme node bounds the pool (binpack: its fullest, spread: its emptiest):
+    # visit the most promising pool first, and skip pools that cannot beat what is found.
+    top, setup = (_binpack_top, _binpack_walk) if strategy == "binpack" else (_spread_top, _spread_walk)
+    for bound, pp in sorted(((top(snap, plan, pp, weights), pp) for pp in plan.pools), key=_first, reverse=True):
+        if bound < best.score:
+            break
+        walk = setup(snap, plan, pp, weights)
+        if walk is not None:
+            _scan(snap, plan, weights, score_fn, best, *walk)
     for node in plan.holders:
         option = plan.by_class.get(snap.node_class[node])
         if option is not None:
@@ -112,6 +107,16 @@ def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, se
 
 def _first(pair: tuple) -> float:
     return pair[0]
+
+
+def _binpack_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> float:
+    """No node of the pool ends fuller than its fullest node (or a node just big enough)."""
+    pool = snap.pools[pp.pool]
+    scale = pool.cpu * pool.memory
+    frac_lo = pool.sum_key(pp.min_cpu, pp.min_mem) / scale
+    frac_hi = pool.sum_key(pp.max_cpu, pp.max_mem) / scale
+    after = max(pool.by_sum[0][0] / scale, frac_lo) - frac_hi
+    return pp.max_class_score + plan.node_score_bound + weights.strategy * (100.0 - 50.0 * after)
 
 
 def _spread_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> float:
