@@ -127,7 +127,7 @@ def _pool_plans(plan: Plan, snap: Snapshot) -> list[PoolPlan]:
         )
         for pool, opts in by_pool.items()
     ]
-    # Better pools first: the search's early stop then prunes more.
+    # A stable order; the search re-sorts pools by their bound for each pod.
     out.sort(key=lambda p: (-p.max_class_score, p.pool))
     return out
 

@@ -20,14 +20,14 @@ from functools import lru_cache
 
 from scheduler.nodes import ClassFacts, NodeClass, NodeFacts, read_node
 from mixfleet import log
-from scheduler.quantity import QuantityError, cpu_millis, memory_bytes
+from scheduler.config import SchedulerConfig
+from scheduler.quantity import QuantityError
 from scheduler.requirements import pod_requests
 from scheduler.versions import InvalidVersionError, WindowsVersion
 
 _log = log.get("scheduler")
 
 DONE_PHASES = frozenset({"Succeeded", "Failed"})
-DEFAULT_HYPERV_OVERHEAD = ("100m", "512Mi")
 
 
 @lru_cache(maxsize=65536)
@@ -119,10 +119,8 @@ class Snapshot:
         """Index ``nodes``; pods bound to one of them (spec.nodeName set, phase not
         Succeeded/Failed) count as usage. ``config`` (a SchedulerConfig) sets the Hyper-V
         overhead for nodes that do not report one."""
-        facts = sorted((read_node(n) for n in nodes), key=lambda n: n.name)
-        cpu, mem = DEFAULT_HYPERV_OVERHEAD
-        overhead = config.default_overhead if config is not None else (cpu_millis(cpu), memory_bytes(mem))
-        snap = cls(facts, default_overhead=overhead)
+        facts = sorted(_read_nodes(nodes), key=lambda n: n.name)
+        snap = cls(facts, default_overhead=(config or SchedulerConfig()).default_overhead)
         for pod in pods:
             spec = pod.get("spec") or {}
             node = snap.index.get(spec.get("nodeName") or "")
@@ -246,6 +244,17 @@ class Snapshot:
                     _learn(info, img)
                     self.holders.setdefault(name, []).append(i)
                     self.node_images[i][name] = int(img.get("sizeBytes") or 0)
+
+
+def _read_nodes(nodes: Iterable[Mapping]) -> list[NodeFacts]:
+    out = []
+    for node in nodes:
+        try:
+            out.append(read_node(node))
+        except QuantityError as e:
+            # One node with a bad allocatable must not stop placement on all the others.
+            _log.warning("scheduler.node_invalid", node=(node.get("metadata") or {}).get("name"), error=str(e))
+    return out
 
 
 def _resort(lst: list[tuple[int, int]], free: list[int], node: int, delta: int) -> None:

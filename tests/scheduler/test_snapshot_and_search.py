@@ -88,3 +88,11 @@ def test_unschedulable_then_assume_elsewhere_keeps_counts_right() -> None:
     snap.assume(first, sched.schedule(first, snap))
     result = sched.schedule(make_pod("p2").requests(cpu="1").obj(), snap)
     assert isinstance(result, Unschedulable) and result.reasons == {"insufficient cpu": 1}
+
+
+def test_node_with_bad_allocatable_is_skipped() -> None:
+    """A node reporting a malformed quantity is left out; the rest of the fleet still works."""
+    bad = make_node("bad").obj()
+    bad["status"]["allocatable"]["cpu"] = "many"
+    result = place(make_pod().obj(), [bad, make_node("good").obj()])
+    assert node_of(result) == "good"
