@@ -85,3 +85,18 @@ def test_assume_twice_charges_once() -> None:
     snap.forget(pod)
     snap.forget(pod)
     assert snap.free_cpu == [2000, 2000]
+
+
+def test_lost_bind_race_frees_the_node_for_the_winner() -> None:
+    """A bind that loses its compare-and-swap is forgotten; the retry sees the winner's usage."""
+    cfg = SchedulerConfig()
+    snap = Snapshot.build([make_node("a").cpu("2").obj(), make_node("b").cpu("4").obj()], [], config=cfg)
+    sched = Scheduler(cfg)
+    loser = make_pod("loser").requests(cpu="2").obj()
+    placement = sched.schedule(loser, snap)
+    assert node_of(placement) == "a"
+    snap.assume(loser, placement)
+    snap.forget(loser)  # the store rejected the bind: another scheduler's pod took node a
+    winner = make_pod("winner").requests(cpu="2").bound("a").obj()
+    fresh = Snapshot.build([make_node("a").cpu("2").obj(), make_node("b").cpu("4").obj()], [winner], config=cfg)
+    assert node_of(sched.schedule(loser, fresh)) == "b"
