@@ -73,7 +73,7 @@ def run(*, nodes: list[dict], pods: list[dict], strategy: str, seed: int) -> dic
         "quality": round(len(used) / bound, 3) if bound else None,
         "pool_ratio": round(len(used) / pool_bound(snap, placed), 3) if placed else None,
         "classes": len(snap.classes),
-        "templates_parsed": len(sched._templates),
+        "templates_parsed": sched.cached_templates,
         "snapshot_build_s": round(build_s, 3),
         "total_s": round(total, 2),
     }

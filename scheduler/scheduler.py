@@ -49,6 +49,11 @@ class Scheduler:
             memory_bytes=option.memory,
         )
 
+    @property
+    def cached_templates(self) -> int:
+        """How many pod templates are parsed and cached."""
+        return len(self._templates)
+
     def requirements(self, pod: Mapping) -> PodRequirements:
         """Parsed requirements, cached by pod template (see requirements.template_key)."""
         key = template_key(pod)
