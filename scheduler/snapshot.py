@@ -17,6 +17,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from scheduler.nodes import ClassFacts, NodeClass, NodeFacts, read_node
 from mixfleet import log
@@ -72,8 +73,9 @@ class Pool:
         return free_cpu * self.memory + free_mem * self.cpu
 
 
-@dataclass(frozen=True, slots=True)
-class Charge:
+class Charge(NamedTuple):
+    """A pod counted on a node (a NamedTuple: one is made per bound pod per snapshot)."""
+
     node: int
     cpu: int
     memory: int
@@ -101,6 +103,7 @@ class Snapshot:
         self.free_cpu = [n.cpu for n in nodes]
         self.free_mem = [n.memory for n in nodes]
         self.free_pods = [n.pods for n in nodes]
+        self._deferred = False
         self.pools: list[Pool] = []
         self.node_pool: list[int] = []
         self.class_pools: list[list[int]] = [[] for _ in self.classes]
@@ -121,6 +124,7 @@ class Snapshot:
         overhead for nodes that do not report one."""
         facts = sorted(_read_nodes(nodes), key=lambda n: n.name)
         snap = cls(facts, default_overhead=(config or SchedulerConfig()).default_overhead)
+        snap._deferred = True  # charge every bound pod first, then sort the pools once
         for pod in pods:
             spec = pod.get("spec") or {}
             node = snap.index.get(spec.get("nodeName") or "")
@@ -137,6 +141,8 @@ class Snapshot:
                 oc, om = snap.overhead(node)
                 cpu_req, mem_req = cpu_req + oc, mem_req + om
             snap._charge(pod, node, cpu_req, mem_req)
+        snap._deferred = False
+        snap._sort_pools()
         return snap
 
     # --- reading -----------------------------------------------------------------------
@@ -179,7 +185,7 @@ class Snapshot:
     def _charge(self, pod: Mapping, node: int, cpu: int, mem: int) -> None:
         md = pod.get("metadata") or {}
         uid = pod_uid(pod)
-        labels = tuple(sorted((md.get("labels") or {}).items()))
+        labels = tuple((md.get("labels") or {}).items())
         charge = Charge(node, cpu, mem, md.get("namespace") or "default", labels)
         self.charges[uid] = charge
         self.pods_on[node][uid] = charge
@@ -189,10 +195,14 @@ class Snapshot:
         self._move(node, -cpu, -mem, -1)
 
     def _move(self, node: int, cpu: int, mem: int, pods: int) -> None:
-        pool = self.pools[self.node_pool[node]]
         self.free_pods[node] += pods
+        if self._deferred:
+            self.free_cpu[node] += cpu
+            self.free_mem[node] += mem
+            return
         if not (cpu or mem):
             return
+        pool = self.pools[self.node_pool[node]]
         by_sum = pool.by_sum
         del by_sum[bisect_left(by_sum, (pool.sum_key(self.free_cpu[node], self.free_mem[node]), node))]
         if cpu:
@@ -230,6 +240,9 @@ class Snapshot:
             if self.node_class[i] not in pool.classes:
                 pool.classes.add(self.node_class[i])
                 self.class_pools[self.node_class[i]].append(pool.id)
+        self._sort_pools()
+
+    def _sort_pools(self) -> None:
         for pool in self.pools:
             pool.by_cpu = sorted((self.free_cpu[i], i) for i in pool.members)
             pool.by_mem = sorted((self.free_mem[i], i) for i in pool.members)
