@@ -12,13 +12,15 @@ from scheduler.requirements import STRATEGIES
 class Weights:
     """How much each score counts; every score is on a 0..100 scale before weighting.
     The defaults follow kube-scheduler's (taints 3, node affinity 2, pod affinity 2,
-    resources 1, image locality 1)."""
+    resources 1, image locality 1). Isolation preference outweighs packing so that an
+    ``auto`` pod takes Hyper-V only where no process-isolation host has room."""
 
     strategy: float = 1.0
     image_locality: float = 1.0
     node_affinity: float = 2.0
     taint_toleration: float = 3.0
     anti_affinity: float = 2.0
+    isolation_preference: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)

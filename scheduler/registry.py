@@ -17,6 +17,7 @@ from __future__ import annotations
 from scheduler.plugins import (
     anti_affinity,
     image_locality,
+    isolation_preference,
     kernel,
     node_affinity,
     node_condition,
@@ -37,6 +38,7 @@ CLASS_FILTERS: tuple[ClassFilter, ...] = (
 CLASS_SCORES: tuple[ClassScore, ...] = (
     taints.PLUGIN,
     node_affinity.PLUGIN,
+    isolation_preference.PLUGIN,
 )
 # Resources sit between these two; see plugins/resources.py and search.py.
 NODE_FILTERS_BEFORE_RESOURCES: tuple[NodeFilter, ...] = (node_affinity.PLUGIN,)

@@ -125,3 +125,39 @@ def kernel_at_least(kernel: tuple[int, ...], minimum: tuple[int, ...]) -> bool:
 
 def _pad(v: tuple[int, ...], width: int) -> tuple[int, ...]:
     return v + (0,) * (width - len(v))
+
+
+# Microsoft's tag families (WINDOWS-COMPAT.md, "Versions"): what build an image tagged
+# ...ltsc2022 or ...-1809 was built for, when neither the manifest nor any node says.
+TAG_FAMILY_BUILDS: dict[str, int] = {
+    "ltsc2016": 14393,
+    "sac2016": 14393,
+    "1709": 16299,
+    "1803": 17134,
+    "1809": 17763,
+    "ltsc2019": 17763,
+    "1903": 18362,
+    "1909": 18363,
+    "2004": 19041,
+    "20h2": 19042,
+    "ltsc2022": 20348,
+    "ltsc2025": 26100,
+}
+_TAG_TOKEN = re.compile(r"[a-z0-9]+")
+_TAG_VERSION = re.compile(r"(?<![0-9])10\.0\.(\d{5})(?:\.(\d+))?")
+
+
+def build_from_image_tag(image: str) -> WindowsVersion | None:
+    """The Windows build an image's tag names (``servercore:ltsc2019``,
+    ``iis:windowsservercore-ltsc2022``, ``app:10.0.20348.2655``), or None."""
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        return None  # no tag (the colon was a registry port)
+    tag = tag.lower()
+    full = _TAG_VERSION.search(tag)
+    if full:
+        return WindowsVersion(10, 0, int(full[1]), int(full[2]) if full[2] else None)
+    for token in _TAG_TOKEN.findall(tag):
+        if token in TAG_FAMILY_BUILDS:
+            return WindowsVersion(10, 0, TAG_FAMILY_BUILDS[token])
+    return None

@@ -1,12 +1,12 @@
 """Windows build and isolation: which image runs on this host, and how.
 
 For each container the candidates are its ``spec.platform.imageOverrides`` plus its own
-image, whose build is ``spec.platform.osVersion`` or else what node agents report for that
-image name. Isolation ``process`` or ``hyperv`` tries that mode; ``auto`` tries process
+image, whose build is ``spec.platform.osVersion``, else what node agents report for that
+image name, else what its tag names by Microsoft's tag families (``ltsc2022`` is 20348). Isolation ``process`` or ``hyperv`` tries that mode; ``auto`` tries process
 first and falls back to Hyper-V (WINDOWS-COMPAT.md). Within a mode the image whose build
 equals the host's wins, then the newest runnable build.
 
-An image whose build nobody knows constrains nothing (Kubernetes' behaviour: a mismatch
+An image whose build nothing tells constrains nothing (Kubernetes' behaviour: a mismatch
 then shows at pull time), except that a container with overrides uses only images whose
 build is known, since the overrides are the user's per-build map.
 
@@ -32,6 +32,7 @@ from scheduler.versions import (
     CLIENT_PROCESS_MIN_BUILD,
     WS2016,
     WindowsVersion,
+    build_from_image_tag,
     hyperv_compatible,
     process_isolation_compatible,
 )
@@ -80,7 +81,7 @@ def _unavailable(mode: str, facts: ClassFacts) -> Status | None:
 def candidates(req: PodRequirements, name: str, image: str, snap: Snapshot) -> list[Candidate]:
     out: list[Candidate] = [(o.image, o.version) for o in req.overrides if o.container in (None, name)]
     info = snap.image(image)
-    version = req.os_version or (info.version if info is not None else None)
+    version = req.os_version or (info.version if info is not None else None) or build_from_image_tag(image)
     if version is not None or not out:
         out.append((image, version))
     return out

@@ -128,7 +128,9 @@ def test_image_version_learned_from_node_images() -> None:
     busy = make_pod("busy").windows().requests(cpu="4").bound("holder").obj()
     result = place(make_pod().windows().image("example/app:ltsc2022").requests(cpu="1").obj(), nodes, pods=[busy])
     assert node_of(result) == "w2022"
-    assert isinstance(place(make_pod().windows().image("example/app:ltsc2022").obj(), nodes[1:2]), Placement)  # unknown: unconstrained
+    assert isinstance(place(make_pod().windows().image("example/app:v1").obj(), nodes[1:2]), Placement)  # unknown: unconstrained
+    # No node holds it here, but the tag family names the build.
+    assert not isinstance(place(make_pod().windows().image("example/app:ltsc2022").obj(), nodes[1:2]), Placement)
 
 
 @pytest.mark.parametrize(
@@ -214,3 +216,15 @@ def test_invalid_pod_is_an_error_status() -> None:
     result = place(make_pod().requests(cpu="lots").obj(), [make_node("n").obj()])
     assert isinstance(result, Unschedulable) and not result.resolvable
     assert result.code.name == "ERROR" and "'lots'" in result.message
+
+
+def test_auto_prefers_process_isolation_host_over_hyperv() -> None:
+    """An auto pod goes where it can run with process isolation, even when a Hyper-V host is fuller."""
+    nodes = [
+        make_node("w2019").windows(build=17763).obj(),
+        make_node("w2025-hv").windows(build=26100).hyperv().obj(),
+    ]
+    busy = make_pod("busy").windows().requests(cpu="2").bound("w2025-hv").obj()
+    pod = make_pod().windows(os_version="10.0.17763.6189").requests(cpu="1").obj()
+    result = place(pod, nodes, pods=[busy])
+    assert (node_of(result), result.isolation) == ("w2019", "process")

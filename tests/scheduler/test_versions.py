@@ -144,3 +144,24 @@ def test_kernel_parse_rejects_garbage() -> None:
     """A kernel version without digits is an error, not a silent pass."""
     with pytest.raises(InvalidVersionError):
         parse_kernel_version("unknown")
+
+
+@pytest.mark.parametrize(
+    "image, build",
+    [
+        pytest.param("mcr.microsoft.com/windows/servercore:ltsc2019", 17763, id="servercore-ltsc2019"),
+        pytest.param("mcr.microsoft.com/windows/servercore/iis:windowsservercore-ltsc2022", 20348, id="iis-ltsc2022"),
+        pytest.param("mcr.microsoft.com/dotnet/framework/aspnet:4.8-20240910-windowsservercore-ltsc2025", 26100, id="aspnet-dated-ltsc2025"),
+        pytest.param("mcr.microsoft.com/windows/nanoserver:1809", 17763, id="sac-1809"),
+        pytest.param("mcr.microsoft.com/windows/servercore:20H2", 19042, id="20h2"),
+        pytest.param("example/app:10.0.20348.2655", 20348, id="full-version-tag"),
+        pytest.param("example/app:latest", None, id="no-family"),
+        pytest.param("registry.local:5000/app", None, id="port-not-tag"),
+    ],
+)
+def test_build_from_image_tag(image: str, build: int | None) -> None:
+    """Microsoft's tag families name the build an image was made for."""
+    from scheduler.versions import build_from_image_tag
+
+    v = build_from_image_tag(image)
+    assert (v.build if v else None) == build
