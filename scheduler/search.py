@@ -12,9 +12,9 @@ A walk stops when no node further along can beat the best score found (the bound
 linear in the sort key, see plugins/strategy.py), or after ``FIT_LIMIT`` fitting nodes in
 the pool, or, once some node fits anywhere, after ``MISS_LIMIT`` nodes in a row that do
 not (a pool mixes classes that differ in labels or kernel, and a selective pod skips
-most of them). These caps bound the cost per pod; binpack is then best-fit on the pod's
-bottleneck resource, exact whenever the bound stops first (tests compare it with scoring
-every node). A pod that fits somewhere is never reported unschedulable: until the first
+most of them). These caps bound the cost per pod; binpack then picks the node most in use
+(absolute, see plugins/strategy.py) among those looked at, exact whenever the bound stops
+first (tests compare it with scoring every node). A pod that fits somewhere is never reported unschedulable: until the first
 fit, walks go on to the end. Image holders are visited explicitly (their locality bonus
 can lift a node a walk stops before).
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from scheduler.config import Weights
 from scheduler.plan import Option, Plan, PoolPlan
-from scheduler.plugins.strategy import STRATEGIES
+from scheduler.plugins.strategy import SIZE_WEIGHT, STRATEGIES, USED_WEIGHT
 from scheduler.registry import IMAGE_SCORE
 from scheduler.snapshot import Snapshot
 
@@ -110,13 +110,17 @@ def _first(pair: tuple) -> float:
 
 
 def _binpack_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> float:
-    """No node of the pool ends fuller than its fullest node (or a node just big enough)."""
+    """No node of the pool ends fuller than its least free CPU and least free memory
+    (or just enough for the pod) would make it, even if two nodes hold those."""
     pool = snap.pools[pp.pool]
-    scale = pool.cpu * pool.memory
-    frac_lo = pool.sum_key(pp.min_cpu, pp.min_mem) / scale
-    frac_hi = pool.sum_key(pp.max_cpu, pp.max_mem) / scale
-    after = max(pool.by_sum[0][0] / scale, frac_lo) - frac_hi
-    return pp.max_class_score + plan.node_score_bound + weights.strategy * (100.0 - 50.0 * after)
+    used_cpu = pool.cpu - max(pool.by_cpu[0][0], pp.min_cpu) + pp.max_cpu
+    used_mem = pool.memory - max(pool.by_mem[0][0], pp.min_mem) + pp.max_mem
+    score = USED_WEIGHT * (used_cpu / snap.ref_cpu + used_mem / snap.ref_mem) + _size_term(snap, pool)
+    return pp.max_class_score + plan.node_score_bound + weights.strategy * score
+
+
+def _size_term(snap: Snapshot, pool) -> float:
+    return SIZE_WEIGHT * (pool.cpu / snap.ref_cpu + pool.memory / snap.ref_mem)
 
 
 def _spread_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> float:
@@ -130,24 +134,27 @@ def _spread_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> f
 def _binpack_walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights):
     """Upward through the list where fewer nodes have enough (the pod's bottleneck here),
     from the first node with enough. The best score any node at or past ``free`` can reach
-    is linear in ``free``; the other resource is bounded by the pool's least free one."""
+    is linear in ``free`` (use after placement is at most ``alloc - free + charge``); the
+    other resource is bounded by the pool's least free one."""
     pool = snap.pools[pp.pool]
     if pool.by_cpu[-1][0] < pp.min_cpu or pool.by_mem[-1][0] < pp.min_mem:
         return None  # even the emptiest node is too small: a full pool costs no bisect
     cpu_start = bisect_left(pool.by_cpu, (pp.min_cpu,))
     mem_start = bisect_left(pool.by_mem, (pp.min_mem,))
     if cpu_start >= mem_start:
-        lst, start, other, other_free = pool.by_cpu, cpu_start, pool.by_mem, snap.free_mem
-        need_hi, other_lo, other_hi, a_dom, a_other = pp.max_cpu, pp.min_mem, pp.max_mem, pool.cpu, pool.memory
+        lst, start, other, other_free, other_lo = pool.by_cpu, cpu_start, pool.by_mem, snap.free_mem, pp.min_mem
+        dom_ceiling, dom_ref = pool.cpu + pp.max_cpu, snap.ref_cpu
+        used_other = (pool.memory - max(other[0][0], other_lo) + pp.max_mem) / snap.ref_mem
     else:
-        lst, start, other, other_free = pool.by_mem, mem_start, pool.by_cpu, snap.free_cpu
-        need_hi, other_lo, other_hi, a_dom, a_other = pp.max_mem, pp.min_cpu, pp.max_cpu, pool.memory, pool.cpu
+        lst, start, other, other_free, other_lo = pool.by_mem, mem_start, pool.by_cpu, snap.free_cpu, pp.min_cpu
+        dom_ceiling, dom_ref = pool.memory + pp.max_mem, snap.ref_mem
+        used_other = (pool.cpu - max(other[0][0], other_lo) + pp.max_cpu) / snap.ref_cpu
     if start >= len(lst):
         return None
-    half_w = weights.strategy * 50.0
-    ceiling = pp.max_class_score + plan.node_score_bound + 2 * half_w
-    intercept = ceiling - half_w * ((other[0][0] - other_hi) / a_other - need_hi / a_dom)
-    return lst, range(start, len(lst)), intercept, -half_w / a_dom, other_free, other_lo
+    w = weights.strategy
+    base = pp.max_class_score + plan.node_score_bound + w * _size_term(snap, pool)
+    intercept = base + w * USED_WEIGHT * (dom_ceiling / dom_ref + used_other)
+    return lst, range(start, len(lst)), intercept, -w * USED_WEIGHT / dom_ref, other_free, other_lo
 
 
 def _spread_walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights):
@@ -198,7 +205,9 @@ def _score(snap: Snapshot, plan: Plan, option: Option, node: int, weights: Weigh
     for f in plan.node_filters:
         if f.filter_node(req, node, snap) is not None:
             return None
-    score = option.class_score + weights.strategy * score_fn(free_cpu, free_mem, snap.alloc_cpu[node], snap.alloc_mem[node])
+    score = option.class_score + weights.strategy * score_fn(
+        free_cpu, free_mem, snap.alloc_cpu[node], snap.alloc_mem[node], snap.ref_cpu, snap.ref_mem
+    )
     for plugin, weight in plan.node_scores:
         score += weight * plugin.score_node(req, option, node, snap)
     if option.image_total:

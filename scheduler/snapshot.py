@@ -100,6 +100,9 @@ class Snapshot:
         self._group_classes()
         self.alloc_cpu = [max(n.cpu, 1) for n in nodes]
         self.alloc_mem = [max(n.memory, 1) for n in nodes]
+        # The largest allocatable: binpack measures use in absolute terms against it.
+        self.ref_cpu = max(self.alloc_cpu, default=1)
+        self.ref_mem = max(self.alloc_mem, default=1)
         self.free_cpu = [n.cpu for n in nodes]
         self.free_mem = [n.memory for n in nodes]
         self.free_pods = [n.pods for n in nodes]

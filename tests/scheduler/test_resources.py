@@ -90,13 +90,14 @@ def test_assume_twice_charges_once() -> None:
 def test_lost_bind_race_frees_the_node_for_the_winner() -> None:
     """A bind that loses its compare-and-swap is forgotten; the retry sees the winner's usage."""
     cfg = SchedulerConfig()
-    snap = Snapshot.build([make_node("a").cpu("2").obj(), make_node("b").cpu("4").obj()], [], config=cfg)
+    nodes = [make_node("a").cpu("4").obj(), make_node("b").cpu("2").obj()]
+    snap = Snapshot.build(nodes, [], config=cfg)
     sched = Scheduler(cfg)
     loser = make_pod("loser").requests(cpu="2").obj()
     placement = sched.schedule(loser, snap)
-    assert node_of(placement) == "a"
+    assert node_of(placement) == "a"  # binpack opens the larger empty node
     snap.assume(loser, placement)
     snap.forget(loser)  # the store rejected the bind: another scheduler's pod took node a
-    winner = make_pod("winner").requests(cpu="2").bound("a").obj()
-    fresh = Snapshot.build([make_node("a").cpu("2").obj(), make_node("b").cpu("4").obj()], [winner], config=cfg)
+    winner = make_pod("winner").requests(cpu="3").bound("a").obj()
+    fresh = Snapshot.build(nodes, [winner], config=cfg)
     assert node_of(sched.schedule(loser, fresh)) == "b"

@@ -40,6 +40,25 @@ def test_binpack_fills_nodes_one_after_another() -> None:
     assert chosen[:4] == [chosen[0]] * 4 and chosen[4:] == [chosen[4]] * 4 and chosen[0] != chosen[4]
 
 
+def test_binpack_opens_the_largest_node_first_and_fills_it() -> None:
+    """Among empty nodes binpack opens the largest, fills it, then opens the next largest."""
+    nodes = [
+        make_node("small").cpu("4").memory("16Gi").obj(),
+        make_node("large").cpu("16").memory("64Gi").obj(),
+        make_node("medium").cpu("8").memory("32Gi").obj(),
+    ]
+    pods = [make_pod(f"p{i}").requests(cpu="1", memory="1Gi").obj() for i in range(20)]
+    chosen = [node_of(r) for r in place_batch(pods, nodes)]
+    assert chosen == ["large"] * 16 + ["medium"] * 4
+
+
+def test_binpack_keeps_filling_an_opened_node() -> None:
+    """A node already in use wins over an empty larger one: no new node opens while one has room."""
+    nodes = [make_node("small").cpu("4").memory("16Gi").obj(), make_node("large").cpu("16").memory("64Gi").obj()]
+    usage = [make_pod("x").requests(cpu="1", memory="2Gi").bound("small").obj()]
+    assert node_of(place(make_pod().requests(cpu="1", memory="1Gi").obj(), nodes, pods=usage)) == "small"
+
+
 def test_spread_batch_visits_every_node() -> None:
     """A batch of spread pods lands on every node before doubling up."""
     pods = [make_pod(f"p{i}").requests(cpu="1").obj() for i in range(3)]
