@@ -343,7 +343,6 @@ _BY_KIND: dict[str, tuple[Callable[[dict, Errors], None], ...]] = {
 def validate_update(old: dict, new: dict) -> list[FieldError]:
     """Changes to fields that are fixed once an object exists (kind, name, namespace, uid,
     a workload's selector, a pod's containers and, once bound, its node)."""
-    errs: Errors = []
     pairs = [
         ("kind", old.get("kind"), new.get("kind")),
         ("metadata.name", _map(old.get("metadata")).get("name"), _map(new.get("metadata")).get("name")),

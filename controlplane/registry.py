@@ -246,10 +246,8 @@ class Registry:
         ):
             raise StaleObjectError(k, name)
         policy = propagation_policy or "Background"
-        if policy not in ("Background", "Foreground", "Orphan"):
-            raise InvalidObjectError(
-                [FieldError("propagationPolicy", f'unsupported value "{policy}"')]
-            )
+        if errors := validation.validate_propagation(policy):
+            raise InvalidObjectError(errors)
         if k.kind == "Pod" and _needs_graceful_stop(obj, grace_period_seconds):
             return await self._mark_deleting(k, key, obj, current, grace_period_seconds)
         if policy == "Foreground" and k.kind in ("Deployment", "ReplicaSet"):

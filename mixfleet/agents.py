@@ -4,13 +4,13 @@ nodes asked for with ``--simulate``, all in one process against one control plan
 from __future__ import annotations
 
 import argparse
-import asyncio
 import socket
 import sys
 from dataclasses import dataclass
 
 from controlplane.client import Client
 from mixfleet import log
+from mixfleet.aio import run_together
 from mixfleet.simspec import SimulatedNodeSpec, parse_all
 from nodeagent.agent import AgentConfig
 from nodeagent.engines.base import Engine
@@ -82,28 +82,22 @@ async def run_nodes(server: str, nodes: list[NodePlan], *, heartbeat: float, lis
     host = listen.rsplit(":", 1)[0]
     async with Client(server, retry_seconds=60) as client:
         config = AgentConfig(heartbeat_seconds=heartbeat)
-        tasks = [
-            asyncio.create_task(
-                run_node(
-                    client,
-                    n.engine,
-                    n.name,
-                    listen=listen,
-                    advertise_host=host if host not in ("0.0.0.0", "[::]") else "127.0.0.1",
-                    facts=n.facts,
-                    config=config,
-                ),
-                name=f"node:{n.name}",
+        nodes_running = [
+            run_node(
+                client,
+                n.engine,
+                n.name,
+                listen=listen,
+                advertise_host=host if host not in ("0.0.0.0", "[::]") else "127.0.0.1",
+                facts=n.facts,
+                config=config,
             )
             for n in nodes
         ]
         _log.info("agents.started", nodes=[n.name for n in nodes], server=server)
         try:
-            await asyncio.gather(*tasks)
+            await run_together(*nodes_running)
         finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             for n in nodes:
                 await n.engine.close()
 

@@ -26,6 +26,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 
 from controlplane.client import APIError, Client, GoneError, UnavailableError
 from mixfleet import log
+from mixfleet.aio import run_together
 from nodeagent.backoff import BackoffState
 from nodeagent.engines.base import Engine, EngineError, normalize_image
 from nodeagent.executor import Executor
@@ -107,13 +108,9 @@ class Agent:
             self._watch_loop(),
             self._reconcile_loop(),
         ]
-        tasks = [asyncio.create_task(loop) for loop in loops]
         try:
-            await asyncio.gather(*tasks)
+            await run_together(*loops)
         finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             await self.executor.close()
             _log.info("agent.stopped", node=self.node_name)
 

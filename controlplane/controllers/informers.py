@@ -12,6 +12,7 @@ from typing import Callable
 from controlplane.informer import Informer
 from controlplane.objects import Obj
 from controlplane.registry import Registry
+from mixfleet.aio import run_together
 
 Handler = Callable[[str, Obj], None]
 
@@ -44,10 +45,4 @@ class SharedInformers:
 
     async def run(self) -> None:
         """Run every informer until cancelled."""
-        tasks = [asyncio.create_task(i.run()) for i in self._informers.values()]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await run_together(*(i.run() for i in self._informers.values()))
