@@ -299,21 +299,21 @@ class Registry:
         *,
         finalizer: str | None = None,
     ) -> Obj:
-        m = meta(obj)
-        if m.get("deletionTimestamp"):
+        if meta(obj).get("deletionTimestamp"):
             return obj
-        m["deletionTimestamp"] = now_rfc3339()
-        if grace < 0:
-            grace = int(obj.get("spec", {}).get("terminationGracePeriodSeconds", 30))
-        m["deletionGracePeriodSeconds"] = grace
-        if finalizer:
-            m["finalizers"] = sorted({*m.get("finalizers", []), finalizer})
+        obj = marked_for_deletion(obj, grace, finalizer=finalizer)
+        m = obj["metadata"]
         try:
             rev = await self.store.update(key, encode(obj), current.mod_revision)
         except ConflictError as e:
             raise StaleObjectError(k, m["name"]) from e
         m["resourceVersion"] = str(rev)
-        _log.info("object.deleting", object=_label(obj), grace_seconds=grace, revision=rev)
+        _log.info(
+            "object.deleting",
+            object=_label(obj),
+            grace_seconds=m["deletionGracePeriodSeconds"],
+            revision=rev,
+        )
         return obj
 
     async def _remove_if_finalized(self, k: kinds.Kind, obj: Obj) -> None:
@@ -363,11 +363,35 @@ class ObjectFilter:
         return self._fields is None or self._fields.matches(obj)
 
 
-def _new_object(obj: Obj) -> Obj:
+def new_object(obj: Obj, *, created: str | None = None) -> Obj:
+    """What creating ``obj`` stores: defaulted, validated (InvalidObjectError), with a fresh
+    identity. Controllers that batch creates into transactions build objects with it too."""
+    return _new_object(_checked(obj), created=created)
+
+
+def deletion_effect(pod: Obj, grace: int = -1) -> Obj | None:
+    """How deleting a pod starts: the marked copy to store when its node agent must stop it
+    gracefully first, or None when it can go at once."""
+    return marked_for_deletion(pod, grace) if _needs_graceful_stop(pod, grace) else None
+
+
+def marked_for_deletion(obj: Obj, grace: int = -1, *, finalizer: str | None = None) -> Obj:
+    new = copy.deepcopy(obj)
+    m = meta(new)
+    m["deletionTimestamp"] = now_rfc3339()
+    if grace < 0:
+        grace = int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+    m["deletionGracePeriodSeconds"] = grace
+    if finalizer:
+        m["finalizers"] = sorted({*m.get("finalizers", []), finalizer})
+    return new
+
+
+def _new_object(obj: Obj, *, created: str | None = None) -> Obj:
     new = copy.deepcopy(obj)
     m = meta(new)
     m["uid"] = str(uuid.uuid4())
-    m["creationTimestamp"] = now_rfc3339()
+    m["creationTimestamp"] = created or now_rfc3339()
     m["generation"] = 1
     for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
         m.pop(f, None)

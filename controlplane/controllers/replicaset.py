@@ -18,8 +18,8 @@ from controlplane.controllers.base import Controller, split_key
 from controlplane.controllers.informers import SharedInformers
 from controlplane.events import NORMAL, WARNING
 from controlplane.informer import cache_key
-from controlplane.objects import Obj, now_rfc3339
-from controlplane.registry import ObjectNotFoundError, Registry
+from controlplane.objects import Obj
+from controlplane.registry import ObjectNotFoundError, Registry, deletion_effect
 from mixfleet import log
 from store.base import Op
 
@@ -48,15 +48,8 @@ def pod_from_template(rs: Obj) -> Obj:
 def deletion_op(pod: Obj) -> Op:
     """Delete a pod the way the registry does: a pod running on a node is only marked, so
     its agent stops it gracefully and then finalises the deletion."""
-    if not (pod.get("spec") or {}).get("nodeName") or not P.is_active(pod):
-        return writes.delete_op(pod)
-    marked = copy.deepcopy(pod)
-    m = marked["metadata"]
-    m["deletionTimestamp"] = now_rfc3339()
-    m["deletionGracePeriodSeconds"] = int(
-        (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-    )
-    return writes.update_op(marked)
+    marked = deletion_effect(pod) if P.is_active(pod) else None
+    return writes.delete_op(pod) if marked is None else writes.update_op(marked)
 
 
 def replicaset_status(rs: Obj, active: list[Obj]) -> dict:

@@ -10,15 +10,13 @@ it lost its lease, loses the transaction, so no decision is carried out twice: i
 from __future__ import annotations
 
 import copy
-import uuid
 from typing import Sequence
 
-from api import defaults, kinds, validation
-from api.errors import InvalidObjectError
+from api import kinds
 from controlplane.controllers.queue import Requeue
 from controlplane.controllers.pods import now_precise
 from controlplane.objects import Obj, encode
-from controlplane.registry import Registry
+from controlplane.registry import Registry, new_object
 from store.base import AlreadyExistsError, ConflictError, NotFoundError, Op
 
 
@@ -41,14 +39,9 @@ def delete_op(obj: Obj) -> Op:
 
 
 def create_op(obj: Obj) -> tuple[Op, Obj]:
-    """Default, validate and stamp a new object as the registry does; (op, stored object)."""
-    new = defaults.apply_defaults(obj)
-    errors = validation.validate(new)
-    if errors:
-        raise InvalidObjectError(errors)
-    m = new["metadata"]
-    m.update(uid=str(uuid.uuid4()), creationTimestamp=now_precise(), generation=1)
-    m.pop("resourceVersion", None)
+    """Default, validate and stamp a new object as the registry does; (op, stored object).
+    Timestamps are precise so "newest first" can tell apart pods made in one second."""
+    new = new_object(obj, created=now_precise())
     return Op.create(kinds.key_for(new), encode(new)), new
 
 
