@@ -108,7 +108,11 @@ async def test_impossible_pod_is_refused_with_explanation_and_event(client: Clie
     assert cond["reason"] == "Unschedulable"
     assert cond["message"].startswith("0/2 nodes are available: ")
     assert "17763" in cond["message"] and "20348" in cond["message"]
-    events, _ = await client.list("events", field_selector="involvedObject.name=w2022")
+    for _ in range(100):  # the event is written just after the status
+        events, _ = await client.list("events", field_selector="involvedObject.name=w2022")
+        if cond["message"] in [e["message"] for e in events]:
+            break
+        await asyncio.sleep(0.05)
     assert {e["reason"] for e in events} == {"FailedScheduling"}
     assert cond["message"] in [e["message"] for e in events]
 
