@@ -113,6 +113,8 @@ def _binpack_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> 
     """No node of the pool ends fuller than its least free CPU and least free memory
     (or just enough for the pod) would make it, even if two nodes hold those."""
     pool = snap.pools[pp.pool]
+    if not pool.by_cpu:
+        return float("-inf")  # every node is out of pod slots
     used_cpu = pool.cpu - max(pool.by_cpu[0][0], pp.min_cpu) + pp.max_cpu
     used_mem = pool.memory - max(pool.by_mem[0][0], pp.min_mem) + pp.max_mem
     score = USED_WEIGHT * (used_cpu / snap.ref_cpu + used_mem / snap.ref_mem) + _size_term(snap, pool)
@@ -137,7 +139,7 @@ def _binpack_walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights):
     is linear in ``free`` (use after placement is at most ``alloc - free + charge``); the
     other resource is bounded by the pool's least free one."""
     pool = snap.pools[pp.pool]
-    if pool.by_cpu[-1][0] < pp.min_cpu or pool.by_mem[-1][0] < pp.min_mem:
+    if not pool.by_cpu or pool.by_cpu[-1][0] < pp.min_cpu or pool.by_mem[-1][0] < pp.min_mem:
         return None  # even the emptiest node is too small: a full pool costs no bisect
     cpu_start = bisect_left(pool.by_cpu, (pp.min_cpu,))
     mem_start = bisect_left(pool.by_mem, (pp.min_mem,))

@@ -6,8 +6,8 @@ labels and kernel, plus allocatable size; a pool spans the node classes that dif
 in labels or kernel). Each pool keeps its nodes sorted by free CPU, by
 free memory and by the two free fractions summed, so "the fullest node with enough CPU" or
 "the emptiest node" is a bisect and a short walk instead of a pass over every node, and
-nodes too full for the pod are never looked at. Assuming a pod moves one entry in each
-list.
+nodes too full for the pod are never looked at. Nodes with no pod slot left are kept out
+of the lists. Assuming a pod moves one entry in each list.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class Pool:
     memory: int  # ... and bytes
     members: list[int] = field(default_factory=list)
     classes: set[int] = field(default_factory=set)
+    # Members with a pod slot left (the others fit nothing), sorted:
     by_cpu: list[tuple[int, int]] = field(default_factory=list)  # (free millicores, node), sorted
     by_mem: list[tuple[int, int]] = field(default_factory=list)  # (free bytes, node), sorted
     # (free_cpu * memory + free_mem * cpu, node), sorted: proportional to the summed free
@@ -198,21 +199,24 @@ class Snapshot:
         self._move(node, -cpu, -mem, -1)
 
     def _move(self, node: int, cpu: int, mem: int, pods: int) -> None:
+        listed = self.free_pods[node] > 0
         self.free_pods[node] += pods
         if self._deferred:
             self.free_cpu[node] += cpu
             self.free_mem[node] += mem
             return
-        if not (cpu or mem):
+        # A node out of pod slots leaves the sorted lists: it fits no pod, and at the
+        # 110-pod limit with CPU to spare it would head every binpack walk.
+        relist = self.free_pods[node] > 0
+        if not (cpu or mem) and listed == relist:
             return
         pool = self.pools[self.node_pool[node]]
-        by_sum = pool.by_sum
-        del by_sum[bisect_left(by_sum, (pool.sum_key(self.free_cpu[node], self.free_mem[node]), node))]
-        if cpu:
-            _resort(pool.by_cpu, self.free_cpu, node, cpu)
-        if mem:
-            _resort(pool.by_mem, self.free_mem, node, mem)
-        insort(by_sum, (pool.sum_key(self.free_cpu[node], self.free_mem[node]), node))
+        if listed:
+            _unlist(pool, node, self.free_cpu[node], self.free_mem[node])
+        self.free_cpu[node] += cpu
+        self.free_mem[node] += mem
+        if relist:
+            _list(pool, node, self.free_cpu[node], self.free_mem[node])
 
     # --- building ----------------------------------------------------------------------
 
@@ -247,9 +251,10 @@ class Snapshot:
 
     def _sort_pools(self) -> None:
         for pool in self.pools:
-            pool.by_cpu = sorted((self.free_cpu[i], i) for i in pool.members)
-            pool.by_mem = sorted((self.free_mem[i], i) for i in pool.members)
-            pool.by_sum = sorted((pool.sum_key(self.free_cpu[i], self.free_mem[i]), i) for i in pool.members)
+            listed = [i for i in pool.members if self.free_pods[i] > 0]
+            pool.by_cpu = sorted((self.free_cpu[i], i) for i in listed)
+            pool.by_mem = sorted((self.free_mem[i], i) for i in listed)
+            pool.by_sum = sorted((pool.sum_key(self.free_cpu[i], self.free_mem[i]), i) for i in listed)
 
     def _index_images(self) -> None:
         for i, n in enumerate(self.nodes):
@@ -273,10 +278,16 @@ def _read_nodes(nodes: Iterable[Mapping]) -> list[NodeFacts]:
     return out
 
 
-def _resort(lst: list[tuple[int, int]], free: list[int], node: int, delta: int) -> None:
-    del lst[bisect_left(lst, (free[node], node))]
-    free[node] += delta
-    insort(lst, (free[node], node))
+def _unlist(pool: Pool, node: int, free_cpu: int, free_mem: int) -> None:
+    del pool.by_cpu[bisect_left(pool.by_cpu, (free_cpu, node))]
+    del pool.by_mem[bisect_left(pool.by_mem, (free_mem, node))]
+    del pool.by_sum[bisect_left(pool.by_sum, (pool.sum_key(free_cpu, free_mem), node))]
+
+
+def _list(pool: Pool, node: int, free_cpu: int, free_mem: int) -> None:
+    insort(pool.by_cpu, (free_cpu, node))
+    insort(pool.by_mem, (free_mem, node))
+    insort(pool.by_sum, (pool.sum_key(free_cpu, free_mem), node))
 
 
 def _learn(info: ImageInfo, img: Mapping) -> None:

@@ -96,3 +96,17 @@ def test_node_with_bad_allocatable_is_skipped() -> None:
     bad["status"]["allocatable"]["cpu"] = "many"
     result = place(make_pod().obj(), [bad, make_node("good").obj()])
     assert node_of(result) == "good"
+
+
+def test_node_out_of_pod_slots_is_skipped_until_a_pod_leaves() -> None:
+    """A node at its pod limit gets no pod (binpack goes to the next node), and takes pods again once one is forgotten."""
+    cfg = SchedulerConfig()
+    nodes = [make_node("big").cpu("16").max_pods(1).obj(), make_node("small").cpu("4").obj()]
+    snap, sched = Snapshot.build(nodes, [], config=cfg), Scheduler(cfg)
+    first = make_pod("first").requests(cpu="1").obj()
+    placement = sched.schedule(first, snap)
+    assert node_of(placement) == "big"
+    snap.assume(first, placement)
+    assert node_of(sched.schedule(make_pod("second").requests(cpu="1").obj(), snap)) == "small"
+    snap.forget(first)
+    assert node_of(sched.schedule(make_pod("second").requests(cpu="1").obj(), snap)) == "big"
