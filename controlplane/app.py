@@ -13,10 +13,11 @@ import asyncio
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Awaitable
 
 import grpc
 
+from controlplane.controllers import controller_loops
 from controlplane.events import EventRecorder
 from controlplane.logs import LogProxy
 from controlplane.registry import Registry
@@ -29,9 +30,6 @@ from store.base import Store
 from store.election import elector_for
 
 _log = log.get("controlplane")
-
-LoopFactory = Callable[[Registry, EventRecorder], Awaitable[None]]
-
 
 @dataclass
 class ControlPlaneConfig:
@@ -94,22 +92,12 @@ class ControlPlane:
 
     def _leader_loops(self) -> list[Awaitable[None]]:
         assert self.registry is not None
-        events = EventRecorder(self.registry, component="mixfleet-scheduler")
-        loops: list[Awaitable[None]] = [
-            SchedulerLoop(
-                self.registry,
-                config=SchedulerConfig(strategy=self.config.strategy),
-                events=events,
-            ).run()
-        ]
-        loops.extend(self._controllers(events))
-        return loops
-
-    def _controllers(self, events: EventRecorder) -> list[Awaitable[None]]:
-        from controlplane.controllers import controller_loops
-
-        assert self.registry is not None
-        return controller_loops(self.registry, self.config)
+        scheduler = SchedulerLoop(
+            self.registry,
+            config=SchedulerConfig(strategy=self.config.strategy),
+            events=EventRecorder(self.registry, component="mixfleet-scheduler"),
+        )
+        return [scheduler.run(), *controller_loops(self.registry, self.config)]
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -120,11 +108,3 @@ class ControlPlane:
         if self.store is not None:
             await self.store.close()
         _log.info("controlplane.stopped", identity=self.config.identity)
-
-    async def serve_forever(self) -> None:
-        await self.start()
-        try:
-            assert self.server is not None
-            await self.server.wait_for_termination()
-        finally:
-            await self.stop()
