@@ -68,7 +68,9 @@ async def _errors(context: grpc.aio.ServicerContext, method: str) -> AsyncIterat
             message = f"store unavailable: {e}"
         else:
             message = str(e)
-        _log.info("rpc.failed", method=method, code=code.name, error=message)
+        # A missing object is an ordinary answer (agents probe for their Lease), not news.
+        level = _log.debug if code is grpc.StatusCode.NOT_FOUND else _log.info
+        level("rpc.failed", method=method, code=code.name, error=message)
         await context.abort(code, message)
 
 
