@@ -25,6 +25,18 @@ class DockerdUnavailable(RuntimeError):
     pass
 
 
+def find_dockerd() -> str | None:
+    """$MIXFLEET_DOCKERD if set, else dockerd on PATH, else where Debian puts it (/usr/sbin
+    is not on every PATH)."""
+    if "MIXFLEET_DOCKERD" in os.environ:
+        chosen = os.environ["MIXFLEET_DOCKERD"]
+        return chosen if os.access(chosen, os.X_OK) else None
+    found = shutil.which("dockerd")
+    if found:
+        return found
+    return next((p for p in ("/usr/sbin/dockerd", "/usr/bin/dockerd") if os.access(p, os.X_OK)), None)
+
+
 @dataclass
 class LocalDockerd:
     socket_url: str  # "unix:///tmp/mxd-.../docker.sock"
@@ -73,7 +85,7 @@ def _connect(url: str, proc: subprocess.Popen[bytes], log_path: str) -> docker.D
 def start_dockerd(root: str, *, with_busybox: bool = True) -> LocalDockerd:
     """Start dockerd with everything under ``root`` (keep the path short: a unix socket path
     must fit in 108 bytes) and import the busybox image. Raises DockerdUnavailable."""
-    binary = shutil.which("dockerd")
+    binary = find_dockerd()
     if binary is None:
         raise DockerdUnavailable("dockerd is not installed (Debian package docker.io)")
     os.makedirs(root, exist_ok=True)

@@ -159,7 +159,7 @@ def test_every_pod_lands_on_a_host_that_can_run_it(mixed_cluster: str, dockerd, 
 
 def test_dev_without_docker_runs_simulated_nodes_only(tmp_path: Path) -> None:
     """With no engine to reach or start, `mixfleet dev` says so and runs simulated nodes."""
-    env = {"PATH": "/nonexistent:/usr/bin:/bin"}  # no dockerd on PATH (Debian puts it in /usr/sbin)
+    env = {"MIXFLEET_DOCKERD": "/nonexistent/dockerd"}  # as on a host without Docker installed
     proc, server, log = _start_dev(
         tmp_path, "--docker-host", f"unix://{tmp_path}/none.sock", "--simulate", "linux/5.15x2", env=env
     )
