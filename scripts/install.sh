@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server etcd-client)
-command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
+{ command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ]; } || need_apt+=(docker.io)
 [ -x /usr/bin/busybox ] || need_apt+=(busybox-static)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
