@@ -4,7 +4,10 @@ converges the engine's containers to them.
 Level-triggered, like the kubelet: watch events only update a local cache of this node's
 pods and wake the reconcile loop; each pass lists the engine's managed containers, asks the
 pure ``reconcile.plan`` what to do and hands the actions to per-pod workers. A periodic
-resync repairs anything an event missed, and a restarted agent adopts the containers it
+resync repairs anything an event missed; the engine's container events (a container died,
+started, was removed) wake the loop at once, so an exit is reported without waiting for the
+resync. Readiness probes run in one scheduler per agent (``nodeagent.probes``); a readiness
+change wakes the loop too, and status reports it. A restarted agent adopts the containers it
 finds (they carry their pod's uid in labels). The control plane being unreachable only
 pauses the watch (reconnect with exponential backoff and jitter) and heartbeats; containers
 keep running.
@@ -33,6 +36,7 @@ from nodeagent.executor import Executor
 from nodeagent.facts import HostFacts, detect_host, node_conditions, node_object
 from nodeagent.nodestatus import NodeWriter
 from nodeagent.podspec import LABEL_NODE, MANAGED, pod_uid
+from nodeagent.probes import Prober
 from nodeagent.reconcile import next_wake, plan
 
 _log = log.get("nodeagent")
@@ -50,6 +54,7 @@ class AgentConfig:
     node_refresh_seconds: float = 30.0  # re-read engine info and images for the Node
     backoff_base_seconds: float = 10.0
     backoff_cap_seconds: float = 300.0
+    events_retry_seconds: float = 1.0  # the engine's event stream ended: listen again after
     daemon_endpoint: str = ""  # the NodeAgent gRPC address published in the Node
     host_ip: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -86,6 +91,8 @@ class Agent:
             on_done=self.wake,
         )
         self.executor.pods = self.pods
+        self.prober = Prober(engine, on_change=self.wake)
+        self.executor.ready_ids = self.prober.ready
         self._wake = asyncio.Event()
         self._images: frozenset[str] | None = None
         self._synced = asyncio.Event()  # set once the first list of pods arrived
@@ -107,6 +114,8 @@ class Agent:
             self._node_loop(),
             self._watch_loop(),
             self._reconcile_loop(),
+            self._events_loop(),
+            self.prober.run(),
         ]
         try:
             await run_together(*loops)
@@ -203,6 +212,17 @@ class Agent:
         # The server ended the stream: list and watch again.
         raise UnavailableError("watch stream ended")
 
+    async def _events_loop(self) -> None:
+        """Wake the reconcile loop whenever one of our containers changes state."""
+        while True:
+            try:
+                async with contextlib.aclosing(self.engine.events(self.container_labels)) as ev:
+                    async for _ in ev:
+                        self.wake()
+            except EngineError as e:
+                _log.warning("engine.events_failed", node=self.node_name, error=e.message)
+            await asyncio.sleep(self.config.events_retry_seconds)  # the resync covers the gap
+
     async def _reconcile_loop(self) -> None:
         await self._synced.wait()  # never plan from an empty cache: it would remove everything
         while True:
@@ -229,6 +249,7 @@ class Agent:
         desired = list(self.pods.values())
         ex = self.executor
         ex.backoff = ex.backoff.forget_pods({pod_uid(p) for p in desired})
+        self.prober.sync(desired, actual, wall_now=self.clock())
         actions = plan(
             desired,
             actual,

@@ -13,7 +13,7 @@ import asyncio
 import copy
 from collections import defaultdict
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Container, Iterable, Mapping
 
 from controlplane.client import APIError, Client, ConflictError, NotFoundError
 from mixfleet import log
@@ -64,6 +64,7 @@ class Executor:
         self.images_stale = False
         self._workers: dict[str, asyncio.Task[None]] = {}
         self.container_labels: dict[str, str] = dict(MANAGED)
+        self.ready_ids: Container[str] = frozenset()  # probed containers that pass (live)
 
     def busy(self, uid: str) -> bool:
         task = self._workers.get(uid)
@@ -192,7 +193,12 @@ class Executor:
             if pod is None or (pod.get("metadata") or {}).get("deletionTimestamp"):
                 return
             status = pod_status(
-                pod, containers, now=self.clock(), backoff_state=self.backoff, host_ip=self.host_ip
+                pod,
+                containers,
+                now=self.clock(),
+                backoff_state=self.backoff,
+                host_ip=self.host_ip,
+                ready_ids=self.ready_ids,
             )
             if status == pod.get("status"):
                 return

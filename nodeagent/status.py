@@ -1,12 +1,13 @@
 """Pod status as the node agent reports it (docs/MANIFESTS.md, "Pod status"), computed from
-the pod's containers. Pure and stable: unchanged containers give an equal dict, so the agent
+the pod's containers and, for containers with a readiness probe, the ids of those whose probe
+passes (``nodeagent.probes``); a running container without a probe is ready. Pure and stable: unchanged containers give an equal dict, so the agent
 writes status only when something a user would see changed."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any, Container, Mapping, Sequence
 
 from nodeagent.backoff import BackoffState, should_restart
 from nodeagent.engines.base import ContainerState, RunState
@@ -48,6 +49,7 @@ def _container_status(
     now: datetime,
     backoff: BackoffState,
     runtime: str,
+    ready_ids: Container[str],
 ) -> dict[str, Any]:
     name, uid = str(container["name"]), pod_uid(pod)
     current = history[-1] if history else None
@@ -74,7 +76,7 @@ def _container_status(
     st["containerID"] = f"{runtime}://{current.id}"
     if current.state is RunState.RUNNING:
         st["state"] = {"running": {"startedAt": _t(current.started_at)}}
-        st["ready"] = True
+        st["ready"] = not container.get("readinessProbe") or current.id in ready_ids
         return st
     policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
     until = backoff.restart_at(current, attempt=attempt_of(current))
@@ -141,8 +143,10 @@ def pod_status(
     backoff_state: BackoffState = BackoffState(),
     host_ip: str = "",
     runtime: str = "docker",
+    ready_ids: Container[str] = frozenset(),
 ) -> dict[str, Any]:
-    """The pod's ``status`` from its containers (others in ``containers`` are ignored)."""
+    """The pod's ``status`` from its containers (others in ``containers`` are ignored).
+    ``ready_ids``: containers whose readiness probe passes."""
     uid = pod_uid(pod)
     spec = pod.get("spec") or {}
     old = pod.get("status") or {}
@@ -158,6 +162,7 @@ def pod_status(
             now=now,
             backoff=backoff_state,
             runtime=runtime,
+            ready_ids=ready_ids,
         )
         for ct in spec.get("containers") or ()
     ]

@@ -9,12 +9,13 @@ import abc
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import AsyncIterator, Callable, Mapping
+from typing import AsyncIterator, Callable, Mapping, NamedTuple, Sequence
 
 from nodeagent.engines.errors import (  # re-exported: callers import the tree from here
     ContainerNotFound,
     EngineError,
     EngineUnavailable,
+    ExecTimeout,
     ImageNotFound,
     PullError,
     StartError,
@@ -28,6 +29,8 @@ __all__ = [
     "EngineError",
     "EngineInfo",
     "EngineUnavailable",
+    "ExecResult",
+    "ExecTimeout",
     "ImageInfo",
     "ImageNotFound",
     "PortMapping",
@@ -120,6 +123,13 @@ class ContainerState:
     error: str = ""  # the engine's last error for this container, if any
 
 
+class ExecResult(NamedTuple):
+    """What a command run inside a container (an exec probe) ended with."""
+
+    exit_code: int
+    output: str  # stdout and stderr, decoded leniently; for messages and logs only
+
+
 class Engine(abc.ABC):
     """A container engine on one host. Every method may raise EngineUnavailable."""
 
@@ -164,6 +174,21 @@ class Engine(abc.ABC):
         self, container_id: str, *, follow: bool = False, tail: int = -1
     ) -> AsyncIterator[bytes]:
         """Container output (stdout and stderr interleaved); tail=-1 for all lines."""
+
+    @abc.abstractmethod
+    async def exec(
+        self, container_id: str, command: Sequence[str], *, timeout: float
+    ) -> ExecResult:
+        """Run command in the running container. Raises ExecTimeout when it has not ended
+        within timeout seconds (the command may go on running: engines cannot kill an exec),
+        ContainerNotFound, or EngineError when the container does not run."""
+
+    @abc.abstractmethod
+    def events(self, labels: Mapping[str, str] | None = None) -> AsyncIterator[str]:
+        """Ids of containers carrying every given label whose run state changed (started,
+        exited, killed by OOM, removed), as the engine reports them, until the caller stops
+        iterating. Yields "" after (re)connecting, when earlier changes may have been
+        missed: the caller should then look at everything. Reconnects on its own."""
 
     async def close(self) -> None:
         """Release connections."""

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import sys
+import threading
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Callable, Mapping, TypeVar
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence, TypeVar
 
 import docker
 import docker.errors
@@ -31,6 +33,7 @@ from nodeagent.engines.base import (
     EngineError,
     EngineInfo,
     EngineUnavailable,
+    ExecResult,
     ImageInfo,
     ImageNotFound,
     ProgressCallback,
@@ -38,6 +41,7 @@ from nodeagent.engines.base import (
     RunState,
     StartError,
 )
+from nodeagent.engines.docker_streams import WAKE_EVENTS, pump_events, run_exec
 from nodeagent.facts.engine_view import parse_docker_image, parse_docker_info
 
 _log = log.get("nodeagent.engine")
@@ -271,5 +275,63 @@ class DockerEngine(Engine):
             if close is not None:
                 close()
 
+    async def exec(
+        self, container_id: str, command: Sequence[str], *, timeout: float
+    ) -> ExecResult:
+        # Not through _run's retries: a probe is repeated on its own period anyway.
+        try:
+            return await asyncio.to_thread(run_exec, self._api, container_id, command, timeout=timeout)
+        except Exception as e:
+            raise _translate(e) from e
+
+    async def events(self, labels: Mapping[str, str] | None = None) -> AsyncIterator[str]:
+        filters = {
+            "type": ["container"],
+            "event": list(WAKE_EVENTS),
+            "label": [f"{k}={v}" for k, v in (labels or {}).items()],
+        }
+        loop = asyncio.get_running_loop()
+        delay = _EVENTS_RETRY_MIN
+        while True:
+            try:
+                stream = await self._run(lambda: self._api.events(decode=True, filters=filters))
+            except EngineError as e:
+                _log.warning("engine.events_unavailable", error=e.message, retry_in=delay)
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, _EVENTS_RETRY_MAX)
+                continue
+            queue: asyncio.Queue[str | None] = asyncio.Queue()
+            threading.Thread(
+                target=pump_events,
+                args=(stream, _deliver_to(loop, queue)),
+                name="docker-events",
+                daemon=True,  # blocked in a read until close() below shuts the socket
+            ).start()
+            try:
+                yield ""  # (re)connected: changes in between are unknown
+                while (cid := await queue.get()) is not None:
+                    delay = _EVENTS_RETRY_MIN
+                    yield cid
+            finally:
+                await asyncio.to_thread(stream.close)
+            _log.info("engine.events_reconnect", retry_in=delay)
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, _EVENTS_RETRY_MAX)
+
     async def close(self) -> None:
         await asyncio.to_thread(self._client.close)
+
+
+_EVENTS_RETRY_MIN, _EVENTS_RETRY_MAX = 0.5, 30.0
+
+
+def _deliver_to(
+    loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]
+) -> Callable[[str | None], None]:
+    def deliver(item: str | None) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is listening any more
+
+    return deliver

@@ -6,6 +6,7 @@ chained with ``from``::
     ├── PullError           the registry or the engine refused a pull (message = engine text)
     ├── StartError          create or start refused (message = engine text, e.g. HCS 0xc0370101)
     ├── ContainerNotFound   no such container (already removed)
+    ├── ExecTimeout         a command run in a container (a probe) outlived its timeout
     └── EngineUnavailable   the engine cannot be reached (temporary; retried in the adapter)
 """
 
@@ -31,6 +32,10 @@ class StartError(EngineError):
 
 
 class ContainerNotFound(EngineError):
+    pass
+
+
+class ExecTimeout(EngineError):
     pass
 
 

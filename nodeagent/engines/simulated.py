@@ -1,7 +1,11 @@
 """A simulated container engine that behaves like Docker on a Windows (HCS) or Linux host.
 
 Containers are state only: they "run" until stopped, except that a command ending in
-``exit N`` (``["sh", "-c", "exit 3"]``) exits at once with code N, for crash tests. Pulls come
+``exit N`` (``["sh", "-c", "exit 3"]``) exits at once with code N, for crash tests, and
+``crash()`` ends a running one. ``exec`` (readiness probes) is deterministic: a command set in
+``exec_codes`` (joined with spaces) ends with that code; otherwise ``false`` ends with 1,
+a command ending in ``exit N`` with N, anything else with 0. ``events`` reports every run
+state change made here to each listener whose labels match. Pulls come
 from a known image catalogue. The refusals use the engine's own words, so what users see
 from a hollow node matches a real one: HCS 0xc0370101 at start for a process-isolated image
 build the host cannot run, Docker's pull-time "a Windows version ... -based image is
@@ -19,14 +23,16 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import AsyncIterator, Callable, Iterable, Mapping
+from typing import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
 from nodeagent.engines.base import (
     ContainerNotFound,
     ContainerSpec,
     ContainerState,
     Engine,
+    EngineError,
     EngineInfo,
+    ExecResult,
     ImageInfo,
     ImageNotFound,
     ProgressCallback,
@@ -159,6 +165,8 @@ class SimulatedEngine(Engine):
                 self._images[normalize_image(n)] = info
         self._containers: dict[str, _Container] = {}
         self._ids = itertools.count(1)
+        self.exec_codes: dict[str, int] = {}  # "test -f /tmp/ready" -> 0: tests flip probes
+        self._listeners: list[tuple[Mapping[str, str], asyncio.Queue[str]]] = []
 
     # -- host view ---------------------------------------------------------------------
     @property
@@ -304,6 +312,7 @@ class SimulatedEngine(Engine):
         )
         words = " ".join((*(c.spec.command or ()), *(c.spec.args or ())))
         c.output.append(f"simulated: {words or '(image default command)'}\n".encode())
+        self._notify(c)
         m = _EXIT.search(words)
         if m:
             self._exit(c, int(m[1]))
@@ -312,6 +321,18 @@ class SimulatedEngine(Engine):
         c.state, c.exit_code, c.finished_at = RunState.EXITED, code, self.clock()
         if c.stopped is not None:
             c.stopped.set()
+        self._notify(c)
+
+    def crash(self, container_id: str, exit_code: int = 1) -> None:
+        """The container's process dies (tests: a crash the agent must notice)."""
+        c = self._get(container_id)
+        if c.state is RunState.RUNNING:
+            self._exit(c, exit_code)
+
+    def _notify(self, c: _Container) -> None:
+        for labels, queue in self._listeners:
+            if all(c.spec.labels.get(k) == v for k, v in labels.items()):
+                queue.put_nowait(c.id)
 
     def _get(self, container_id: str) -> _Container:
         try:
@@ -333,6 +354,31 @@ class SimulatedEngine(Engine):
         c = self._containers.pop(container_id, None)
         if c is not None and c.stopped is not None:
             c.stopped.set()
+        if c is not None:
+            self._notify(c)
+
+    async def exec(
+        self, container_id: str, command: Sequence[str], *, timeout: float
+    ) -> ExecResult:
+        c = self._get(container_id)
+        if c.state is not RunState.RUNNING:
+            raise EngineError(f"Container {container_id} is not running")
+        words = " ".join(command)
+        code = self.exec_codes.get(words)
+        if code is None:
+            m = _EXIT.search(words)
+            code = int(m[1]) if m else 1 if list(command[:1]) == ["false"] else 0
+        return ExecResult(code, "")
+
+    async def events(self, labels: Mapping[str, str] | None = None) -> AsyncIterator[str]:
+        entry = (dict(labels or {}), asyncio.Queue[str]())
+        self._listeners.append(entry)
+        try:
+            yield ""
+            while True:
+                yield await entry[1].get()
+        finally:
+            self._listeners.remove(entry)
 
     async def logs(
         self, container_id: str, *, follow: bool = False, tail: int = -1
