@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 
-from nodeagent.engines.base import ContainerSpec, ImageNotFound, PullError, RunState
+from nodeagent.engines.base import (
+    ContainerSpec,
+    EngineError,
+    ExecTimeout,
+    ImageNotFound,
+    PullError,
+    RunState,
+)
 from nodeagent.engines.docker_engine import DockerEngine
 from nodeagent.podspec import MANAGED
 
@@ -140,3 +148,38 @@ async def test_images_and_info_describe_the_host(engine):
     assert (busybox.os, busybox.architecture) == ("linux", "amd64")
     assert await engine.image_present(IMAGE)
     assert not await engine.image_present("mixfleet/absent:1")
+
+
+async def test_exec_output_and_timeout(engine):
+    """exec returns the command's output; one that outlives its timeout raises ExecTimeout."""
+    cid = await engine.create_and_start(_spec("sleep 600"))
+    try:
+        result = await engine.exec(cid, ["sh", "-c", "echo out; echo err >&2; exit 2"], timeout=10)
+        assert result.exit_code == 2 and sorted(result.output.split()) == ["err", "out"]
+        with pytest.raises(ExecTimeout):
+            await engine.exec(cid, ["sleep", "30"], timeout=0.5)
+    finally:
+        await engine.remove(cid)
+
+
+async def test_exec_in_stopped_container_fails(engine):
+    """A probe into a container that no longer runs is an engine error, not a success."""
+    cid = await engine.create_and_start(_spec("exit 0"))
+    await engine.stop(cid, 0)
+    with pytest.raises(EngineError):
+        await engine.exec(cid, ["true"], timeout=10)
+    await engine.remove(cid)
+
+
+async def test_events_skip_containers_without_the_labels(engine):
+    """Only containers with the listener's labels are reported."""
+    mine, other = _spec("exit 0", labels={"group": "a"}), _spec("exit 0", labels={"group": "b"})
+    events = engine.events({"group": "a"})
+    try:
+        assert await asyncio.wait_for(anext(events), 30) == ""
+        ids = [await engine.create_and_start(other), await engine.create_and_start(mine)]
+        assert await asyncio.wait_for(anext(events), 30) == ids[1]
+    finally:
+        await events.aclose()
+    for cid in ids:
+        await engine.remove(cid)

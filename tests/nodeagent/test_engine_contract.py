@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -82,3 +83,28 @@ async def test_absent_image(engine):
         await engine.create_and_start(
             ContainerSpec(name=f"k-{uuid.uuid4().hex[:8]}", image="mixfleet/absent:1")
         )
+
+
+async def test_exec_reports_exit_code(engine):
+    """A command run in a running container reports its exit code."""
+    spec = _spec("sleep 600")
+    cid = await engine.create_and_start(spec)
+    assert (await engine.exec(cid, ["sh", "-c", "exit 3"], timeout=10)).exit_code == 3
+    assert (await engine.exec(cid, ["true"], timeout=10)).exit_code == 0
+    assert (await engine.exec(cid, ["false"], timeout=10)).exit_code == 1
+    await engine.remove(cid)
+
+
+async def test_events_report_start_and_exit_of_labelled_containers(engine):
+    """Listeners hear, by id, that a container with their labels started and then exited."""
+    spec = _spec("sleep 0.5; exit 3")
+    events = engine.events({"contract": spec.labels["contract"]})
+    try:
+        assert await asyncio.wait_for(anext(events), 30) == ""  # connected
+        cid = await engine.create_and_start(spec)
+        heard = [await asyncio.wait_for(anext(events), 30) for _ in range(2)]
+        assert heard == [cid, cid]
+        assert (await _state(engine, spec)).state is RunState.EXITED
+    finally:
+        await events.aclose()
+    await engine.remove(cid)
