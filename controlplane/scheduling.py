@@ -7,6 +7,13 @@ moves pods back to the active queue on cluster events, so there is no busy loop.
 Bindings of one batch go to the store in transactions; each binding is a CAS on the pod's
 mod_revision, so two schedulers racing for a pod cannot both win: when a transaction
 conflicts, the batch is retried pod by pod and the losers are re-planned from fresh state.
+
+One :class:`Snapshot` lives across batches, as Kubernetes' scheduler cache does: pod events
+charge a bound pod to its node (``charge_bound``) or forget a deleted or finished one, so a
+batch costs its own decisions rather than a re-index of every node and bound pod. Pods this
+loop bound stay *assumed* until the informer confirms them (a rebuild re-applies them, a
+lost CAS forgets them). Node changes that matter to placement (anything ``read_node``
+reads) only mark the snapshot stale; it is rebuilt lazily before the next batch.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from controlplane.registry import Registry, StaleObjectError, ObjectNotFoundErro
 from api import kinds
 from mixfleet import log
 from scheduler import Placement, Scheduler, SchedulerConfig, Snapshot, Unschedulable
+from scheduler.nodes import read_node
+from scheduler.quantity import QuantityError
+from scheduler.snapshot import pod_uid
 from store.base import ConflictError, NotFoundError, Op
 
 _log = log.get("scheduler")
@@ -56,11 +66,17 @@ class SchedulerLoop:
         self._active: dict[str, None] = {}  # ordered set of pod cache keys
         self._unschedulable: set[str] = set()
         self._wake = asyncio.Event()
+        self._snap: Snapshot | None = None  # None: stale, rebuilt before the next batch
+        # Pods this loop bound that the informer has not shown bound yet, by uid.
+        self._assumed: dict[str, tuple[Obj, Placement]] = {}
 
     def _on_node(self, type_: str, node: Obj) -> None:
+        if self._snap is not None and _node_changed(self._snap, type_, node):
+            self._snap = None
         self._retry_unschedulable()
 
     def _on_pod(self, type_: str, pod: Obj) -> None:
+        self._track_usage(type_, pod)
         key = cache_key(pod)
         if type_ == "DELETED" or not is_pending(pod):
             self._active.pop(key, None)
@@ -74,6 +90,31 @@ class SchedulerLoop:
         if key not in self._unschedulable:
             self._active[key] = None
             self._wake.set()
+
+    def _track_usage(self, type_: str, pod: Obj) -> None:
+        """Keep the live snapshot's usage in step with the pod's object."""
+        uid = pod_uid(pod)
+        if type_ == "DELETED":
+            self._assumed.pop(uid, None)
+            if self._snap is not None:
+                self._snap.forget(pod)
+            return
+        if not (pod.get("spec") or {}).get("nodeName"):
+            return  # pending: nothing to count (an in-flight assumption stays)
+        self._assumed.pop(uid, None)  # confirmed (or bound by someone else)
+        if self._snap is not None:
+            self._snap.charge_bound(pod)
+
+    def _snapshot(self) -> Snapshot:
+        if self._snap is None:
+            snap = Snapshot.build(self.nodes.items(), self.pods.items(), config=self.scheduler.config)
+            for pod, placement in self._assumed.values():
+                if pod_uid(pod) not in snap.charges and placement.node_name in snap.index:
+                    snap.assume(pod, placement)
+            self._snap = snap
+        elif len(self._snap.plans) > self.scheduler.config.template_cache_size:
+            self._snap.plans.clear()  # a long-lived snapshot must not collect every template
+        return self._snap
 
     def _retry_unschedulable(self) -> None:
         if self._unschedulable:
@@ -106,17 +147,30 @@ class SchedulerLoop:
         pods = [p for p in (self.pods.get(k) for k in keys) if p is not None and is_pending(p)]
         if not pods:
             return
-        snap = Snapshot.build(self.nodes.items(), self.pods.items(), config=self.scheduler.config)
+        snap = self._snapshot()
         bound: list[tuple[Obj, Placement]] = []
+        refused: list[tuple[Obj, Unschedulable]] = []
         for pod in pods:
             result = self.scheduler.schedule(pod, snap, seed=pod["metadata"].get("uid", ""))
             if isinstance(result, Placement):
                 snap.assume(pod, result)
+                self._assumed[pod_uid(pod)] = (pod, result)
                 bound.append((pod, result))
             else:
-                await self._mark_unschedulable(pod, result)
-        for i in range(0, len(bound), TXN_OPS):
-            await self._commit(bound[i : i + TXN_OPS])
+                # Parked now, before any await, so a node event during the writes below
+                # still moves it back to the queue.
+                self._unschedulable.add(cache_key(pod))
+                refused.append((pod, result))
+        try:
+            for i in range(0, len(bound), TXN_OPS):
+                await self._commit(bound[i : i + TXN_OPS])
+        except BaseException:
+            # Unknown which writes landed: start over from the informers' view.
+            self._snap = None
+            self._assumed.clear()
+            raise
+        for pod, result in refused:
+            await self._mark_unschedulable(pod, result)
 
     async def _commit(self, chunk: list[tuple[Obj, Placement]]) -> None:
         ops = [Op.update(kinds.key_for(p), encode(_bound(p, pl)), _rev(p)) for p, pl in chunk]
@@ -139,10 +193,17 @@ class SchedulerLoop:
             # Lost the race (another scheduler bound it, or it changed): re-plan from the
             # watch's fresh copy, if it is still pending.
             _log.info("scheduler.bind_conflict", pod=cache_key(pod))
+            self._unassume(pod)
             self._active[cache_key(pod)] = None
             self._wake.set()
             return
         await self._bound_event(pod, placement)
+
+    def _unassume(self, pod: Obj) -> None:
+        """Drop this loop's assumption, unless the informer already replaced it with the
+        pod's real binding (which must stay counted)."""
+        if self._assumed.pop(pod_uid(pod), None) is not None and self._snap is not None:
+            self._snap.forget(pod)
 
     async def _bound_event(self, pod: Obj, placement: Placement) -> None:
         _log.info(
@@ -158,7 +219,6 @@ class SchedulerLoop:
 
     async def _mark_unschedulable(self, pod: Obj, result: Unschedulable) -> None:
         key = cache_key(pod)
-        self._unschedulable.add(key)
         conds = (pod.get("status") or {}).get("conditions") or []
         old = next((c for c in conds if c.get("type") == "PodScheduled"), None)
         if old and old.get("message") == result.message and old.get("status") == "False":
@@ -183,6 +243,19 @@ class SchedulerLoop:
         await self.events.record(
             pod, type=WARNING, reason="FailedScheduling", message=result.message
         )
+
+
+def _node_changed(snap: Snapshot, type_: str, node: Obj) -> bool:
+    """Whether a node event changes what placement reads (heartbeat-only rewrites do not)."""
+    name = (node.get("metadata") or {}).get("name", "")
+    i = snap.index.get(name)
+    if type_ == "DELETED":
+        return i is not None
+    try:
+        facts = read_node(node)
+    except QuantityError:
+        return i is not None  # a rebuild drops the malformed node (and logs why)
+    return i is None or facts != snap.nodes[i]
 
 
 def _rev(pod: Obj) -> int:

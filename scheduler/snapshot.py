@@ -130,21 +130,9 @@ class Snapshot:
         snap = cls(facts, default_overhead=(config or SchedulerConfig()).default_overhead)
         snap._deferred = True  # charge every bound pod first, then sort the pools once
         for pod in pods:
-            spec = pod.get("spec") or {}
-            node = snap.index.get(spec.get("nodeName") or "")
-            if node is None or (pod.get("status") or {}).get("phase") in DONE_PHASES:
-                continue
-            try:
-                cpu_req, mem_req = pod_requests(spec)
-            except QuantityError as e:
-                # Validation keeps such pods out of the store; if one slips in, count it as
-                # requesting nothing rather than refusing to schedule anything at all.
-                _log.warning("scheduler.bound_pod_invalid", pod=pod_uid(pod), error=str(e))
-                cpu_req = mem_req = 0
-            if (spec.get("binding") or {}).get("isolation") == "hyperv":
-                oc, om = snap.overhead(node)
-                cpu_req, mem_req = cpu_req + oc, mem_req + om
-            snap._charge(pod, node, cpu_req, mem_req)
+            usage = snap.bound_usage(pod)
+            if usage is not None:
+                snap._charge(pod, *usage)
         snap._deferred = False
         snap._sort_pools()
         return snap
@@ -161,6 +149,25 @@ class Snapshot:
     def image(self, name: str) -> ImageInfo | None:
         return self.images.get(normalize_image(name))
 
+    def bound_usage(self, pod: Mapping) -> tuple[int, int, int] | None:
+        """(node, cpu millis, memory bytes) that a bound ``pod`` takes, as :meth:`build`
+        counts it; None for a pod not bound to a node of this snapshot or already done."""
+        spec = pod.get("spec") or {}
+        node = self.index.get(spec.get("nodeName") or "")
+        if node is None or (pod.get("status") or {}).get("phase") in DONE_PHASES:
+            return None
+        try:
+            cpu_req, mem_req = pod_requests(spec)
+        except QuantityError as e:
+            # Validation keeps such pods out of the store; if one slips in, count it as
+            # requesting nothing rather than refusing to schedule anything at all.
+            _log.warning("scheduler.bound_pod_invalid", pod=pod_uid(pod), error=str(e))
+            cpu_req = mem_req = 0
+        if (spec.get("binding") or {}).get("isolation") == "hyperv":
+            oc, om = self.overhead(node)
+            cpu_req, mem_req = cpu_req + oc, mem_req + om
+        return node, cpu_req, mem_req
+
     # --- assume / forget ----------------------------------------------------------------
 
     def assume(self, pod: Mapping, placement) -> None:
@@ -172,6 +179,28 @@ class Snapshot:
         if node is None:
             raise KeyError(f"node {placement.node_name!r} is not in this snapshot")
         self._charge(pod, node, placement.cpu_millis, placement.memory_bytes)
+
+    def charge_bound(self, pod: Mapping) -> bool:
+        """Count ``pod`` as :meth:`build` would from its current object: charged to its
+        node if bound and not done, forgotten otherwise (deleted pods: :meth:`forget`).
+        Idempotent by uid: an unchanged charge (e.g. the informer confirming a pod this
+        snapshot already assumed there) is left alone. True if the snapshot changed."""
+        usage = self.bound_usage(pod)
+        old = self.charges.get(pod_uid(pod))
+        if usage is None:
+            if old is None:
+                return False
+            self.forget(pod)
+            return True
+        node, cpu, mem = usage
+        if old is not None:
+            md = pod.get("metadata") or {}
+            labels = tuple((md.get("labels") or {}).items())
+            if old == (node, cpu, mem, md.get("namespace") or "default", labels):
+                return False
+            self.forget(pod)
+        self._charge(pod, node, cpu, mem)
+        return True
 
     def forget(self, pod: Mapping) -> None:
         """Undo ``assume`` (e.g. the bind lost a compare-and-swap race); unknown pods are ignored."""

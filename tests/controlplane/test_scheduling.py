@@ -137,3 +137,25 @@ async def test_binpack_fills_one_node_before_the_next(client: Client) -> None:
     await client.apply([linux_pod(f"p-{i}", cpu="500m") for i in range(6)])
     nodes = {(await _wait_for(client, f"p-{i}", _bound))["spec"]["nodeName"] for i in range(6)}
     assert len(nodes) == 1
+
+
+def _prebound(name: str, node: str, *, cpu: str) -> dict[str, Any]:
+    pod = linux_pod(name, cpu=cpu)
+    pod["spec"]["nodeName"] = node
+    return pod
+
+
+async def test_pod_bound_by_another_writer_is_counted_before_the_next_placement(client: Client) -> None:
+    """A pod written with spec.nodeName already set takes its node's capacity: the next
+    pending pod that no longer fits there is refused for insufficient cpu."""
+    await _create_nodes(client, make_node("lin-1").linux().cpu("2").memory("8Gi").obj())
+    await client.apply([linux_pod("first", cpu="100m")])
+    await _wait_for(client, "first", _bound)  # the scheduler's snapshot is live from here
+    await client.create(_prebound("other-writer", "lin-1", cpu="1500m"))
+    await client.apply([linux_pod("late", cpu="1")])
+    pod = await _wait_for(client, "late", _refused)
+    cond = next(c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert cond["message"] == "0/1 nodes are available: 1 insufficient cpu."
+    await client.delete("pods", "other-writer", grace_period_seconds=0)
+    pod = await _wait_for(client, "late", _bound)
+    assert pod["spec"]["nodeName"] == "lin-1"
