@@ -176,19 +176,27 @@ class SchedulerLoop:
         ops = [Op.update(kinds.key_for(p), encode(_bound(p, pl)), _rev(p)) for p, pl in chunk]
         try:
             await self.registry.store.txn(ops)
+            done = chunk
         except (ConflictError, NotFoundError):
             _log.info("scheduler.batch_conflict", pods=len(chunk))
-            for pod, placement in chunk:
-                await self._commit_one(pod, placement)
-            return
-        for pod, placement in chunk:
-            await self._bound_event(pod, placement)
+            done = [(p, pl) for p, pl in chunk if await self._commit_one(p, pl)]
+        for pod, placement in done:
+            _log.info(
+                "pod.bound", pod=cache_key(pod), node=placement.node_name, isolation=placement.isolation
+            )
+        # One transaction for the chunk's events, not one write per pod.
+        await self.events.record_many(
+            [(pod, _scheduled_message(pod, placement)) for pod, placement in done],
+            type=NORMAL,
+            reason="Scheduled",
+        )
 
-    async def _commit_one(self, pod: Obj, placement: Placement) -> None:
+    async def _commit_one(self, pod: Obj, placement: Placement) -> bool:
         try:
             await self.registry.store.update(
                 kinds.key_for(pod), encode(_bound(pod, placement)), _rev(pod)
             )
+            return True
         except (ConflictError, NotFoundError):
             # Lost the race (another scheduler bound it, or it changed): re-plan from the
             # watch's fresh copy, if it is still pending.
@@ -196,26 +204,13 @@ class SchedulerLoop:
             self._unassume(pod)
             self._active[cache_key(pod)] = None
             self._wake.set()
-            return
-        await self._bound_event(pod, placement)
+            return False
 
     def _unassume(self, pod: Obj) -> None:
         """Drop this loop's assumption, unless the informer already replaced it with the
         pod's real binding (which must stay counted)."""
         if self._assumed.pop(pod_uid(pod), None) is not None and self._snap is not None:
             self._snap.forget(pod)
-
-    async def _bound_event(self, pod: Obj, placement: Placement) -> None:
-        _log.info(
-            "pod.bound", pod=cache_key(pod), node=placement.node_name, isolation=placement.isolation
-        )
-        how = f" with {placement.isolation} isolation" if placement.isolation else ""
-        await self.events.record(
-            pod,
-            type=NORMAL,
-            reason="Scheduled",
-            message=f"Successfully assigned {cache_key(pod)} to {placement.node_name}{how}",
-        )
 
     async def _mark_unschedulable(self, pod: Obj, result: Unschedulable) -> None:
         key = cache_key(pod)
@@ -258,17 +253,22 @@ def _node_changed(snap: Snapshot, type_: str, node: Obj) -> bool:
     return i is None or facts != snap.nodes[i]
 
 
+def _scheduled_message(pod: Obj, placement: Placement) -> str:
+    how = f" with {placement.isolation} isolation" if placement.isolation else ""
+    return f"Successfully assigned {cache_key(pod)} to {placement.node_name}{how}"
+
+
 def _rev(pod: Obj) -> int:
     return int(pod["metadata"]["resourceVersion"])
 
 
 def _bound(pod: Obj, placement: Placement) -> Obj:
-    new = copy.deepcopy(pod)
-    new["spec"]["nodeName"] = placement.node_name
-    new["spec"]["binding"] = placement.binding()
-    status = new.setdefault("status", {})
+    # A new spec and status over the cached pod's other parts (never mutated): deep-copying
+    # every bound pod cost more than placing it.
+    status = dict(pod.get("status") or {})
     status["phase"] = "Pending"
     status["conditions"] = [
         c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"
     ] + [{"type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339()}]
-    return new
+    spec = {**pod["spec"], "nodeName": placement.node_name, "binding": placement.binding()}
+    return {**pod, "spec": spec, "status": status}
