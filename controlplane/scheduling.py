@@ -70,6 +70,11 @@ class SchedulerLoop:
         # Pods this loop bound that the informer has not shown bound yet, by uid.
         self._assumed: dict[str, tuple[Obj, Placement]] = {}
 
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The live snapshot (None while stale), for diagnostics and tests; read only."""
+        return self._snap
+
     def _on_node(self, type_: str, node: Obj) -> None:
         if self._snap is not None and _node_changed(self._snap, type_, node):
             self._snap = None

@@ -62,4 +62,11 @@ async def test_racing_schedulers_bind_each_pod_once(tmp_path) -> None:
     assert {p["metadata"]["name"]: p["spec"].get("nodeName") for p in items} == {
         name: nodes[0] for name, nodes in bindings.items()
     }
+    # Each loop's live snapshot counts every pod once, where it really is: a lost race
+    # left no stale assumption behind (that would make a node look fuller than it is).
+    for loop in loops:
+        snap = loop.snapshot
+        assert snap is not None
+        counted = {uid: snap.nodes[c.node].name for uid, c in snap.charges.items()}
+        assert counted == {p["metadata"]["uid"]: p["spec"]["nodeName"] for p in items}
     await registry.store.close()
