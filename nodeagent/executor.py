@@ -63,6 +63,7 @@ class Executor:
         self.pods: dict[str, dict[str, Any]] = {}  # uid -> latest pod (shared with the agent)
         self.images_stale = False
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._skipped: set[str] = set()  # pods a pass could not hand to their busy worker
         self.container_labels: dict[str, str] = dict(MANAGED)
         self.ready_ids: Container[str] = frozenset()  # probed containers that pass (live)
 
@@ -78,6 +79,7 @@ class Executor:
                 groups[a.pod_uid].append(a)
         for uid, group in groups.items():
             if self.busy(uid):
+                self._skipped.add(uid)  # e.g. a readiness change: pass again when it is done
                 continue
             snapshot = [c for c in actual if c.labels.get(LABEL_POD_UID) == uid]
             self._workers[uid] = asyncio.create_task(
@@ -107,7 +109,8 @@ class Executor:
         except Exception:
             _log.exception("pod.worker_crashed", pod_uid=uid)
         finally:
-            if changed:
+            if changed or uid in self._skipped:
+                self._skipped.discard(uid)
                 self.on_done()
 
     async def _containers(self, uid: str) -> list[ContainerState]:

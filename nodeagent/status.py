@@ -20,6 +20,7 @@ from nodeagent.podspec import (
     container_image,
     pod_uid,
 )
+from nodeagent.probes import ProbeSpec
 
 _OUR_CONDITIONS = ("Initialized", "ContainersReady", "Ready")
 
@@ -76,7 +77,8 @@ def _container_status(
     st["containerID"] = f"{runtime}://{current.id}"
     if current.state is RunState.RUNNING:
         st["state"] = {"running": {"startedAt": _t(current.started_at)}}
-        st["ready"] = not container.get("readinessProbe") or current.id in ready_ids
+        # Probes the agent cannot run (httpGet, tcpSocket) do not hold a container back.
+        st["ready"] = ProbeSpec.of(container) is None or current.id in ready_ids
         return st
     policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
     until = backoff.restart_at(current, attempt=attempt_of(current))

@@ -121,11 +121,14 @@ class DockerEngine(Engine):
         timeout: float = 60.0,
         retry_seconds: float = 10.0,
         network_mode: str | None = None,
+        api_version: str | None = None,  # None: ask the engine (a round trip, here)
     ) -> None:
         self.base_url = base_url
         self.retry_seconds = retry_seconds
         self.network_mode = network_mode
-        self._client = docker.DockerClient(base_url=base_url, timeout=int(timeout))
+        self._client = docker.DockerClient(
+            base_url=base_url, timeout=int(timeout), version=api_version
+        )
         self._api = self._client.api
 
     async def _run(self, fn: Callable[[], T], *, error: type[EngineError] = EngineError) -> T:
@@ -313,7 +316,7 @@ class DockerEngine(Engine):
                     delay = _EVENTS_RETRY_MIN
                     yield cid
             finally:
-                await asyncio.to_thread(stream.close)
+                stream.close()  # shuts the socket down: the pump thread's read ends
             _log.info("engine.events_reconnect", retry_in=delay)
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, _EVENTS_RETRY_MAX)

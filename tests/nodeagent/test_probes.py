@@ -241,3 +241,11 @@ async def test_simulated_exec_rules(command, code):
     await engine.stop(cid, 0)
     with pytest.raises(EngineError, match="is not running"):
         await engine.exec(cid, command, timeout=1)
+
+
+def test_probe_the_agent_cannot_run_does_not_hold_readiness():
+    """An httpGet probe (not run by the agent) leaves a running container ready."""
+    pod = make_pod()
+    pod["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"path": "/", "port": 80}}
+    st = pod_status(pod, [make_container(pod)], now=at(0))
+    assert st["containerStatuses"][0]["ready"] is True
