@@ -52,6 +52,9 @@ class NodeWriter:
         self.node_name = node_name
         self.lease_duration_seconds = lease_duration_seconds
         self._written: dict[str, Any] | None = None  # comparable(status) last written
+        # The Lease as last written: a renewal is then one CAS update, no read (like the
+        # kubelet's lease controller), which keeps thousands of heartbeating nodes cheap.
+        self._lease: dict[str, Any] | None = None
 
     async def register(self, desired: dict[str, Any]) -> None:
         """Create the Node, or adopt an existing one: merge labels, replace status."""
@@ -93,10 +96,16 @@ class NodeWriter:
             "renewTime": micro_time(now),
             "leaseDurationSeconds": self.lease_duration_seconds,
         }
+        if self._lease is not None:
+            try:
+                self._lease = await self.client.update({**self._lease, "spec": spec})
+                return
+            except (ConflictError, NotFoundError):
+                self._lease = None  # someone else wrote or removed it: read it afresh
         try:
             lease = await self.client.get("Lease", self.node_name, LEASE_NAMESPACE)
         except NotFoundError:
-            await self.client.create(
+            self._lease = await self.client.create(
                 {
                     "apiVersion": "coordination.k8s.io/v1",
                     "kind": "Lease",
@@ -105,5 +114,4 @@ class NodeWriter:
                 }
             )
             return
-        lease["spec"] = spec
-        await self.client.update(lease)
+        self._lease = await self.client.update({**lease, "spec": spec})
