@@ -154,12 +154,15 @@ class Registry:
         raise AssertionError("unreachable")
 
     async def _apply_once(self, objs: list[Obj], *, dry_run: bool) -> list[ApplyResult]:
-        pending_ns = {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"}
+        # Namespaces this batch creates count as existing; each other one is looked up once.
+        known_ns = {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"}
         ops: list[Op] = []
         results: list[tuple[Obj, str]] = []
         for obj in objs:
             k = kinds.by_kind(obj["kind"])
-            await self._require_namespace(k, obj, pending=pending_ns)
+            await self._require_namespace(k, obj, pending=known_ns)
+            if k.namespaced:
+                known_ns.add(obj["metadata"].get("namespace") or "default")
             key = kinds.key_for(obj)
             current = await self.store.get(key)
             if current is None:
