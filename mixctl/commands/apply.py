@@ -47,7 +47,12 @@ def load_objects(args: argparse.Namespace, inv: Invocation, *, verb: str) -> lis
             default_namespace=inv.session.namespace,
         )
     except manifest.ManifestError as e:
-        raise CLIError("\n".join(f"error: {fe}" for fe in e.errors) or f"error: {e}") from e
+        lines = [f"error: {fe}" for fe in e.errors] or [f"error: {e}"]
+        bad = len({(fe.file, fe.document) for fe in e.errors})
+        lines.append(
+            f"nothing was applied: {bad} document{'s' if bad != 1 else ''} with errors"
+        )
+        raise CLIError("\n".join(lines)) from e
     objects = [d.obj for d in docs]
     if not objects:
         raise CLIError(f"error: no objects passed to {verb}")

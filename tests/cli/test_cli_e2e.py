@@ -160,6 +160,7 @@ def test_bad_manifest_applies_nothing(mixctl: Mixctl, tmp_path: Path) -> None:
     assert proc.stderr == (
         f"error: {d / 'zz-bad.yaml'}: document 1: Pod/broken: "
         'spec.containers[0].resources.requests.cpu: invalid quantity "abc"\n'
+        "nothing was applied: 1 document with errors\n"
     )
     _no_traceback(proc)
     assert mixctl("get", "ns", "bad").returncode == 1  # not even the valid namespace was created
