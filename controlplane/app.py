@@ -23,6 +23,7 @@ from controlplane.logs import LogProxy
 from controlplane.registry import Registry
 from controlplane.scheduling import SchedulerLoop
 from controlplane.server import start_server
+from controlplane.watchcache import WatchCache
 from mixfleet import log
 from scheduler import SchedulerConfig
 from store import open_store
@@ -48,6 +49,7 @@ class ControlPlane:
         self.store = store
         self.registry: Registry | None = None
         self.server: grpc.aio.Server | None = None
+        self.watches: WatchCache | None = None
         self.port = 0
         self.is_leader = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -62,8 +64,9 @@ class ControlPlane:
             self.store = open_store(self.config.store_url)
         self.registry = Registry(self.store)
         await self.registry.ensure_system_namespaces()
+        self.watches = WatchCache(self.registry)
         self.server, self.port, _ = await start_server(
-            self.registry, self.config.listen, logs=LogProxy(self.registry)
+            self.registry, self.config.listen, logs=LogProxy(self.registry), watches=self.watches
         )
         self._tasks.append(asyncio.create_task(self._lead(), name="leadership"))
         _log.info("controlplane.started", address=self.address, identity=self.config.identity)
@@ -105,6 +108,8 @@ class ControlPlane:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.server is not None:
             await self.server.stop(grace=1.0)
+        if self.watches is not None:
+            await self.watches.stop()
         if self.store is not None:
             await self.store.close()
         _log.info("controlplane.stopped", identity=self.config.identity)

@@ -7,6 +7,7 @@ The servicer only decodes requests, calls Registry, and maps errors to status co
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from typing import Any, AsyncIterator
 
@@ -19,6 +20,7 @@ from api.errors import InvalidObjectError
 from controlplane import registry as reg
 from controlplane.registry import Registry
 from controlplane.watch import watch
+from controlplane.watchcache import WatchCache
 from mixfleet import log
 from proto import mixfleet_pb2 as pb
 from proto import mixfleet_pb2_grpc as pb_grpc
@@ -89,9 +91,10 @@ def _dump(obj: dict[str, Any]) -> bytes:
 
 
 class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
-    def __init__(self, registry: Registry, logs: Any = None) -> None:
+    def __init__(self, registry: Registry, logs: Any = None, watches: WatchCache | None = None) -> None:
         self.registry = registry
         self._logs = logs  # controlplane.logs.LogProxy
+        self._watches = watches
 
     async def Apply(self, request: pb.ApplyRequest, context: Any) -> pb.ApplyResponse:
         async with _errors(context, "Apply"):
@@ -143,8 +146,12 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
 
     async def Watch(self, request: pb.WatchRequest, context: Any) -> AsyncIterator[pb.WatchEvent]:
         async with _errors(context, "Watch"):
-            async for ev in watch(
-                self.registry,
+            source = (
+                self._watches.watch
+                if self._watches is not None
+                else functools.partial(watch, self.registry)
+            )
+            async for ev in source(
                 request.kind,
                 namespace=request.namespace,
                 all_namespaces=request.all_namespaces,
@@ -163,7 +170,7 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
 
 
 async def start_server(
-    registry: Registry, listen: str, *, logs: Any = None
+    registry: Registry, listen: str, *, logs: Any = None, watches: WatchCache | None = None
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """Start serving on ``listen`` (``127.0.0.1:0`` picks a port); returns (server, port,
     health servicer)."""
@@ -173,7 +180,9 @@ async def start_server(
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
         ]
     )
-    pb_grpc.add_ControlPlaneServicer_to_server(ControlPlaneServicer(registry, logs), server)
+    pb_grpc.add_ControlPlaneServicer_to_server(
+        ControlPlaneServicer(registry, logs, watches), server
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = (
