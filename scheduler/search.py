@@ -87,13 +87,27 @@ def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, se
     score_fn = STRATEGIES[strategy]
     # Each pool's extreme node bounds the pool (binpack: its fullest, spread: its emptiest):
     # visit the most promising pool first, and skip pools that cannot beat what is found.
-    top, setup = (_binpack_top, _binpack_walk) if strategy == "binpack" else (_spread_top, _spread_walk)
-    for bound, pp in sorted(((top(snap, plan, pp, weights), pp) for pp in plan.pools), key=_first, reverse=True):
-        if bound < best.score:
-            break
-        walk = setup(snap, plan, pp, weights)
-        if walk is not None:
-            _scan(snap, plan, weights, score_fn, best, *walk)
+    # (-bound, i) sorts as a stable sort by bound, highest first, would.
+    if strategy == "binpack":
+        tops = [(-_binpack_top(snap, plan, pp, weights), i) for i, pp in enumerate(plan.pools)]
+        tops.sort()
+        for neg, i in tops:
+            if -neg < best.score:
+                break
+            walk = _binpack_walk(snap, plan, plan.pools[i], weights)
+            if walk is not None:
+                _scan(snap, plan, weights, score_fn, best, *walk)
+    else:
+        lines = _spread_lines(snap, plan, weights)
+        tops = []
+        for i, (intercept, slope, pool, _, _) in enumerate(lines):
+            if pool.by_sum:  # else every node is out of pod slots
+                tops.append((-(intercept + slope * pool.by_sum[-1][0]), i))
+        tops.sort()
+        for neg, i in tops:
+            if -neg < best.score:
+                break
+            _spread_walk(snap, plan, lines[i], best, score_fn, weights)
     for node in plan.holders:
         option = plan.by_class.get(snap.node_class[node])
         if option is not None:
@@ -103,10 +117,6 @@ def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, se
     if best.option is None:
         return None
     return Found(best.node, best.option, best.score)
-
-
-def _first(pair: tuple) -> float:
-    return pair[0]
 
 
 def _binpack_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> float:
@@ -123,14 +133,6 @@ def _binpack_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> 
 
 def _size_term(snap: Snapshot, pool) -> float:
     return SIZE_WEIGHT * (pool.cpu / snap.ref_cpu + pool.memory / snap.ref_mem)
-
-
-def _spread_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> float:
-    pool = snap.pools[pp.pool]
-    if not pool.by_cpu:
-        return float("-inf")
-    free = (pool.by_cpu[-1][0] - pp.min_cpu) / pool.cpu + (pool.by_mem[-1][0] - pp.min_mem) / pool.memory
-    return pp.max_class_score + plan.node_score_bound + weights.strategy * 50.0 * free
 
 
 def _binpack_walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights):
@@ -159,18 +161,32 @@ def _binpack_walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights):
     return lst, range(start, len(lst)), intercept, -w * USED_WEIGHT / dom_ref, other_free, other_lo
 
 
-def _spread_walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights):
-    """Downward from the emptiest node by summed free fractions (an exact bound: every
-    node of a pool has the same allocatable), until nodes are too full for the pod."""
-    pool = snap.pools[pp.pool]
-    lst = pool.by_sum
-    start = bisect_left(lst, (pool.sum_key(pp.min_cpu, pp.min_mem),))
-    if start >= len(lst):
-        return None
+def _spread_lines(snap: Snapshot, plan: Plan, weights: Weights) -> list[tuple]:
+    """Per pool of the plan, ``(intercept, slope, pool, floor, pool plan)``: a node with sum key ``k``
+    scores at most ``intercept + slope * k`` (exact: every node of a pool has the same
+    allocatable), and nodes keyed below ``floor`` are too full for the pod. Fixed for the
+    plan's lifetime, so worked out once and kept on the snapshot."""
+    cached = snap.search_cache.get(id(plan))
+    if cached is not None and cached[0] is plan and cached[1] is weights:
+        return cached[2]
     half_w = weights.strategy * 50.0
-    scale = pool.cpu * pool.memory
-    intercept = pp.max_class_score + plan.node_score_bound - half_w * pool.sum_key(pp.min_cpu, pp.min_mem) / scale
-    return lst, range(len(lst) - 1, start - 1, -1), intercept, half_w / scale, snap.free_cpu, pp.min_cpu
+    lines = []
+    for pp in plan.pools:
+        pool = snap.pools[pp.pool]
+        floor = pool.sum_key(pp.min_cpu, pp.min_mem)
+        scale = pool.cpu * pool.memory
+        lines.append((pp.max_class_score + plan.node_score_bound - half_w * floor / scale, half_w / scale, pool, floor, pp))
+    snap.search_cache[id(plan)] = (plan, weights, lines)  # the plan is kept: its id stays unique
+    return lines
+
+
+def _spread_walk(snap: Snapshot, plan: Plan, line, best: _Best, score_fn, weights: Weights) -> None:
+    """Downward from the emptiest node by summed free fractions, until nodes are too full."""
+    intercept, slope, pool, floor, pp = line
+    lst = pool.by_sum
+    start = bisect_left(lst, (floor,))
+    if start < len(lst):
+        _scan(snap, plan, weights, score_fn, best, lst, range(len(lst) - 1, start - 1, -1), intercept, slope, snap.free_cpu, pp.min_cpu)
 
 
 def _scan(snap, plan, weights, score_fn, best, lst, order, intercept, slope, other_free, other_lo) -> None:

@@ -120,6 +120,7 @@ class Snapshot:
         self.label_index: dict[tuple[str, str, str], dict[int, int]] = {}
         self.charges: dict[str, Charge] = {}
         self.plans: dict = {}  # the scheduler's per-template class verdicts for this snapshot
+        self.search_cache: dict = {}  # the search's per-plan constants (scheduler/search.py)
 
     @classmethod
     def build(cls, nodes: Iterable[Mapping], pods: Iterable[Mapping], *, config=None) -> Snapshot:
