@@ -48,13 +48,14 @@ class Found:
 
 
 class _Best:
-    __slots__ = ("score", "node", "option", "seed", "snap", "ties", "rank")
+    __slots__ = ("score", "node", "option", "seed", "prefix", "snap", "ties", "rank")
 
     def __init__(self, snap: Snapshot, seed: str) -> None:
         self.score = float("-inf")
         self.node = -1
         self.option: Option | None = None
         self.seed = seed
+        self.prefix = -1  # CRC of "{seed}/", worked out at the first tie
         self.snap = snap
         self.ties = TIE_WINDOW
         self.rank = 0  # tie-break rank of the best node
@@ -79,7 +80,10 @@ class _Best:
                 self.node, self.option, self.rank = node, option, rank
 
     def _tiebreak(self, node: int) -> int:
-        return zlib.crc32(f"{self.seed}/{self.snap.nodes[node].name}".encode())
+        """CRC-32 of "{seed}/{node name}", continuing the seed's CRC over the stored name."""
+        if self.prefix < 0:
+            self.prefix = zlib.crc32(f"{self.seed}/".encode())
+        return zlib.crc32(self.snap.name_bytes[node], self.prefix)
 
 
 def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, seed: str) -> Found | None:
@@ -87,27 +91,7 @@ def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, se
     score_fn = STRATEGIES[strategy]
     # Each pool's extreme node bounds the pool (binpack: its fullest, spread: its emptiest):
     # visit the most promising pool first, and skip pools that cannot beat what is found.
-    # (-bound, i) sorts as a stable sort by bound, highest first, would.
-    if strategy == "binpack":
-        tops = [(-_binpack_top(snap, plan, pp, weights), i) for i, pp in enumerate(plan.pools)]
-        tops.sort()
-        for neg, i in tops:
-            if -neg < best.score:
-                break
-            walk = _binpack_walk(snap, plan, plan.pools[i], weights)
-            if walk is not None:
-                _scan(snap, plan, weights, score_fn, best, *walk)
-    else:
-        lines = _spread_lines(snap, plan, weights)
-        tops = []
-        for i, (intercept, slope, pool, _, _) in enumerate(lines):
-            if pool.by_sum:  # else every node is out of pod slots
-                tops.append((-(intercept + slope * pool.by_sum[-1][0]), i))
-        tops.sort()
-        for neg, i in tops:
-            if -neg < best.score:
-                break
-            _spread_walk(snap, plan, lines[i], best, score_fn, weights)
+    (_binpack_pools if strategy == "binpack" else _spread_pools)(snap, plan, weights, score_fn, best)
     for node in plan.holders:
         option = plan.by_class.get(snap.node_class[node])
         if option is not None:
@@ -119,16 +103,61 @@ def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, se
     return Found(best.node, best.option, best.score)
 
 
-def _binpack_top(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> float:
-    """No node of the pool ends fuller than its least free CPU and least free memory
-    (or just enough for the pod) would make it, even if two nodes hold those."""
-    pool = snap.pools[pp.pool]
-    if not pool.by_cpu:
-        return float("-inf")  # every node is out of pod slots
-    used_cpu = pool.cpu - max(pool.by_cpu[0][0], pp.min_cpu) + pp.max_cpu
-    used_mem = pool.memory - max(pool.by_mem[0][0], pp.min_mem) + pp.max_mem
-    score = USED_WEIGHT * (used_cpu / snap.ref_cpu + used_mem / snap.ref_mem) + _size_term(snap, pool)
-    return pp.max_class_score + plan.node_score_bound + weights.strategy * score
+def _binpack_pools(snap: Snapshot, plan: Plan, weights: Weights, score_fn, best: _Best) -> None:
+    # (-bound, i) sorts as a stable sort by bound, highest first, would.
+    tops = _binpack_tops(snap, plan, weights)
+    tops.sort()
+    for neg, i in tops:
+        if -neg < best.score:
+            break
+        walk = _binpack_walk(snap, plan, plan.pools[i], weights)
+        if walk is not None:
+            _scan(snap, plan, weights, score_fn, best, *walk)
+
+
+def _spread_pools(snap: Snapshot, plan: Plan, weights: Weights, score_fn, best: _Best) -> None:
+    lines = _spread_lines(snap, plan, weights)
+    tops = []
+    for i, (intercept, slope, pool, _, _) in enumerate(lines):
+        if pool.by_sum:  # else every node is out of pod slots
+            tops.append((-(intercept + slope * pool.by_sum[-1][0]), i))
+    tops.sort()
+    for neg, i in tops:
+        if -neg < best.score:
+            break
+        _spread_walk(snap, plan, lines[i], best, score_fn, weights)
+
+
+def _binpack_tops(snap: Snapshot, plan: Plan, weights: Weights) -> list[tuple[float, int]]:
+    """(-bound, i) for the plan's pools whose emptiest node has room for the pod by CPU and
+    memory (the others cannot be walked). No node of a pool ends fuller than its least
+    free CPU and least free memory (or just enough for the pod) would make it, even if two
+    nodes hold those."""
+    ref_cpu, ref_mem, w = snap.ref_cpu, snap.ref_mem, weights.strategy
+    tops = []
+    for i, (head, size, ceil_cpu, ceil_mem, pp, pool) in enumerate(_binpack_lines(snap, plan, weights)):
+        by_cpu, by_mem = pool.by_cpu, pool.by_mem
+        if not by_cpu or by_cpu[-1][0] < pp.min_cpu or by_mem[-1][0] < pp.min_mem:
+            continue  # out of pod slots, or even the emptiest node is too small
+        used_cpu = ceil_cpu - max(by_cpu[0][0], pp.min_cpu)
+        used_mem = ceil_mem - max(by_mem[0][0], pp.min_mem)
+        tops.append((-(head + w * (USED_WEIGHT * (used_cpu / ref_cpu + used_mem / ref_mem) + size)), i))
+    return tops
+
+
+def _binpack_lines(snap: Snapshot, plan: Plan, weights: Weights) -> list[tuple]:
+    """Per pool of the plan, the parts of its bound fixed for the plan's lifetime: the
+    class and node score bounds, the size term, allocatable plus the largest charge."""
+    cached = snap.search_cache.get(("binpack", id(plan)))
+    if cached is not None and cached[0] is plan and cached[1] is weights:
+        return cached[2]
+    lines = []
+    for pp in plan.pools:
+        pool = snap.pools[pp.pool]
+        head = pp.max_class_score + plan.node_score_bound
+        lines.append((head, _size_term(snap, pool), pool.cpu + pp.max_cpu, pool.memory + pp.max_mem, pp, pool))
+    snap.search_cache[("binpack", id(plan))] = (plan, weights, lines)  # the plan is kept: its id stays unique
+    return lines
 
 
 def _size_term(snap: Snapshot, pool) -> float:
@@ -166,7 +195,7 @@ def _spread_lines(snap: Snapshot, plan: Plan, weights: Weights) -> list[tuple]:
     scores at most ``intercept + slope * k`` (exact: every node of a pool has the same
     allocatable), and nodes keyed below ``floor`` are too full for the pod. Fixed for the
     plan's lifetime, so worked out once and kept on the snapshot."""
-    cached = snap.search_cache.get(id(plan))
+    cached = snap.search_cache.get(("spread", id(plan)))
     if cached is not None and cached[0] is plan and cached[1] is weights:
         return cached[2]
     half_w = weights.strategy * 50.0
@@ -176,7 +205,7 @@ def _spread_lines(snap: Snapshot, plan: Plan, weights: Weights) -> list[tuple]:
         floor = pool.sum_key(pp.min_cpu, pp.min_mem)
         scale = pool.cpu * pool.memory
         lines.append((pp.max_class_score + plan.node_score_bound - half_w * floor / scale, half_w / scale, pool, floor, pp))
-    snap.search_cache[id(plan)] = (plan, weights, lines)  # the plan is kept: its id stays unique
+    snap.search_cache[("spread", id(plan))] = (plan, weights, lines)  # the plan is kept: its id stays unique
     return lines
 
 

@@ -95,6 +95,7 @@ class Snapshot:
     def __init__(self, nodes: list[NodeFacts], *, default_overhead: tuple[int, int]) -> None:
         self.nodes = nodes
         self.index = {n.name: i for i, n in enumerate(nodes)}
+        self.name_bytes = [n.name.encode() for n in nodes]  # the search's tie-break hashes these
         self.default_overhead = default_overhead
         self.classes: list[NodeClass] = []
         self.node_class: list[int] = []
