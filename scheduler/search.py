@@ -89,6 +89,7 @@ class _Best:
 def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, seed: str) -> Found | None:
     best = _Best(snap, seed)
     score_fn = STRATEGIES[strategy]
+    snap.index_for(strategy)
     # Each pool's extreme node bounds the pool (binpack: its fullest, spread: its emptiest):
     # visit the most promising pool first, and skip pools that cannot beat what is found.
     (_binpack_pools if strategy == "binpack" else _spread_pools)(snap, plan, weights, score_fn, best)

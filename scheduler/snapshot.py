@@ -7,7 +7,11 @@ in labels or kernel). Each pool keeps its nodes sorted by free CPU, by
 free memory and by the two free fractions summed, so "the fullest node with enough CPU" or
 "the emptiest node" is a bisect and a short walk instead of a pass over every node, and
 nodes too full for the pod are never looked at. Nodes with no pod slot left are kept out
-of the lists. Assuming a pod moves one entry in each list.
+of the lists. Assuming a pod moves one entry in each list kept: binpack walks the lists by
+free CPU and memory, spread the one by summed fractions, and a strategy's lists are sorted
+the first time it searches this snapshot (:meth:`Snapshot.index_for`), then kept up to
+date. A control plane schedules mostly with one strategy, so its assumes move one or two
+entries rather than three.
 """
 
 from __future__ import annotations
@@ -63,7 +67,8 @@ class Pool:
     memory: int  # ... and bytes
     members: list[int] = field(default_factory=list)
     classes: set[int] = field(default_factory=set)
-    # Members with a pod slot left (the others fit nothing), sorted:
+    # Members with a pod slot left (the others fit nothing), sorted; kept only once a
+    # strategy that walks them has searched (Snapshot.index_for), else left empty:
     by_cpu: list[tuple[int, int]] = field(default_factory=list)  # (free millicores, node), sorted
     by_mem: list[tuple[int, int]] = field(default_factory=list)  # (free bytes, node), sorted
     # (free_cpu * memory + free_mem * cpu, node), sorted: proportional to the summed free
@@ -109,6 +114,8 @@ class Snapshot:
         self.free_mem = [n.memory for n in nodes]
         self.free_pods = [n.pods for n in nodes]
         self._deferred = False
+        # Which sorted lists the pools keep current: by free CPU and memory, by summed fractions.
+        self.resource_lists = self.sum_lists = False
         self.pools: list[Pool] = []
         self.node_pool: list[int] = []
         self.class_pools: list[list[int]] = [[] for _ in self.classes]
@@ -140,6 +147,17 @@ class Snapshot:
         return snap
 
     # --- reading -----------------------------------------------------------------------
+
+    def index_for(self, strategy: str) -> None:
+        """Have the pools' sorted lists that ``strategy``'s search walks sorted and kept up
+        to date from now on (the search calls this; a no-op once they are)."""
+        if strategy == "spread":
+            if not self.sum_lists:
+                self.sum_lists = True
+                self._sort_pools()
+        elif not self.resource_lists:
+            self.resource_lists = True
+            self._sort_pools()
 
     def overhead(self, node: int) -> tuple[int, int]:
         """The Hyper-V overhead one pod pays on ``node``."""
@@ -242,12 +260,13 @@ class Snapshot:
         if not (cpu or mem) and listed == relist:
             return
         pool = self.pools[self.node_pool[node]]
-        if listed:
-            _unlist(pool, node, self.free_cpu[node], self.free_mem[node])
-        self.free_cpu[node] += cpu
-        self.free_mem[node] += mem
-        if relist:
-            _list(pool, node, self.free_cpu[node], self.free_mem[node])
+        old_cpu, old_mem = self.free_cpu[node], self.free_mem[node]
+        new_cpu, new_mem = self.free_cpu[node], self.free_mem[node] = old_cpu + cpu, old_mem + mem
+        if self.resource_lists:
+            _relist(pool.by_cpu, node, listed, old_cpu, relist, new_cpu)
+            _relist(pool.by_mem, node, listed, old_mem, relist, new_mem)
+        if self.sum_lists:
+            _relist(pool.by_sum, node, listed, pool.sum_key(old_cpu, old_mem), relist, pool.sum_key(new_cpu, new_mem))
 
     # --- building ----------------------------------------------------------------------
 
@@ -283,9 +302,11 @@ class Snapshot:
     def _sort_pools(self) -> None:
         for pool in self.pools:
             listed = [i for i in pool.members if self.free_pods[i] > 0]
-            pool.by_cpu = sorted((self.free_cpu[i], i) for i in listed)
-            pool.by_mem = sorted((self.free_mem[i], i) for i in listed)
-            pool.by_sum = sorted((pool.sum_key(self.free_cpu[i], self.free_mem[i]), i) for i in listed)
+            if self.resource_lists:
+                pool.by_cpu = sorted((self.free_cpu[i], i) for i in listed)
+                pool.by_mem = sorted((self.free_mem[i], i) for i in listed)
+            if self.sum_lists:
+                pool.by_sum = sorted((pool.sum_key(self.free_cpu[i], self.free_mem[i]), i) for i in listed)
 
     def _index_images(self) -> None:
         for i, n in enumerate(self.nodes):
@@ -309,16 +330,11 @@ def _read_nodes(nodes: Iterable[Mapping]) -> list[NodeFacts]:
     return out
 
 
-def _unlist(pool: Pool, node: int, free_cpu: int, free_mem: int) -> None:
-    del pool.by_cpu[bisect_left(pool.by_cpu, (free_cpu, node))]
-    del pool.by_mem[bisect_left(pool.by_mem, (free_mem, node))]
-    del pool.by_sum[bisect_left(pool.by_sum, (pool.sum_key(free_cpu, free_mem), node))]
-
-
-def _list(pool: Pool, node: int, free_cpu: int, free_mem: int) -> None:
-    insort(pool.by_cpu, (free_cpu, node))
-    insort(pool.by_mem, (free_mem, node))
-    insort(pool.by_sum, (pool.sum_key(free_cpu, free_mem), node))
+def _relist(lst: list[tuple[int, int]], node: int, listed: bool, old: int, relist: bool, new: int) -> None:
+    if listed:
+        del lst[bisect_left(lst, (old, node))]
+    if relist:
+        insort(lst, (new, node))
 
 
 def _learn(info: ImageInfo, img: Mapping) -> None:

@@ -63,6 +63,7 @@ PROBES = [_web(f"probe-{i}", cpu="1500m") for i in range(6)] + [
 
 def _replay(steps: list[tuple[str, dict]]) -> tuple[Snapshot, list[dict]]:
     snap, sched = Snapshot.build(NODES, [], config=CFG), Scheduler(CFG)
+    _index_both(snap)  # every event then moves entries in every sorted list
     final: dict[str, dict] = {}
     for op, pod in steps:
         name = pod["metadata"]["name"]
@@ -80,7 +81,13 @@ def _replay(steps: list[tuple[str, dict]]) -> tuple[Snapshot, list[dict]]:
     return snap, list(final.values())
 
 
+def _index_both(snap: Snapshot) -> None:
+    snap.index_for("binpack")
+    snap.index_for("spread")
+
+
 def _usage(snap: Snapshot) -> tuple:
+    _index_both(snap)  # a fresh snapshot sorts its lists here, a live one has kept them
     pools = [(p.by_cpu, p.by_mem, p.by_sum) for p in snap.pools]
     labels = {k: v for k, v in snap.label_index.items() if v}
     return snap.free_cpu, snap.free_mem, snap.free_pods, sorted(snap.charges.items()), labels, pools
