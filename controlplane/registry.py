@@ -29,6 +29,8 @@ SYSTEM_NAMESPACES = ("default", "mixfleet-system", "mixfleet-node-lease")
 # Fields that other writers own: a user's apply must not wipe a binding or a cordon.
 _PRESERVED_SPEC_FIELDS = {"Pod": ("nodeName", "binding"), "Node": ("unschedulable", "taints")}
 _APPLY_RETRIES = 5
+# A delete without a precondition re-reads this often when a concurrent write wins the CAS.
+_DELETE_ATTEMPTS = 5
 
 
 class RegistryError(Exception):
@@ -237,6 +239,31 @@ class Registry:
         propagation_policy: str = "",
         grace_period_seconds: int = -1,
         precondition_resource_version: str = "",
+    ) -> Obj:
+        """Delete (or mark deleting). Without a precondition a concurrent write to the
+        object (say its node agent's status update) is not the caller's concern: re-read
+        and try again, as Kubernetes' GuaranteedUpdate does, instead of failing the delete."""
+        for attempt in range(_DELETE_ATTEMPTS):
+            try:
+                return await self._delete_once(
+                    kind, name, namespace, propagation_policy=propagation_policy,
+                    grace_period_seconds=grace_period_seconds,
+                    precondition_resource_version=precondition_resource_version,
+                )
+            except StaleObjectError:
+                if precondition_resource_version or attempt == _DELETE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _delete_once(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        *,
+        propagation_policy: str,
+        grace_period_seconds: int,
+        precondition_resource_version: str,
     ) -> Obj:
         k = kinds.lookup(kind)
         key = k.key(name, namespace or "default")
