@@ -8,8 +8,8 @@ import sys
 
 HEADER = (
     "| nodes | pods | strategy | pods/s (wall) | pods/s (CPU) | p50 µs | p99 µs | placed | unschedulable "
-    "| nodes used | bound | quality | same-size groups | pool ratio | classes | snapshot build s | peak RSS MB |\n"
-    "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| nodes used | bound | quality | bound with slots | quality with slots | same-size groups | pool ratio | classes | snapshot build s | peak RSS MB |\n"
+    "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -24,7 +24,7 @@ def rows(lines: list[str]) -> list[str]:
             out.append(
                 f"| {fig['nodes']:,} | {fig['pods']:,} | {strategy} | {r['pods_per_s']:,} | {r['pods_per_cpu_s']:,} "
                 f"| {r['p50_us']} | {r['p99_us']} | {r['placed']:,} | {r['unschedulable']:,} | {r['nodes_used']:,} "
-                f"| {r['lower_bound']:,} | **{r['quality']}** | {r.get('quality_same_size_groups', '')} | {r['pool_ratio']} | {r['classes']} | {r['snapshot_build_s']} | {fig['peak_rss_mb']} |"
+                f"| {r['lower_bound']:,} | **{r['quality']}** | {r.get('slot_bound', '')} | {r.get('quality_with_slots', '')} | {r.get('quality_same_size_groups', '')} | {r['pool_ratio']} | {r['classes']} | {r['snapshot_build_s']} | {fig['peak_rss_mb']} |"
             )
     return out
 
