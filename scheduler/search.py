@@ -105,19 +105,17 @@ def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, se
 
 
 def _binpack_pools(snap: Snapshot, plan: Plan, weights: Weights, score_fn, best: _Best) -> None:
-    # (-bound, i) sorts as a stable sort by bound, highest first, would.
-    tops = _binpack_tops(snap, plan, weights)
-    tops.sort()
+    lines = _lines(snap, plan, weights, "binpack", _binpack_line)
+    tops = _binpack_tops(snap, lines, weights)
+    tops.sort()  # (-bound, i) sorts as a stable sort by bound, highest first, would
     for neg, i in tops:
         if -neg < best.score:
             break
-        walk = _binpack_walk(snap, plan, plan.pools[i], weights)
-        if walk is not None:
-            _scan(snap, plan, weights, score_fn, best, *walk)
+        _scan(snap, plan, weights, score_fn, best, *_binpack_walk(snap, lines[i], weights))
 
 
 def _spread_pools(snap: Snapshot, plan: Plan, weights: Weights, score_fn, best: _Best) -> None:
-    lines = _spread_lines(snap, plan, weights)
+    lines = _lines(snap, plan, weights, "spread", _spread_line)
     tops = []
     for i, (intercept, slope, pool, _, _) in enumerate(lines):
         if pool.by_sum:  # else every node is out of pod slots
@@ -129,85 +127,79 @@ def _spread_pools(snap: Snapshot, plan: Plan, weights: Weights, score_fn, best: 
         _spread_walk(snap, plan, lines[i], best, score_fn, weights)
 
 
-def _binpack_tops(snap: Snapshot, plan: Plan, weights: Weights) -> list[tuple[float, int]]:
-    """(-bound, i) for the plan's pools whose emptiest node has room for the pod by CPU and
-    memory (the others cannot be walked). No node of a pool ends fuller than its least
-    free CPU and least free memory (or just enough for the pod) would make it, even if two
-    nodes hold those."""
-    ref_cpu, ref_mem, w = snap.ref_cpu, snap.ref_mem, weights.strategy
-    tops = []
-    for i, (head, size, ceil_cpu, ceil_mem, pp, pool) in enumerate(_binpack_lines(snap, plan, weights)):
-        by_cpu, by_mem = pool.by_cpu, pool.by_mem
-        if not by_cpu or by_cpu[-1][0] < pp.min_cpu or by_mem[-1][0] < pp.min_mem:
-            continue  # out of pod slots, or even the emptiest node is too small
-        used_cpu = ceil_cpu - max(by_cpu[0][0], pp.min_cpu)
-        used_mem = ceil_mem - max(by_mem[0][0], pp.min_mem)
-        tops.append((-(head + w * (USED_WEIGHT * (used_cpu / ref_cpu + used_mem / ref_mem) + size)), i))
-    return tops
-
-
-def _binpack_lines(snap: Snapshot, plan: Plan, weights: Weights) -> list[tuple]:
-    """Per pool of the plan, the parts of its bound fixed for the plan's lifetime: the
-    class and node score bounds, the size term, allocatable plus the largest charge."""
-    cached = snap.search_cache.get(("binpack", id(plan)))
+def _lines(snap: Snapshot, plan: Plan, weights: Weights, strategy: str, make) -> list[tuple]:
+    """``make(snap, plan, pool plan, weights)`` for each pool of the plan: what its bounds
+    need that stays fixed for the plan's lifetime, worked out once and kept on the snapshot."""
+    cached = snap.search_cache.get((strategy, id(plan)))
     if cached is not None and cached[0] is plan and cached[1] is weights:
         return cached[2]
-    lines = []
-    for pp in plan.pools:
-        pool = snap.pools[pp.pool]
-        head = pp.max_class_score + plan.node_score_bound
-        lines.append((head, _size_term(snap, pool), pool.cpu + pp.max_cpu, pool.memory + pp.max_mem, pp, pool))
-    snap.search_cache[("binpack", id(plan))] = (plan, weights, lines)  # the plan is kept: its id stays unique
+    lines = [make(snap, plan, pp, weights) for pp in plan.pools]
+    snap.search_cache[(strategy, id(plan))] = (plan, weights, lines)  # the plan is kept: its id stays unique
     return lines
+
+
+def _binpack_line(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> tuple:
+    """The class and node score bounds plus the size term, allocatable plus the largest
+    charge (CPU, memory), the smallest charge (CPU, memory), the pool."""
+    pool = snap.pools[pp.pool]
+    head = pp.max_class_score + plan.node_score_bound + weights.strategy * _size_term(snap, pool)
+    return head, pool.cpu + pp.max_cpu, pool.memory + pp.max_mem, pp.min_cpu, pp.min_mem, pool
+
+
+def _binpack_tops(snap: Snapshot, lines: list[tuple], weights: Weights) -> list[tuple[float, int]]:
+    """(-bound, i) for the pools whose emptiest node has room for the pod by CPU and memory
+    (the others cannot be walked). No node of a pool ends fuller than its least free CPU
+    and least free memory (or just enough for the pod) would make it, even if two nodes
+    hold those."""
+    cpu_weight, mem_weight = weights.strategy * USED_WEIGHT / snap.ref_cpu, weights.strategy * USED_WEIGHT / snap.ref_mem
+    tops = []
+    for i, (head, ceil_cpu, ceil_mem, min_cpu, min_mem, pool) in enumerate(lines):
+        by_cpu, by_mem = pool.by_cpu, pool.by_mem
+        if not by_cpu or by_cpu[-1][0] < min_cpu or by_mem[-1][0] < min_mem:
+            continue  # out of pod slots, or even the emptiest node is too small
+        least_cpu, least_mem = by_cpu[0][0], by_mem[0][0]
+        used_cpu = ceil_cpu - (least_cpu if least_cpu > min_cpu else min_cpu)
+        used_mem = ceil_mem - (least_mem if least_mem > min_mem else min_mem)
+        tops.append((-(head + cpu_weight * used_cpu + mem_weight * used_mem), i))
+    return tops
 
 
 def _size_term(snap: Snapshot, pool) -> float:
     return SIZE_WEIGHT * (pool.cpu / snap.ref_cpu + pool.memory / snap.ref_mem)
 
 
-def _binpack_walk(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights):
+def _binpack_walk(snap: Snapshot, line: tuple, weights: Weights) -> tuple:
     """Upward through the list where fewer nodes have enough (the pod's bottleneck here),
-    from the first node with enough. The best score any node at or past ``free`` can reach
-    is linear in ``free`` (use after placement is at most ``alloc - free + charge``); the
-    other resource is bounded by the pool's least free one."""
-    pool = snap.pools[pp.pool]
-    if not pool.by_cpu or pool.by_cpu[-1][0] < pp.min_cpu or pool.by_mem[-1][0] < pp.min_mem:
-        return None  # even the emptiest node is too small: a full pool costs no bisect
-    cpu_start = bisect_left(pool.by_cpu, (pp.min_cpu,))
-    mem_start = bisect_left(pool.by_mem, (pp.min_mem,))
+    from the first node with enough (one has: see _binpack_tops). The best score any node
+    at or past ``free`` can reach is linear in ``free`` (use after placement is at most
+    ``alloc - free + charge``); the other resource is bounded by the pool's least free one."""
+    head, ceil_cpu, ceil_mem, min_cpu, min_mem, pool = line
+    cpu_start = bisect_left(pool.by_cpu, (min_cpu,))
+    mem_start = bisect_left(pool.by_mem, (min_mem,))
     if cpu_start >= mem_start:
-        lst, start, other, other_free, other_lo = pool.by_cpu, cpu_start, pool.by_mem, snap.free_mem, pp.min_mem
-        dom_ceiling, dom_ref = pool.cpu + pp.max_cpu, snap.ref_cpu
-        used_other = (pool.memory - max(other[0][0], other_lo) + pp.max_mem) / snap.ref_mem
+        lst, start, other_free, other_lo = pool.by_cpu, cpu_start, snap.free_mem, min_mem
+        dom_ceiling, dom_ref = ceil_cpu, snap.ref_cpu
+        least = pool.by_mem[0][0]
+        used_other = (ceil_mem - (least if least > min_mem else min_mem)) / snap.ref_mem
     else:
-        lst, start, other, other_free, other_lo = pool.by_mem, mem_start, pool.by_cpu, snap.free_cpu, pp.min_cpu
-        dom_ceiling, dom_ref = pool.memory + pp.max_mem, snap.ref_mem
-        used_other = (pool.cpu - max(other[0][0], other_lo) + pp.max_cpu) / snap.ref_cpu
-    if start >= len(lst):
-        return None
+        lst, start, other_free, other_lo = pool.by_mem, mem_start, snap.free_cpu, min_cpu
+        dom_ceiling, dom_ref = ceil_mem, snap.ref_mem
+        least = pool.by_cpu[0][0]
+        used_other = (ceil_cpu - (least if least > min_cpu else min_cpu)) / snap.ref_cpu
     w = weights.strategy
-    base = pp.max_class_score + plan.node_score_bound + w * _size_term(snap, pool)
-    intercept = base + w * USED_WEIGHT * (dom_ceiling / dom_ref + used_other)
+    intercept = head + w * USED_WEIGHT * (dom_ceiling / dom_ref + used_other)
     return lst, range(start, len(lst)), intercept, -w * USED_WEIGHT / dom_ref, other_free, other_lo
 
 
-def _spread_lines(snap: Snapshot, plan: Plan, weights: Weights) -> list[tuple]:
-    """Per pool of the plan, ``(intercept, slope, pool, floor, pool plan)``: a node with sum key ``k``
-    scores at most ``intercept + slope * k`` (exact: every node of a pool has the same
-    allocatable), and nodes keyed below ``floor`` are too full for the pod. Fixed for the
-    plan's lifetime, so worked out once and kept on the snapshot."""
-    cached = snap.search_cache.get(("spread", id(plan)))
-    if cached is not None and cached[0] is plan and cached[1] is weights:
-        return cached[2]
+def _spread_line(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> tuple:
+    """``(intercept, slope, pool, floor, pool plan)``: a node with sum key ``k`` scores at
+    most ``intercept + slope * k`` (exact: every node of a pool has the same allocatable),
+    and nodes keyed below ``floor`` are too full for the pod."""
+    pool = snap.pools[pp.pool]
     half_w = weights.strategy * 50.0
-    lines = []
-    for pp in plan.pools:
-        pool = snap.pools[pp.pool]
-        floor = pool.sum_key(pp.min_cpu, pp.min_mem)
-        scale = pool.cpu * pool.memory
-        lines.append((pp.max_class_score + plan.node_score_bound - half_w * floor / scale, half_w / scale, pool, floor, pp))
-    snap.search_cache[("spread", id(plan))] = (plan, weights, lines)  # the plan is kept: its id stays unique
-    return lines
+    floor = pool.sum_key(pp.min_cpu, pp.min_mem)
+    scale = pool.cpu * pool.memory
+    return pp.max_class_score + plan.node_score_bound - half_w * floor / scale, half_w / scale, pool, floor, pp
 
 
 def _spread_walk(snap: Snapshot, plan: Plan, line, best: _Best, score_fn, weights: Weights) -> None:
