@@ -41,6 +41,28 @@ def test_index_finds_what_scoring_every_node_finds(strategy: str) -> None:
     assert placed > 1000 and optimal >= 0.99 * placed
 
 
+def test_mixed_strategies_on_one_snapshot_find_the_best_node() -> None:
+    """Templates alternating binpack and spread over one snapshot each get a best-scoring
+    node: the sorted lists a strategy needs are sorted when it first searches, then kept."""
+    work = make_workload(nodes=120, pods=1200, templates=40, seed=11)
+    hashes = sorted({p["metadata"]["labels"]["pod-template-hash"] for p in work.pods})
+    spread = set(hashes[::2])
+    cfg = SchedulerConfig(strategy="binpack")
+    snap, sched = Snapshot.build(work.nodes, [], config=cfg), Scheduler(cfg)
+    optimal = placed = 0
+    for pod in work.pods:
+        strategy = "spread" if pod["metadata"]["labels"]["pod-template-hash"] in spread else "binpack"
+        pod["spec"]["schedulingStrategy"] = strategy
+        best = _best_by_scoring_every_node(sched, snap, pod, strategy)
+        result = sched.schedule(pod, snap, seed="s")
+        assert isinstance(result, Placement) == (best is not None)
+        if isinstance(result, Placement):
+            placed += 1
+            optimal += result.score >= best - 1e-9
+            snap.assume(pod, result)
+    assert placed > 1000 and optimal >= 0.99 * placed
+
+
 def test_lcow_binding_has_no_isolation() -> None:
     """A Linux pod on an LCOW Windows node keeps its image and carries no isolation."""
     result = place(make_pod().linux().image("nginx:1").obj(), [make_node("w").windows().lcow().obj()])
