@@ -23,21 +23,27 @@ def _best_by_scoring_every_node(sched: Scheduler, snap: Snapshot, pod: dict, str
     return max((s for s in scores if s is not None), default=None)
 
 
-@pytest.mark.parametrize("strategy", [pytest.param("binpack", id="binpack"), pytest.param("spread", id="spread")])
-def test_index_finds_what_scoring_every_node_finds(strategy: str) -> None:
-    """Over a mixed synthetic fleet, a pod that fits anywhere is placed, on a best-scoring node."""
-    work = make_workload(nodes=120, pods=1200, templates=40, seed=7)
-    cfg = SchedulerConfig(strategy=strategy)
+def _place_all_against_exhaustive(work, cfg: SchedulerConfig, strategy_of) -> tuple[int, int]:
+    """Schedule and assume every pod of ``work`` over one snapshot; (placed, placed on a
+    best-scoring node), each pod checked against scoring every node with ``strategy_of(pod)``."""
     snap, sched = Snapshot.build(work.nodes, [], config=cfg), Scheduler(cfg)
     optimal = placed = 0
     for pod in work.pods:
-        best = _best_by_scoring_every_node(sched, snap, pod, strategy)
+        best = _best_by_scoring_every_node(sched, snap, pod, strategy_of(pod))
         result = sched.schedule(pod, snap, seed="s")
         assert isinstance(result, Placement) == (best is not None)
         if isinstance(result, Placement):
             placed += 1
             optimal += result.score >= best - 1e-9
             snap.assume(pod, result)
+    return placed, optimal
+
+
+@pytest.mark.parametrize("strategy", [pytest.param("binpack", id="binpack"), pytest.param("spread", id="spread")])
+def test_index_finds_what_scoring_every_node_finds(strategy: str) -> None:
+    """Over a mixed synthetic fleet, a pod that fits anywhere is placed, on a best-scoring node."""
+    work = make_workload(nodes=120, pods=1200, templates=40, seed=7)
+    placed, optimal = _place_all_against_exhaustive(work, SchedulerConfig(strategy=strategy), lambda pod: strategy)
     assert placed > 1000 and optimal >= 0.99 * placed
 
 
@@ -47,19 +53,9 @@ def test_mixed_strategies_on_one_snapshot_find_the_best_node() -> None:
     work = make_workload(nodes=120, pods=1200, templates=40, seed=11)
     hashes = sorted({p["metadata"]["labels"]["pod-template-hash"] for p in work.pods})
     spread = set(hashes[::2])
-    cfg = SchedulerConfig(strategy="binpack")
-    snap, sched = Snapshot.build(work.nodes, [], config=cfg), Scheduler(cfg)
-    optimal = placed = 0
     for pod in work.pods:
-        strategy = "spread" if pod["metadata"]["labels"]["pod-template-hash"] in spread else "binpack"
-        pod["spec"]["schedulingStrategy"] = strategy
-        best = _best_by_scoring_every_node(sched, snap, pod, strategy)
-        result = sched.schedule(pod, snap, seed="s")
-        assert isinstance(result, Placement) == (best is not None)
-        if isinstance(result, Placement):
-            placed += 1
-            optimal += result.score >= best - 1e-9
-            snap.assume(pod, result)
+        pod["spec"]["schedulingStrategy"] = "spread" if pod["metadata"]["labels"]["pod-template-hash"] in spread else "binpack"
+    placed, optimal = _place_all_against_exhaustive(work, SchedulerConfig(strategy="binpack"), lambda pod: pod["spec"]["schedulingStrategy"])
     assert placed > 1000 and optimal >= 0.99 * placed
 
 
