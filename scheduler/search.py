@@ -6,7 +6,12 @@ bottleneck resource there (CPU or memory, whichever fewer nodes have enough of; 
 bisects tell) upward from the first node with enough of it, so nodes too full are never
 visited. spread walks the nodes sorted by summed free fractions down from the emptiest.
 Each visited node is checked (its class feasible for this pod, both resources, pod slots,
-node filters) and scored exactly.
+node filters) and scored exactly. Pools are visited best bound first and skipped once their
+bound cannot beat the best node found: binpack bounds a pool by its least free CPU and
+memory, spread by its emptiest node by summed fractions, which is exactly the first bound
+its walk would check (so at high fill, when every pool's emptiest node is about as full,
+pools that cannot win cost no walk). The parts of these bounds fixed for a plan (one
+template on one snapshot) are worked out once and kept on the snapshot.
 
 A walk stops when no node further along can beat the best score found (the bound is
 linear in the sort key, see plugins/strategy.py), or after ``FIT_LIMIT`` fitting nodes in
