@@ -40,6 +40,7 @@ def run(*, nodes: list[dict], pods: list[dict], strategy: str, seed: int) -> dic
     cfg = SchedulerConfig(strategy=strategy)
     t0 = time.perf_counter()
     snap = Snapshot.build(nodes, [], config=cfg)
+    snap.index_for(strategy)  # else the first pod sorts the pools' lists for its strategy
     build_s = time.perf_counter() - t0
     sched = Scheduler(cfg)
     lat: list[float] = []

@@ -24,7 +24,7 @@ def rows(lines: list[str]) -> list[str]:
             out.append(
                 f"| {fig['nodes']:,} | {fig['pods']:,} | {strategy} | {r['pods_per_s']:,} | {r['pods_per_cpu_s']:,} "
                 f"| {r['p50_us']} | {r['p99_us']} | {r['placed']:,} | {r['unschedulable']:,} | {r['nodes_used']:,} "
-                f"| {r['lower_bound']:,} | **{r['quality']}** | {r.get('slot_bound', '')} | {r.get('quality_with_slots', '')} | {r.get('quality_same_size_groups', '')} | {r['pool_ratio']} | {r['classes']} | {r['snapshot_build_s']} | {fig['peak_rss_mb']} |"
+                f"| {r['lower_bound']:,} | **{r['quality']}** | {r.get('slot_bound', 0):,} | {r.get('quality_with_slots', '')} | {r.get('quality_same_size_groups', '')} | {r['pool_ratio']} | {r['classes']} | {r['snapshot_build_s']} | {fig['peak_rss_mb']} |"
             )
     return out
 
