@@ -385,6 +385,12 @@ class ObjectFilter:
         except ValueError as e:
             raise InvalidObjectError([FieldError("fieldSelector", str(e))]) from e
 
+    def required_value(self, path: str) -> str | None:
+        """The value a field at ``path`` must equal for a match (``spec.nodeName=n1``), or
+        None when the selector does not pin it. Lets a watch cache index its watchers."""
+        terms = self._fields.terms if self._fields is not None else ()
+        return next((t.value for t in terms if t.path == path and not t.negate), None)
+
     def __call__(self, obj: Obj) -> bool:
         if self._labels is not None and not self._labels.matches(
             (obj.get("metadata") or {}).get("labels") or {}

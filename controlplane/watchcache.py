@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator
 
 from api import kinds
+from api.selectors import field_value
 from controlplane.informer import cache_key
 from controlplane.objects import Obj, decode
 from controlplane.registry import ObjectFilter, Registry
@@ -31,6 +32,9 @@ _log = log.get("watchcache")
 
 RING_SIZE = 10_000  # recent changes kept per kind for watches that resume from a revision
 QUEUE_SIZE = 10_000  # changes a watcher may fall behind by before it is ended
+# Watchers that pin this field (every node agent: spec.nodeName=<node>) are indexed by its
+# value, so a pod change wakes the one or two agents concerned, not all of them.
+INDEXED_FIELD = "spec.nodeName"
 
 
 class WatchClosedError(CompactedError):
@@ -60,6 +64,7 @@ class _Watcher:
     def __init__(self, match: ObjectFilter, namespace: str | None) -> None:
         self.match = match
         self.namespace = namespace
+        self.index_value = match.required_value(INDEXED_FIELD)
         self.queue: asyncio.Queue[Change | Exception] = asyncio.Queue(QUEUE_SIZE)
         self.closed = False
 
@@ -107,7 +112,9 @@ class _KindCache:
         self.ring: collections.deque[Change] = collections.deque(maxlen=RING_SIZE)
         self.revision = 0  # every change up to here has been applied
         self.floor = 0  # the ring holds every change from here on
-        self.watchers: set[_Watcher] = set()
+        self.watchers: set[_Watcher] = set()  # all of them
+        self.unindexed: set[_Watcher] = set()
+        self.by_field: dict[str, set[_Watcher]] = {}  # INDEXED_FIELD value -> watchers
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -164,8 +171,32 @@ class _KindCache:
             self.floor = self.ring[0].revision + 1
         self.ring.append(ch)
         self.revision = ch.revision
-        for w in list(self.watchers):
+        for w in self._concerned(ch):
             w.offer(ch)
+
+    def _concerned(self, ch: Change) -> list[_Watcher]:
+        """Watchers the change may matter to: unindexed ones, and indexed ones whose value
+        the object had before or has now (moving in or out of a selector counts)."""
+        out = list(self.unindexed)
+        values = {field_value(o, INDEXED_FIELD) for o in (ch.prev, ch.cur) if o is not None}
+        for v in values:
+            out.extend(self.by_field.get(v, ()))
+        return out
+
+    def add(self, w: _Watcher) -> None:
+        self.watchers.add(w)
+        if w.index_value is None:
+            self.unindexed.add(w)
+        else:
+            self.by_field.setdefault(w.index_value, set()).add(w)
+
+    def discard(self, w: _Watcher) -> None:
+        self.watchers.discard(w)
+        self.unindexed.discard(w)
+        if w.index_value is not None and (group := self.by_field.get(w.index_value)):
+            group.discard(w)
+            if not group:
+                del self.by_field[w.index_value]
 
 
 class WatchCache:
@@ -221,7 +252,7 @@ class WatchCache:
             ]
         else:
             initial = [e for ch in cache.ring if ch.revision >= from_revision if (e := w.translate(ch))]
-        cache.watchers.add(w)
+        cache.add(w)
         try:
             for ev in initial:
                 yield ev
@@ -235,7 +266,7 @@ class WatchCache:
                 if ev is not None:
                     yield ev
         finally:
-            cache.watchers.discard(w)
+            cache.discard(w)
 
     async def stop(self) -> None:
         tasks = [c.task for c in self._kinds.values() if c.task is not None]
