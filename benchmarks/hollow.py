@@ -33,13 +33,13 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from benchmarks.hollow_observe import Observer, Sampler, pct
 from controlplane.app import ControlPlane, ControlPlaneConfig
 from controlplane.client import APIError, Client
 from mixfleet import log
-from mixfleet.agents import simulated_node
+from mixfleet.agents import NodePlan, simulated_node
 from mixfleet.aio import run_together
 from mixfleet.simspec import parse_all
 from nodeagent.agent import AgentConfig
@@ -155,7 +155,7 @@ class Churn:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
 
-async def _until(check, *, timeout: float, step: float = 0.2) -> bool:
+async def _until(check: Callable[[], bool], *, timeout: float, step: float = 0.2) -> bool:
     end = time.monotonic() + timeout
     while not check():
         if time.monotonic() > end:
@@ -164,7 +164,7 @@ async def _until(check, *, timeout: float, step: float = 0.2) -> bool:
     return True
 
 
-async def _start_agents(client: Client, plans, heartbeat: float) -> asyncio.Task[None]:
+def _start_agents(client: Client, plans: list[NodePlan], heartbeat: float) -> asyncio.Task[None]:
     config = AgentConfig(heartbeat_seconds=heartbeat)
     agents = [
         run_node(client, p.engine, p.name, listen="127.0.0.1:0", advertise_host="127.0.0.1",
@@ -197,7 +197,7 @@ async def run(*, nodes: int, seconds: float, churn: float, heartbeat: float, gra
         agents: asyncio.Task[None] | None = None
         try:
             t0 = time.monotonic()
-            agents = await _start_agents(agents_client, plans, heartbeat)
+            agents = _start_agents(agents_client, plans, heartbeat)
             all_ready = await _until(lambda: len(obs.ready_at) >= nodes, timeout=ready_timeout)
             r["register_all_ready_s"] = round(time.monotonic() - t0, 2)
             r["ready_nodes"] = len(obs.ready_at)
