@@ -3,6 +3,7 @@ once etcd is back: nothing is lost, because all state is in etcd."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Iterator
 
 import pytest
@@ -32,7 +33,13 @@ async def test_store_down_is_unavailable_then_recovers(private_etcd: EtcdCluster
             with pytest.raises(UnavailableError, match="store unavailable"):
                 await client.get("namespaces", "kept")
             private_etcd.restart(0)
-            got = await client.get("namespaces", "kept")
-            assert got["metadata"]["name"] == "kept"
+            got = None
+            for _ in range(60):  # gRPC reconnects to etcd with its own backoff
+                try:
+                    got = await client.get("namespaces", "kept")
+                    break
+                except UnavailableError:
+                    await asyncio.sleep(0.25)
+            assert got is not None and got["metadata"]["name"] == "kept"
     finally:
         await cp.stop()
