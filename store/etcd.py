@@ -149,9 +149,11 @@ class EtcdStore(Store):
         self._client = None
         self._index = (self._index + 1) % len(self._hosts)
         try:
-            await failed.close()
-        except Exception as e:  # closing a broken channel may itself fail; nothing to do
-            _log.debug("store.client_close_failed", error=str(e))
+            # aetcd's close() waits for its watcher to shut down, which can hang on a dead
+            # channel: bound it, or every caller retrying through here would hang with it.
+            await asyncio.wait_for(failed.close(), self.timeout)
+        except (Exception, asyncio.TimeoutError) as e:  # closing a broken channel may fail
+            _log.debug("store.client_close_failed", error=repr(e))
 
     async def call(self, fn: Callable[[aetcd.Client], Awaitable[_T]]) -> _T:
         """Run fn(client) with failover and bounded retries; errors come out translated.
