@@ -99,8 +99,12 @@ class ControlPlane:
             self.registry,
             config=SchedulerConfig(strategy=self.config.strategy),
             events=EventRecorder(self.registry, component="mixfleet-scheduler"),
+            watches=self.watches,
         )
-        return [scheduler.run(), *controller_loops(self.registry, self.config)]
+        return [
+            scheduler.run(),
+            *controller_loops(self.registry, self.config, watches=self.watches),
+        ]
 
     async def stop(self) -> None:
         for t in self._tasks:

@@ -8,12 +8,15 @@ type and the object; objects in the cache are shared and must never be mutated.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from api import kinds
 from controlplane.objects import Obj
 from controlplane.registry import Registry
 from controlplane.watch import watch
+
+if TYPE_CHECKING:
+    from controlplane.watchcache import WatchCache
 from mixfleet import log
 from store.base import CompactedError, UnavailableError
 
@@ -29,10 +32,20 @@ def cache_key(obj: Obj) -> str:
 
 
 class Informer:
-    def __init__(self, registry: Registry, kind: str, *, handler: Handler | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        kind: str,
+        *,
+        handler: Handler | None = None,
+        watches: "WatchCache | None" = None,
+    ) -> None:
+        """With ``watches`` (the API server's watch cache) the informer shares its decoded
+        objects instead of listing and decoding the store's changes again."""
         self.registry = registry
         self.kind = kinds.lookup(kind)
         self.handler = handler
+        self.watches = watches
         self.cache: dict[str, Obj] = {}
         self.synced = asyncio.Event()
 
@@ -56,7 +69,13 @@ class Informer:
                 delay = min(delay * 2, 5.0)
 
     async def _list_and_watch(self) -> None:
-        items, rev = await self.registry.list(self.kind.kind, all_namespaces=True)
+        if self.watches is not None:
+            items, changes = await self.watches.follow(self.kind.kind)
+        else:
+            items, rev = await self.registry.list(self.kind.kind, all_namespaces=True)
+            changes = watch(
+                self.registry, self.kind.kind, all_namespaces=True, from_revision=rev + 1
+            )
         fresh = {cache_key(o): o for o in items}
         gone = [self.cache[k] for k in self.cache.keys() - fresh.keys()]
         self.cache = fresh
@@ -65,9 +84,7 @@ class Informer:
         for obj in items:
             await self._notify("ADDED", obj)
         self.synced.set()
-        async for ev in watch(
-            self.registry, self.kind.kind, all_namespaces=True, from_revision=rev + 1
-        ):
+        async for ev in changes:
             key = cache_key(ev.object)
             if ev.type == "DELETED":
                 self.cache.pop(key, None)

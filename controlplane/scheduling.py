@@ -22,6 +22,7 @@ import asyncio
 import copy
 from controlplane.events import NORMAL, WARNING, EventRecorder
 from controlplane.informer import Informer, cache_key
+from controlplane.watchcache import WatchCache
 from controlplane.objects import Obj, encode, now_rfc3339
 from controlplane.registry import Registry, StaleObjectError, ObjectNotFoundError
 from api import kinds
@@ -56,13 +57,14 @@ class SchedulerLoop:
         config: SchedulerConfig,
         events: EventRecorder,
         batch_size: int = 500,
+        watches: WatchCache | None = None,
     ) -> None:
         self.registry = registry
         self.scheduler = Scheduler(config)
         self.events = events
         self.batch_size = batch_size
-        self.nodes = Informer(registry, "Node", handler=self._on_node)
-        self.pods = Informer(registry, "Pod", handler=self._on_pod)
+        self.nodes = Informer(registry, "Node", handler=self._on_node, watches=watches)
+        self.pods = Informer(registry, "Pod", handler=self._on_pod, watches=watches)
         self._active: dict[str, None] = {}  # ordered set of pod cache keys
         self._unschedulable: set[str] = set()
         self._wake = asyncio.Event()

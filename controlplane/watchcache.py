@@ -199,6 +199,18 @@ class _KindCache:
                 del self.by_field[w.index_value]
 
 
+async def _live(w: _Watcher, from_revision: int) -> AsyncIterator[ApiEvent]:
+    while True:
+        item = await w.queue.get()
+        if isinstance(item, Exception):
+            raise item
+        if item.revision < from_revision:
+            continue  # the client listed from a replica ahead of this one
+        ev = w.translate(item)
+        if ev is not None:
+            yield ev
+
+
 class WatchCache:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -256,15 +268,26 @@ class WatchCache:
         try:
             for ev in initial:
                 yield ev
-            while True:
-                item = await w.queue.get()
-                if isinstance(item, Exception):
-                    raise item
-                if item.revision < from_revision:
-                    continue  # the client listed from a replica ahead of this one
-                ev = w.translate(item)
-                if ev is not None:
-                    yield ev
+            async for ev in _live(w, from_revision):
+                yield ev
+        finally:
+            cache.discard(w)
+
+    async def follow(self, kind: str) -> tuple[list[Obj], AsyncIterator[ApiEvent]]:
+        """Every object of a kind now, and every change after (for in-process informers).
+        The objects are the cache's own: shared, never to be mutated."""
+        cache = self._cache(kinds.lookup(kind))
+        await cache.ready.wait()
+        w = _Watcher(ObjectFilter(), None)
+        items = list(cache.objects.values())
+        cache.add(w)
+        return items, self._following(cache, w)
+
+    @staticmethod
+    async def _following(cache: _KindCache, w: _Watcher) -> AsyncIterator[ApiEvent]:
+        try:
+            async for ev in _live(w, 0):
+                yield ev
         finally:
             cache.discard(w)
 

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 __all__ = ["controller_loops"]
 
 
-def controller_loops(registry: "Registry", config: Any) -> list[Awaitable[None]]:
-    """``config`` needs ``node_monitor_grace`` and ``pod_eviction_timeout`` (seconds)."""
+def controller_loops(
+    registry: "Registry", config: Any, *, watches: Any = None
+) -> list[Awaitable[None]]:
+    """``config`` needs ``node_monitor_grace`` and ``pod_eviction_timeout`` (seconds);
+    ``watches``, the API server's watch cache, lets the informers share its objects."""
     # Imported here so that mixctl, which uses the pure helpers (pods.py, rollout.py), does
     # not load the controllers and the registry.
     from controlplane.controllers.deployment import DeploymentController
@@ -32,7 +35,7 @@ def controller_loops(registry: "Registry", config: Any) -> list[Awaitable[None]]
     from controlplane.controllers.nodelifecycle import NodeLifecycleController
     from controlplane.controllers.replicaset import ReplicaSetController
 
-    informers = SharedInformers(registry)
+    informers = SharedInformers(registry, watches=watches)
     controllers = [
         DeploymentController(registry, informers),
         ReplicaSetController(registry, informers),

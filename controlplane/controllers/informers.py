@@ -7,19 +7,23 @@ handler only enqueues keys (level-triggered), so it is cheap and never writes.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from controlplane.informer import Informer
 from controlplane.objects import Obj
 from controlplane.registry import Registry
 from mixfleet.aio import run_together
 
+if TYPE_CHECKING:
+    from controlplane.watchcache import WatchCache
+
 Handler = Callable[[str, Obj], None]
 
 
 class SharedInformers:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, watches: "WatchCache | None" = None) -> None:
         self.registry = registry
+        self.watches = watches
         self._informers: dict[str, Informer] = {}
         self._handlers: dict[str, list[Handler]] = {}
 
@@ -27,7 +31,10 @@ class SharedInformers:
         if kind not in self._informers:
             self._handlers[kind] = []
             self._informers[kind] = Informer(
-                self.registry, kind, handler=lambda t, o, k=kind: self._fan_out(k, t, o)
+                self.registry,
+                kind,
+                handler=lambda t, o, k=kind: self._fan_out(k, t, o),
+                watches=self.watches,
             )
         return self._informers[kind]
 

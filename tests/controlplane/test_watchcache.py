@@ -93,9 +93,14 @@ async def test_stuck_watcher_is_closed_and_others_continue(tmp_path, monkeypatch
 
 
 async def test_watch_older_than_the_ring_is_served_by_the_store(controlplane, client: Client) -> None:
-    """A revision the cache no longer holds falls back to the store's history (Gone if compacted)."""
+    """A revision the cache does not hold falls back to the store's history (Gone if
+    compacted), while one it holds is served even though the store compacted it."""
     first = await client.create(_pod("a"))
     await client.create(_pod("b"))
     await controlplane.store.compact(await controlplane.store.current_revision())
     with pytest.raises(GoneError, match="too old"):
-        await _collect(client, 1, from_revision=int(first["metadata"]["resourceVersion"]))
+        await _collect(client, 1, from_revision=1)  # predates the cache
+    seen = await asyncio.wait_for(
+        _collect(client, 2, from_revision=int(first["metadata"]["resourceVersion"])), 10
+    )
+    assert seen == [("ADDED", "a"), ("ADDED", "b")]
