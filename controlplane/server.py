@@ -6,10 +6,11 @@ The servicer only decodes requests, calls Registry, and maps errors to status co
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -27,6 +28,7 @@ from proto import mixfleet_pb2_grpc as pb_grpc
 from store import base as store_errors
 
 _log = log.get("server")
+_T = TypeVar("_T")
 
 _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (InvalidObjectError, grpc.StatusCode.INVALID_ARGUMENT),
@@ -76,6 +78,20 @@ async def _errors(context: grpc.aio.ServicerContext, method: str) -> AsyncIterat
         await context.abort(code, message)
 
 
+_MAX_REQUEST_SECONDS = 30.0
+
+
+async def _bounded(context: grpc.aio.ServicerContext, aw: Awaitable[_T]) -> _T:
+    """Answer before the client's deadline even when the store hangs: UNAVAILABLE, not a
+    silent DEADLINE_EXCEEDED (or a handler that never ends when there is no deadline)."""
+    remaining = context.time_remaining()
+    limit = _MAX_REQUEST_SECONDS if remaining is None else min(_MAX_REQUEST_SECONDS, remaining - 0.5)
+    try:
+        return await asyncio.wait_for(aw, max(limit, 0.1))
+    except asyncio.TimeoutError as e:
+        raise store_errors.UnavailableError(f"no answer within {limit:.1f}s") from e
+
+
 def _load(data: bytes) -> dict[str, Any]:
     try:
         obj = json.loads(data)
@@ -99,49 +115,51 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
     async def Apply(self, request: pb.ApplyRequest, context: Any) -> pb.ApplyResponse:
         async with _errors(context, "Apply"):
             objs = [_load(o) for o in request.objects]
-            results = await self.registry.apply(objs, dry_run=request.dry_run)
+            results = await _bounded(context, self.registry.apply(objs, dry_run=request.dry_run))
             return pb.ApplyResponse(
                 results=[pb.ApplyResult(object=_dump(r.object), outcome=r.outcome) for r in results]
             )
 
     async def Create(self, request: pb.CreateRequest, context: Any) -> pb.ObjectResponse:
         async with _errors(context, "Create"):
-            return pb.ObjectResponse(object=_dump(await self.registry.create(_load(request.object))))
+            obj = await _bounded(context, self.registry.create(_load(request.object)))
+            return pb.ObjectResponse(object=_dump(obj))
 
     async def Update(self, request: pb.UpdateRequest, context: Any) -> pb.ObjectResponse:
         async with _errors(context, "Update"):
-            obj = await self.registry.update(_load(request.object), status_only=request.status_only)
+            obj = await _bounded(
+                context, self.registry.update(_load(request.object), status_only=request.status_only)
+            )
             return pb.ObjectResponse(object=_dump(obj))
 
     async def Get(self, request: pb.GetRequest, context: Any) -> pb.ObjectResponse:
         async with _errors(context, "Get"):
             r = request.ref
-            return pb.ObjectResponse(
-                object=_dump(await self.registry.get(r.kind, r.name, r.namespace))
-            )
+            obj = await _bounded(context, self.registry.get(r.kind, r.name, r.namespace))
+            return pb.ObjectResponse(object=_dump(obj))
 
     async def List(self, request: pb.ListRequest, context: Any) -> pb.ListResponse:
         async with _errors(context, "List"):
-            items, rev = await self.registry.list(
+            items, rev = await _bounded(context, self.registry.list(
                 request.kind,
                 namespace=request.namespace,
                 all_namespaces=request.all_namespaces,
                 label_selector=request.label_selector,
                 field_selector=request.field_selector,
-            )
+            ))
             return pb.ListResponse(items=[_dump(i) for i in items], revision=rev)
 
     async def Delete(self, request: pb.DeleteRequest, context: Any) -> pb.ObjectResponse:
         async with _errors(context, "Delete"):
             r = request.ref
-            obj = await self.registry.delete(
+            obj = await _bounded(context, self.registry.delete(
                 r.kind,
                 r.name,
                 r.namespace,
                 propagation_policy=request.propagation_policy,
                 grace_period_seconds=request.grace_period_seconds,
                 precondition_resource_version=request.precondition_resource_version,
-            )
+            ))
             return pb.ObjectResponse(object=_dump(obj))
 
     async def Watch(self, request: pb.WatchRequest, context: Any) -> AsyncIterator[pb.WatchEvent]:
