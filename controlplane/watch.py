@@ -23,6 +23,20 @@ class ApiEvent:
     revision: int
 
 
+def selector_event(
+    *, was_in: bool, now_in: bool, prev: Obj | None, cur: Obj | None, revision: int
+) -> ApiEvent | None:
+    """What a watcher sees of one change: an object moving into its selector is ADDED, one
+    moving out (or deleted) is DELETED, one staying in is MODIFIED; otherwise nothing."""
+    if now_in and was_in:
+        return ApiEvent("MODIFIED", cur, revision)  # type: ignore[arg-type]
+    if now_in:
+        return ApiEvent("ADDED", cur, revision)  # type: ignore[arg-type]
+    if was_in:
+        return ApiEvent("DELETED", cur if cur is not None else prev, revision)  # type: ignore[arg-type]
+    return None
+
+
 async def watch(
     registry: Registry,
     kind: str,
@@ -52,15 +66,13 @@ async def watch(
     async for ev in registry.store.watch(k.prefix(ns), from_revision):
         prev_raw = ev.prev_value or (ev.kv.value if ev.type is EventType.DELETE else None)
         prev = decode(value=prev_raw, revision=ev.revision) if prev_raw else None
-        if ev.type is EventType.DELETE:
-            if prev is not None and match(prev):
-                yield ApiEvent("DELETED", prev, ev.revision)
-            continue
-        cur = decode(ev.kv)
-        now_in, was_in = match(cur), prev is not None and match(prev)
-        if now_in and was_in:
-            yield ApiEvent("MODIFIED", cur, ev.revision)
-        elif now_in:
-            yield ApiEvent("ADDED", cur, ev.revision)
-        elif was_in:
-            yield ApiEvent("DELETED", cur, ev.revision)
+        cur = None if ev.type is EventType.DELETE else decode(ev.kv)
+        out = selector_event(
+            was_in=prev is not None and match(prev),
+            now_in=cur is not None and match(cur),
+            prev=prev,
+            cur=cur,
+            revision=ev.revision,
+        )
+        if out is not None:
+            yield out

@@ -24,7 +24,7 @@ from api.selectors import field_value
 from controlplane.informer import cache_key
 from controlplane.objects import Obj, decode
 from controlplane.registry import ObjectFilter, Registry
-from controlplane.watch import ApiEvent, watch
+from controlplane.watch import ApiEvent, selector_event, watch
 from mixfleet import log
 from store.base import CompactedError, EventType, UnavailableError
 
@@ -88,14 +88,14 @@ class _Watcher:
     def translate(self, ch: Change) -> ApiEvent | None:
         """The API event this watcher sees, or None (an object moving into the selector is
         ADDED, one moving out is DELETED)."""
-        was, now = self.in_scope(ch.prev), self.in_scope(ch.cur)
-        if now and was:
-            return ApiEvent("MODIFIED", ch.cur, ch.revision)  # type: ignore[arg-type]
-        if now:
-            return ApiEvent("ADDED", ch.cur, ch.revision)  # type: ignore[arg-type]
-        if was:
-            return ApiEvent("DELETED", ch.cur or _deleted(ch.prev, ch.revision), ch.revision)
-        return None
+        was_in = self.in_scope(ch.prev)
+        return selector_event(
+            was_in=was_in,
+            now_in=self.in_scope(ch.cur),
+            prev=_deleted(ch.prev, ch.revision) if was_in and ch.cur is None else ch.prev,
+            cur=ch.cur,
+            revision=ch.revision,
+        )
 
 
 def _deleted(prev: Obj | None, revision: int) -> Obj:
