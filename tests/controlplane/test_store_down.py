@@ -30,7 +30,9 @@ async def test_store_down_is_unavailable_then_recovers(private_etcd: EtcdCluster
             ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kept"}}
             await client.create(ns)
             private_etcd.kill(0)
-            with pytest.raises(UnavailableError, match="store unavailable"):
+            # The server answers "store unavailable"; on a loaded machine the client's own
+            # deadline may come first. Either way: UNAVAILABLE, one readable line.
+            with pytest.raises(UnavailableError, match="store unavailable|cannot reach the control plane"):
                 await client.get("namespaces", "kept")
             private_etcd.restart(0)
             got = None
