@@ -33,11 +33,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from benchmarks.fleet import make_workload
-from controlplane import scheduling
-from controlplane.app import ControlPlane, ControlPlaneConfig
-from controlplane.watch import watch
-from mixfleet import log
-from scheduler import Scheduler, Snapshot
+from mixfleet.controlplane import scheduling
+from mixfleet.controlplane.app import ControlPlane, ControlPlaneConfig
+from mixfleet.controlplane.watch import watch
+from mixfleet.scheduler import Scheduler, Snapshot
+from mixfleet.util import log
 
 NAMESPACE = "bench"
 

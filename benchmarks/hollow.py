@@ -36,14 +36,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from benchmarks.hollow_observe import Observer, Sampler, pct
-from controlplane.app import ControlPlane, ControlPlaneConfig
-from controlplane.client import APIError, Client
-from mixfleet import log
-from mixfleet.agents import NodePlan, simulated_node
-from mixfleet.aio import run_together
-from mixfleet.simspec import parse_all
-from nodeagent.agent import AgentConfig
-from nodeagent.runner import run_node
+from mixfleet.client import APIError, Client
+from mixfleet.cmd.agents import NodePlan, simulated_node
+from mixfleet.cmd.simspec import parse_all
+from mixfleet.controlplane.app import ControlPlane, ControlPlaneConfig
+from mixfleet.nodeagent.agent import AgentConfig
+from mixfleet.nodeagent.runner import run_node
+from mixfleet.util import log
+from mixfleet.util.aio import run_together
 
 NAMESPACE = "hollow"
 _WIN_TOLERATION = [{"key": "os", "value": "windows", "effect": "NoSchedule"}]

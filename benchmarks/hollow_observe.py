@@ -11,9 +11,9 @@ import threading
 import time
 from typing import Any
 
-from controlplane.registry import Registry
-from controlplane.watch import watch
-from mixfleet.aio import run_together
+from mixfleet.controlplane.registry import Registry
+from mixfleet.controlplane.watch import watch
+from mixfleet.util.aio import run_together
 
 LEASE_NAMESPACE = "mixfleet-node-lease"
 

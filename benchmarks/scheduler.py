@@ -33,7 +33,7 @@ import time
 from collections import defaultdict
 
 from benchmarks.fleet import make_workload
-from scheduler import Placement, Scheduler, SchedulerConfig, Snapshot
+from mixfleet.scheduler import Placement, Scheduler, SchedulerConfig, Snapshot
 
 
 def run(*, nodes: list[dict], pods: list[dict], strategy: str, seed: int) -> dict:

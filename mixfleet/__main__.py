@@ -1,5 +1,7 @@
+"""``python -m mixfleet``: the same entry point as the ``mixfleet`` console script."""
+
 import sys
 
-from mixfleet.cli import main
+from mixfleet.cmd.cli import main
 
 sys.exit(main())

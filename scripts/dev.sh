@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec python3 -m mixfleet dev --log-format console \
+echo "mixfleet and mixctl are in $PWD/.venv/bin: in another terminal run" \
+  "'export PATH=\"$PWD/.venv/bin:\$PATH\"' (or '. .venv/bin/activate') to use them" >&2
+exec .venv/bin/python -m mixfleet dev --log-format console \
   --simulate windows/17763 --simulate windows/20348 --simulate windows/26100+hyperv "$@"

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from api import objects
-from api.defaults import apply_defaults
+from mixfleet.api import objects, pods, times
+from mixfleet.api.defaults import apply_defaults
 
 
 def deployment(**spec: object) -> dict:
@@ -77,7 +77,7 @@ def pod(spec: dict | None = None, annotations: dict | None = None) -> dict:
 ])
 def test_pod_os(obj: dict, os_name: str) -> None:
     """A pod's OS comes from spec.platform, spec.os, the OS node selector, else linux."""
-    assert objects.pod_os(obj) == os_name
+    assert pods.pod_os(obj) == os_name
 
 
 HYPERV_ANNOTATION = {"experimental.windows.kubernetes.io/isolation-type": "hyperv"}
@@ -97,7 +97,7 @@ HYPERV_ANNOTATION = {"experimental.windows.kubernetes.io/isolation-type": "hyper
 ])
 def test_isolation_from_pod(obj: dict, isolation: str | None) -> None:
     """Isolation: spec.platform.isolation, then runtimeClassName, then the old annotation."""
-    assert objects.isolation_from_pod(obj) == isolation
+    assert pods.isolation(obj) == isolation
 
 
 def test_owner_references() -> None:
@@ -115,12 +115,12 @@ def test_owner_references() -> None:
 
 def test_timestamps_round_trip() -> None:
     """now() writes UTC RFC 3339 that parse_time reads back."""
-    stamp = objects.now()
+    stamp = times.now()
     assert stamp.endswith("Z")
-    parsed = objects.parse_time(stamp)
+    parsed = times.parse_time(stamp)
     assert parsed.tzinfo is not None
-    assert objects.format_time(parsed) == stamp
-    assert objects.parse_time("2024-05-01T12:00:00.5+02:00") == dt.datetime(2024, 5, 1, 10, 0, 0, 500000, dt.timezone.utc)
+    assert times.format_time(parsed) == stamp
+    assert times.parse_time("2024-05-01T12:00:00.5+02:00") == dt.datetime(2024, 5, 1, 10, 0, 0, 500000, dt.timezone.utc)
 
 
 def test_describe() -> None:

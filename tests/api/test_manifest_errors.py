@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api import manifest
+from mixfleet.api import manifest
 
 POD = """\
 apiVersion: v1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api import manifest
+from mixfleet.api import manifest
 
 DOCS = """
 apiVersion: v1

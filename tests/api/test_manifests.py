@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api import manifest, objects
+from mixfleet.api import manifest, objects, pods
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "manifests").glob("*.y*ml"))
@@ -41,7 +41,7 @@ def test_web_example_is_linux_busybox() -> None:
     """web.yaml holds the Linux pod web-0 and deployment web that `mixfleet dev` runs locally."""
     docs = {objects.describe(d.obj): d.obj for d in manifest.load([str(REPO / "manifests/web.yaml")])}
     pod, deploy = docs["Pod/web-0"], docs["Deployment/web"]
-    assert objects.pod_os(pod) == "linux" and objects.pod_os(deploy["spec"]["template"]) == "linux"
+    assert pods.pod_os(pod) == "linux" and pods.pod_os(deploy["spec"]["template"]) == "linux"
     assert pod["spec"]["containers"][0]["image"] == "mixfleet/busybox:latest"
     assert deploy["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
 
@@ -51,11 +51,11 @@ def test_windows_examples_ask_for_isolation() -> None:
     docs = {objects.describe(d.obj): d.obj for d in manifest.load(
         [str(REPO / "manifests" / n) for n in ("windows-iis.yaml", "windows-legacy-hyperv.yaml", "windows-per-build.yaml")])}
     template = lambda name: docs[name]["spec"]["template"]  # noqa: E731
-    assert objects.isolation_from_pod(template("Deployment/iis")) == "auto"
-    assert objects.isolation_from_pod(template("Deployment/legacy-app")) == "hyperv"
-    assert objects.isolation_from_pod(docs["Pod/legacy-oneshot"]) == "hyperv"
-    assert objects.isolation_from_pod(template("Deployment/per-build")) == "process"
-    assert all(objects.pod_os(template(n)) == "windows" for n in ("Deployment/iis", "Deployment/legacy-app"))
+    assert pods.isolation(template("Deployment/iis")) == "auto"
+    assert pods.isolation(template("Deployment/legacy-app")) == "hyperv"
+    assert pods.isolation(docs["Pod/legacy-oneshot"]) == "hyperv"
+    assert pods.isolation(template("Deployment/per-build")) == "process"
+    assert all(pods.pod_os(template(n)) == "windows" for n in ("Deployment/iis", "Deployment/legacy-app"))
 
 
 def test_stdin_and_defaults() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api import quantity
+from mixfleet.api import quantity
 
 
 @pytest.mark.parametrize("text, millis", [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api import selectors
+from mixfleet.api import selectors
 
 LABELS = {"app": "web", "tier": "frontend", "build": "20348", "env": ""}
 

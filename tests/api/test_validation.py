@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.defaults import apply_defaults
-from api.validation import validate, validate_propagation, validate_update
+from mixfleet.api.defaults import apply_defaults
+from mixfleet.api.validation import validate, validate_propagation, validate_update
 
 NODE = {
     "apiVersion": "v1", "kind": "Node",

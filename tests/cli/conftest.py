@@ -11,7 +11,11 @@ from typing import Iterator
 
 import pytest
 
-from tests.fixtures.controlplane import REPO, ControlPlaneProcess, start_controlplane_process
+from tests.fixtures.controlplane import (
+    REPO,
+    ControlPlaneProcess,
+    start_controlplane_process,
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class Mixctl:
         return env
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "mixctl", *args]
+        return [sys.executable, "-m", "mixfleet.mixctl", *args]
 
     def __call__(self, *args: str, input: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

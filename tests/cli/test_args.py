@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from api.kinds import lookup
-from mixctl.errors import CLIError
-from mixctl.main import build_parser, parse
-from mixctl.objects import parse_refs
+from mixfleet.api.kinds import lookup
+from mixfleet.mixctl.errors import CLIError
+from mixfleet.mixctl.main import build_parser, parse
+from mixfleet.mixctl.objects import parse_refs
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mixctl import config as cfg
-from mixctl.errors import ConfigError
+from mixfleet.mixctl import config as cfg
+from mixfleet.mixctl.errors import ConfigError
 
 CONF = cfg.Config(
     current_context="dev",

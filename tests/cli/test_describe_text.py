@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from mixctl.printers.describe import describe_generic, describe_node, describe_pod
+from mixfleet.mixctl.printers.describe import (
+    describe_generic,
+    describe_node,
+    describe_pod,
+)
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
 MSG = "0/12 nodes are available: 7 node OS is windows, pod needs linux; 5 insufficient memory."

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from api.kinds import lookup
-from controlplane.client import ConflictError, NotFoundError
-from mixctl.errors import CLIError
-from mixctl.objects import mutate
+from mixfleet.api.kinds import lookup
+from mixfleet.client import ConflictError, NotFoundError
+from mixfleet.mixctl.errors import CLIError
+from mixfleet.mixctl.objects import mutate
 
 
 class RecordingClient:

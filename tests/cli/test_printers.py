@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-from api.kinds import lookup
-from mixctl.printers import columns, output, table
-from mixctl.printers.age import age, format_age
-from mixctl.printers.podstatus import pod_ready, pod_restarts, pod_status
+from mixfleet.api.kinds import lookup
+from mixfleet.mixctl.printers import columns, output, table
+from mixfleet.mixctl.printers.age import age, format_age
+from mixfleet.mixctl.printers.podstatus import pod_ready, pod_restarts, pod_status
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
 

@@ -15,7 +15,7 @@ import copy
 import datetime as dt
 from typing import Any
 
-from controlplane.client import APIError, Client, ConflictError, NotFoundError
+from mixfleet.client import APIError, Client, ConflictError, NotFoundError
 
 LEASE_NS = "mixfleet-node-lease"
 
@@ -140,14 +140,14 @@ class SimulatedNode(_Killable):
     outlives ``stop()``, so a restarted agent finds the containers its node still holds."""
 
     def __init__(self, client: Client, name: str) -> None:
-        from nodeagent.engines.simulated import SimulatedEngine
+        from mixfleet.nodeagent.engines.simulated import SimulatedEngine
 
         self.client = client
         self.name = name
         self.engine = SimulatedEngine(os="linux", hostname=name, cpu=8)
 
     async def start(self, client: Client | None = None) -> "SimulatedNode":
-        from nodeagent.agent import Agent, AgentConfig
+        from mixfleet.nodeagent.agent import Agent, AgentConfig
 
         if client is not None:
             self.client = client
@@ -157,6 +157,6 @@ class SimulatedNode(_Killable):
         return self
 
     async def pod_uids(self) -> set[str]:
-        from nodeagent.podspec import LABEL_POD_UID
+        from mixfleet.nodeagent.podspec import LABEL_POD_UID
 
         return {c.labels.get(LABEL_POD_UID, "") for c in await self.engine.list_containers()}

@@ -12,7 +12,7 @@ import pytest_asyncio
 from tests.fixtures.etcd import EtcdCluster, unique_prefix
 
 if TYPE_CHECKING:
-    from controlplane.client import Client
+    from mixfleet.client import Client
 
 T = TypeVar("T")
 WAIT_SECONDS = 30.0  # generous: a bound on a hang, not a speed assertion
@@ -56,7 +56,7 @@ def deployment(name: str, *, replicas: int, image: str = "example/app:1",
 async def run_mixctl(server: str, *args: str, expect: int = 0) -> str:
     """Run the real `mixctl` as a process; returns stdout + stderr, checking the exit code."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mixctl", "--server", server, *args,
+        sys.executable, "-m", "mixfleet.mixctl", "--server", server, *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), WAIT_SECONDS * 2)
@@ -67,7 +67,7 @@ async def run_mixctl(server: str, *args: str, expect: int = 0) -> str:
 async def track_min_available(client: "Client", app: str, low: list[int]) -> None:
     """Follow every pod change (list, then watch) and keep in ``low[0]`` the fewest
     available pods of ``app`` seen at any revision. Runs until cancelled."""
-    from controlplane.controllers.pods import is_available
+    from mixfleet.api.pods import is_available
 
     pods, rev = await client.list("Pod")
     state = {p["metadata"]["name"]: p for p in pods}
@@ -84,7 +84,7 @@ async def track_min_available(client: "Client", app: str, low: list[int]) -> Non
 @pytest_asyncio.fixture
 async def etcd_controlplane(etcd_server: EtcdCluster, tmp_path: Path) -> AsyncIterator[object]:
     """An in-process ControlPlane on the session etcd (own prefix), short node timeouts."""
-    from controlplane.app import ControlPlane, ControlPlaneConfig
+    from mixfleet.controlplane.app import ControlPlane, ControlPlaneConfig
 
     cp = ControlPlane(ControlPlaneConfig(
         store_url=f"etcd://{etcd_server.endpoint}{unique_prefix()}",
@@ -102,7 +102,7 @@ async def etcd_controlplane(etcd_server: EtcdCluster, tmp_path: Path) -> AsyncIt
 
 @pytest_asyncio.fixture
 async def etcd_client(etcd_controlplane: object) -> AsyncIterator[object]:
-    from controlplane.client import Client
+    from mixfleet.client import Client
 
     async with Client(etcd_controlplane.address, retry_seconds=5) as c:  # type: ignore[attr-defined]
         yield c

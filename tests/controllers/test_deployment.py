@@ -8,15 +8,21 @@ from typing import AsyncIterator
 
 import pytest
 
-from controlplane.client import Client
-from controlplane.controllers import pods as P
-from api.kinds import lookup
-from mixctl.commands.scale import set_replicas
-from mixctl.errors import CLIError
-from mixctl.objects import mutate
-from mixctl.commands.rollout import follow_rollout, revisions, undo
+from mixfleet.api import objects
+from mixfleet.api import pods as P
+from mixfleet.api.kinds import lookup
+from mixfleet.client import Client
+from mixfleet.mixctl.commands.rollout import follow_rollout, revisions, undo
+from mixfleet.mixctl.commands.scale import set_replicas
+from mixfleet.mixctl.errors import CLIError
+from mixfleet.mixctl.objects import mutate
 from tests.controllers.agents import FakeAgent
-from tests.controllers.conftest import deployment, eventually, run_mixctl, track_min_available
+from tests.controllers.conftest import (
+    deployment,
+    eventually,
+    run_mixctl,
+    track_min_available,
+)
 
 pytestmark = pytest.mark.etcd
 
@@ -51,7 +57,7 @@ def _set_image(d: dict, image: str) -> bool:
 
 
 async def _complete(client: Client, name: str) -> dict | None:
-    from controlplane.controllers.rollout import rollout_complete
+    from mixfleet.api.workloads import rollout_complete
 
     d = await client.get("Deployment", name)
     return d if rollout_complete(d) else None
@@ -70,7 +76,7 @@ async def test_scale_one_to_five_to_two(etcd_client: Client, agents: list[FakeAg
     h = rs["metadata"]["labels"]["pod-template-hash"]
     assert rs["metadata"]["name"] == f"web-{h}"
     assert rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
-    assert all(P.controlled_by(p, rs) and p["metadata"]["name"].startswith(f"web-{h}-")
+    assert all(objects.is_controlled_by(p, rs) and p["metadata"]["name"].startswith(f"web-{h}-")
                for p in five)
     assert first[0]["metadata"]["name"] in {p["metadata"]["name"] for p in two}
     d = await eventually(lambda: _complete(etcd_client, "web"), what="status caught up")

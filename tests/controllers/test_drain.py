@@ -8,11 +8,16 @@ from typing import AsyncIterator
 
 import pytest
 
-from controlplane.client import Client
-from controlplane.controllers import pods as P
-from mixctl.commands.drain import drain
+from mixfleet.api import pods as P
+from mixfleet.client import Client
+from mixfleet.mixctl.commands.drain import drain
 from tests.controllers.agents import SimulatedNode
-from tests.controllers.conftest import deployment, eventually, run_mixctl, track_min_available
+from tests.controllers.conftest import (
+    deployment,
+    eventually,
+    run_mixctl,
+    track_min_available,
+)
 
 pytestmark = pytest.mark.etcd
 

@@ -8,8 +8,9 @@ from typing import AsyncIterator
 
 import pytest
 
-from controlplane.client import Client, NotFoundError
-from controlplane.controllers import pods as P
+from mixfleet.api import objects
+from mixfleet.api import pods as P
+from mixfleet.client import Client, NotFoundError
 from tests.controllers.agents import FakeAgent
 from tests.controllers.conftest import deployment, eventually
 
@@ -104,4 +105,4 @@ async def test_orphan_keeps_pods_and_a_new_deployment_adopts_them(
 
 async def _rs_owned_by(client: Client, app: str, uid: str) -> dict | None:
     sets, _ = await _owned(client, app)
-    return next((rs for rs in sets if P.controller_ref(rs) and P.controller_ref(rs)["uid"] == uid), None)
+    return next((rs for rs in sets if objects.controller_of(rs) and objects.controller_of(rs)["uid"] == uid), None)

@@ -8,8 +8,8 @@ from typing import AsyncIterator
 
 import pytest
 
-from controlplane.client import Client
-from controlplane.controllers import pods as P
+from mixfleet.api import pods as P
+from mixfleet.client import Client
 from tests.controllers.agents import SimulatedNode
 from tests.controllers.conftest import deployment, eventually
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.controllers import pods as P
-from controlplane.controllers.nodelifecycle import UNREACHABLE_TAINT, mark_reachable, mark_unreachable
+from mixfleet.api import pods as P
+from mixfleet.controlplane.controllers.nodelifecycle import (
+    UNREACHABLE_TAINT,
+    mark_reachable,
+    mark_unreachable,
+)
 
 
 def _pod(name: str, *, node: str = "n1", phase: str = "Running", ready: str | None = "True",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from controlplane.controllers.queue import Requeue, WorkQueue
+from mixfleet.controlplane.controllers.queue import Requeue, WorkQueue
 
 
 async def _run_until(queue: WorkQueue, sync, done: asyncio.Event, *, workers: int = 1) -> None:  # type: ignore[no-untyped-def]

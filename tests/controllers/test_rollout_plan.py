@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.controllers.rollout import (
+from mixfleet.api.workloads import surge_and_unavailable, template_hash
+from mixfleet.controlplane.controllers.rollout import (
     RSState,
     plan_recreate,
     plan_rolling,
-    surge_and_unavailable,
-    template_hash,
 )
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.registry import Registry, StaleObjectError
-from store.embedded import EmbeddedStore
+from mixfleet.controlplane.registry import Registry, StaleObjectError
+from mixfleet.store.embedded import EmbeddedStore
 
 
 class RacingStore(EmbeddedStore):

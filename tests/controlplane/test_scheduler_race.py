@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-from controlplane.events import EventRecorder
-from controlplane.registry import Registry
-from controlplane.scheduling import SchedulerLoop
-from controlplane.watch import watch
-from mixfleet.aio import run_together
-from scheduler import SchedulerConfig
-from store.embedded import EmbeddedStore
+from mixfleet.controlplane.events import EventRecorder
+from mixfleet.controlplane.registry import Registry
+from mixfleet.controlplane.scheduling import SchedulerLoop
+from mixfleet.controlplane.watch import watch
+from mixfleet.scheduler import SchedulerConfig
+from mixfleet.store.embedded import EmbeddedStore
+from mixfleet.util.aio import run_together
 from tests.scheduler.builders import make_node
 
 

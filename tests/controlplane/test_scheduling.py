@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from controlplane.client import Client
+from mixfleet.client import Client
 from tests.scheduler.builders import make_node
 
 

@@ -8,9 +8,9 @@ from typing import Iterator
 
 import pytest
 
-from controlplane.app import ControlPlane, ControlPlaneConfig
-from controlplane.client import Client, UnavailableError
-from store.etcd import EtcdStore
+from mixfleet.client import Client, UnavailableError
+from mixfleet.controlplane.app import ControlPlane, ControlPlaneConfig
+from mixfleet.store.etcd import EtcdStore
 from tests.fixtures.etcd import EtcdCluster, _cluster, unique_prefix
 
 

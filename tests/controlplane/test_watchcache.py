@@ -8,11 +8,11 @@ import asyncio
 
 import pytest
 
-from controlplane import watchcache
-from controlplane.client import Client, GoneError
-from controlplane.registry import Registry
-from controlplane.watchcache import WatchCache, WatchClosedError
-from store.embedded import EmbeddedStore
+from mixfleet.client import Client, GoneError
+from mixfleet.controlplane import watchcache
+from mixfleet.controlplane.registry import Registry
+from mixfleet.controlplane.watchcache import WatchCache, WatchClosedError
+from mixfleet.store.embedded import EmbeddedStore
 
 
 def _pod(name: str, node: str = "") -> dict:

@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from controlplane.client import Client
-from controlplane.registry import ObjectFilter
+from mixfleet.client import Client
+from mixfleet.controlplane.registry import ObjectFilter
 
 
 def _pod(name: str) -> dict:

@@ -67,7 +67,7 @@ spec:
 
 def _mixctl(server: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mixctl", "--server", server, *args],
+        [sys.executable, "-m", "mixfleet.mixctl", "--server", server, *args],
         capture_output=True, text=True, timeout=60, check=check, cwd=REPO,
     )
 

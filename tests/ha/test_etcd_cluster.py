@@ -7,11 +7,11 @@ from typing import Iterator
 
 import pytest
 
-from api.kinds import lookup
-from controlplane.client import Client
-from controlplane.controllers import pods as P
-from mixctl.commands.scale import set_replicas
-from mixctl.objects import mutate
+from mixfleet.api import pods as P
+from mixfleet.api.kinds import lookup
+from mixfleet.client import Client
+from mixfleet.mixctl.commands.scale import set_replicas
+from mixfleet.mixctl.objects import mutate
 from tests.controllers.agents import FakeAgent
 from tests.controllers.conftest import deployment, eventually
 from tests.fixtures.etcd import EtcdCluster, unique_prefix

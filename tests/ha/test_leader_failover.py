@@ -9,11 +9,11 @@ import contextlib
 
 import pytest
 
-from api.kinds import lookup
-from controlplane.client import Client, UnavailableError
-from controlplane.controllers import pods as P
-from mixctl.commands.rollout import follow_rollout, revisions
-from mixctl.objects import mutate
+from mixfleet.api import pods as P
+from mixfleet.api.kinds import lookup
+from mixfleet.client import Client, UnavailableError
+from mixfleet.mixctl.commands.rollout import follow_rollout, revisions
+from mixfleet.mixctl.objects import mutate
 from tests.controllers.agents import SimulatedNode
 from tests.controllers.conftest import deployment, eventually
 from tests.fixtures.etcd import EtcdCluster, unique_prefix

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mixfleet.simspec import SimSpecError, parse, parse_all
+from mixfleet.cmd.simspec import SimSpecError, parse, parse_all
 
 
 @pytest.mark.parametrize(

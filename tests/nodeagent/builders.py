@@ -6,8 +6,8 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
-from nodeagent.engines.base import ContainerState, RunState
-from nodeagent.podspec import container_spec
+from mixfleet.nodeagent.engines.base import ContainerState, RunState
+from mixfleet.nodeagent.podspec import container_spec
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 

@@ -4,7 +4,7 @@ HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion, sys.getwindowsversion() a
 
 from __future__ import annotations
 
-from nodeagent.facts.windows import WinVer
+from mixfleet.nodeagent.facts.windows import WinVer
 
 SERVER_2019_CORE = {
     "winver": WinVer(10, 0, 17763, 3),

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from controlplane.client import NotFoundError
-from nodeagent.agent import Agent, AgentConfig
-from nodeagent.engines.base import ContainerSpec, RunState
-from nodeagent.engines.docker_engine import DockerEngine
-from nodeagent.podspec import LABEL_NODE, LABEL_POD_UID, MANAGED
-from nodeagent.runner import run_node
+from mixfleet.client import NotFoundError
+from mixfleet.nodeagent.agent import Agent, AgentConfig
+from mixfleet.nodeagent.engines.base import ContainerSpec, RunState
+from mixfleet.nodeagent.engines.docker_engine import DockerEngine
+from mixfleet.nodeagent.podspec import LABEL_NODE, LABEL_POD_UID, MANAGED
+from mixfleet.nodeagent.runner import run_node
 from tests.nodeagent.builders import eventually
 
 pytestmark = pytest.mark.docker

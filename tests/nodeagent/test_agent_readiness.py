@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from nodeagent.agent import Agent, AgentConfig
-from nodeagent.engines.base import RunState
-from nodeagent.engines.simulated import SimulatedEngine
-from nodeagent.podspec import LABEL_POD_UID, MANAGED
+from mixfleet.nodeagent.agent import Agent, AgentConfig
+from mixfleet.nodeagent.engines.base import RunState
+from mixfleet.nodeagent.engines.simulated import SimulatedEngine
+from mixfleet.nodeagent.podspec import LABEL_POD_UID, MANAGED
 from tests.nodeagent.builders import eventually
 from tests.nodeagent.test_agent import FAST, IMAGE, harness, pod  # noqa: F401  (fixture)
 

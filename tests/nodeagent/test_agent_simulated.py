@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from nodeagent.agent import Agent, AgentConfig
-from nodeagent.engines.simulated import SimulatedEngine
+from mixfleet.nodeagent.agent import Agent, AgentConfig
+from mixfleet.nodeagent.engines.simulated import SimulatedEngine
 from tests.nodeagent.builders import eventually
 from tests.nodeagent.test_agent import FAST, _get
 

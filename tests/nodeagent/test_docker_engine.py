@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from nodeagent.engines.base import (
+from mixfleet.nodeagent.engines.base import (
     ContainerSpec,
     EngineError,
     ExecTimeout,
@@ -15,8 +15,8 @@ from nodeagent.engines.base import (
     PullError,
     RunState,
 )
-from nodeagent.engines.docker_engine import DockerEngine
-from nodeagent.podspec import MANAGED
+from mixfleet.nodeagent.engines.docker_engine import DockerEngine
+from mixfleet.nodeagent.podspec import MANAGED
 
 pytestmark = pytest.mark.docker
 IMAGE = "mixfleet/busybox:latest"

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import docker.errors
 
-from nodeagent.engines.docker_engine import DockerEngine
+from mixfleet.nodeagent.engines.docker_engine import DockerEngine
 
 
 class Stream:

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from nodeagent.engines.base import ContainerSpec, ImageNotFound, RunState
-from nodeagent.engines.docker_engine import DockerEngine
-from nodeagent.engines.simulated import SimulatedEngine
+from mixfleet.nodeagent.engines.base import ContainerSpec, ImageNotFound, RunState
+from mixfleet.nodeagent.engines.docker_engine import DockerEngine
+from mixfleet.nodeagent.engines.simulated import SimulatedEngine
 from tests.nodeagent.builders import eventually
 
 IMAGE = "mixfleet/busybox:latest"

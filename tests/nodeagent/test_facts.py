@@ -6,15 +6,15 @@ import os
 
 import pytest
 
-from nodeagent.facts import (
+from mixfleet.nodeagent.facts import (
     detect_host,
     facts_from_engine,
     node_object,
     parse_docker_image,
     parse_docker_info,
 )
-from nodeagent.facts.linux import linux_facts
-from nodeagent.facts.windows import parse_hyperv_probe, windows_facts
+from mixfleet.nodeagent.facts.linux import linux_facts
+from mixfleet.nodeagent.facts.windows import parse_hyperv_probe, windows_facts
 from tests.nodeagent import recorded as rec
 
 _GI = 1 << 30

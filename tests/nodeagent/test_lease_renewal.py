@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from controlplane.client import Client
-from nodeagent.nodestatus import LEASE_NAMESPACE, NodeWriter
+from mixfleet.client import Client
+from mixfleet.nodeagent.nodestatus import LEASE_NAMESPACE, NodeWriter
 
 
 async def test_renewals_advance_and_survive_outside_changes(client: Client) -> None:

@@ -8,11 +8,15 @@ from typing import Sequence
 
 import pytest
 
-from nodeagent.engines.base import ContainerState, EngineError, ExecResult, RunState
-from nodeagent.engines.simulated import SimulatedEngine
-from nodeagent.podspec import container_spec
-from nodeagent.probes import Prober, ProbeSpec, ProbeState
-from nodeagent.status import pod_status
+from mixfleet.nodeagent.engines.base import (
+    ContainerState,
+    EngineError,
+    ExecResult,
+)
+from mixfleet.nodeagent.engines.simulated import SimulatedEngine
+from mixfleet.nodeagent.podspec import container_spec
+from mixfleet.nodeagent.probes import Prober, ProbeSpec, ProbeState
+from mixfleet.nodeagent.status import pod_status
 from tests.nodeagent.builders import T0, at, exited, make_container, make_pod
 
 

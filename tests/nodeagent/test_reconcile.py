@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nodeagent.backoff import BackoffState
-from nodeagent.engines.base import RunState
-from nodeagent.reconcile import (
+from mixfleet.nodeagent.backoff import BackoffState
+from mixfleet.nodeagent.engines.base import RunState
+from mixfleet.nodeagent.reconcile import (
     Create,
     Finalize,
     Pull,

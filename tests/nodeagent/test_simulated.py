@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from nodeagent.engines.base import ContainerSpec, ImageNotFound, PullError, RunState, StartError
-from nodeagent.engines.simulated import SimulatedEngine
+from mixfleet.nodeagent.engines.base import (
+    ContainerSpec,
+    ImageNotFound,
+    PullError,
+    RunState,
+    StartError,
+)
+from mixfleet.nodeagent.engines.simulated import SimulatedEngine
 
 MCR = "mcr.microsoft.com/windows/servercore"
 ALL_WINDOWS = [f"{MCR}:ltsc2019", f"{MCR}:ltsc2022", f"{MCR}:ltsc2025"]

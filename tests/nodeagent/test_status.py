@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nodeagent.backoff import BackoffState
-from nodeagent.reconcile import pod_status
+from mixfleet.nodeagent.backoff import BackoffState
+from mixfleet.nodeagent.reconcile import pod_status
 from tests.nodeagent.builders import at, exited, make_container, make_pod
 
 B = BackoffState(base_seconds=10, cap_seconds=300)

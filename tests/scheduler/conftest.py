@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from scheduler import Placement, Scheduler, SchedulerConfig, Snapshot, Unschedulable
+from mixfleet.scheduler import (
+    Placement,
+    Scheduler,
+    SchedulerConfig,
+    Snapshot,
+    Unschedulable,
+)
 
 
 def place(pod: dict, nodes: Iterable[dict], *, pods: Iterable[dict] = (), strategy: str = "binpack", seed: str = "") -> Placement | Unschedulable:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scheduler import Unschedulable
+from mixfleet.scheduler import Unschedulable
 from tests.scheduler.builders import make_node, make_pod
 from tests.scheduler.conftest import place
 

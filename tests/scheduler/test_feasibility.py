@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler import Placement, Unschedulable
+from mixfleet.scheduler import Placement, Unschedulable
 from tests.scheduler.builders import make_node, make_pod
 from tests.scheduler.conftest import node_of, place
 
@@ -215,7 +215,7 @@ def test_invalid_pod_is_an_error_status() -> None:
     """A pod with a bad quantity yields an error status naming it, not an exception."""
     result = place(make_pod().requests(cpu="lots").obj(), [make_node("n").obj()])
     assert isinstance(result, Unschedulable) and not result.resolvable
-    assert result.code.name == "ERROR" and "'lots'" in result.message
+    assert result.code.name == "ERROR" and '"lots"' in result.message
 
 
 def test_auto_prefers_process_isolation_host_over_hyperv() -> None:

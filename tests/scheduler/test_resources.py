@@ -3,7 +3,13 @@ and assume/forget within a batch."""
 
 from __future__ import annotations
 
-from scheduler import Placement, Scheduler, SchedulerConfig, Snapshot, Unschedulable
+from mixfleet.scheduler import (
+    Placement,
+    Scheduler,
+    SchedulerConfig,
+    Snapshot,
+    Unschedulable,
+)
 from tests.scheduler.builders import make_node, make_pod
 from tests.scheduler.conftest import node_of, place
 

@@ -3,7 +3,7 @@ preferred affinity, image locality, anti-affinity and reproducible tie-breaks.""
 
 from __future__ import annotations
 
-from scheduler import Unschedulable
+from mixfleet.scheduler import Unschedulable
 from tests.scheduler.builders import make_node, make_pod
 from tests.scheduler.conftest import node_of, place, place_batch
 

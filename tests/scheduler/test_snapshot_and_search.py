@@ -6,9 +6,15 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.fleet import make_workload
-from scheduler import Placement, Scheduler, SchedulerConfig, Snapshot, Unschedulable
-from scheduler.plugins.strategy import STRATEGIES
-from scheduler.search import _score
+from mixfleet.scheduler import (
+    Placement,
+    Scheduler,
+    SchedulerConfig,
+    Snapshot,
+    Unschedulable,
+)
+from mixfleet.scheduler.plugins.strategy import STRATEGIES
+from mixfleet.scheduler.search import _score
 from tests.scheduler.builders import make_node, make_pod
 from tests.scheduler.conftest import node_of, place
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler import Placement, Scheduler, SchedulerConfig, Snapshot
+from mixfleet.scheduler import Placement, Scheduler, SchedulerConfig, Snapshot
 from tests.scheduler.builders import make_node, make_pod
 
 CFG = SchedulerConfig(strategy="binpack")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.versions import (
+from mixfleet.api.versions import (
     InvalidVersionError,
     WindowsVersion,
-    hyperv_compatible,
     kernel_at_least,
     parse_kernel_version,
+)
+from mixfleet.scheduler.versions import (
+    hyperv_compatible,
     process_floor,
     process_isolation_compatible,
 )
@@ -161,7 +163,7 @@ def test_kernel_parse_rejects_garbage() -> None:
 )
 def test_build_from_image_tag(image: str, build: int | None) -> None:
     """Microsoft's tag families name the build an image was made for."""
-    from scheduler.versions import build_from_image_tag
+    from mixfleet.api.versions import build_from_image_tag
 
     v = build_from_image_tag(image)
     assert (v.build if v else None) == build

@@ -12,7 +12,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from store.base import (
+from mixfleet.store.base import (
     AlreadyExistsError,
     CompactedError,
     ConflictError,
@@ -23,8 +23,8 @@ from store.base import (
     StoreError,
     WatchEvent,
 )
-from store.embedded import EmbeddedStore
-from store.etcd import EtcdStore
+from mixfleet.store.embedded import EmbeddedStore
+from mixfleet.store.etcd import EtcdStore
 from tests.fixtures.etcd import unique_prefix
 
 # Hang guard for reading watch events, not a speed assertion.

@@ -10,9 +10,9 @@ from typing import AsyncIterator
 
 import pytest
 
-from store.election import EtcdLeaderElector, LocalLeaderElector, elector_for
-from store.embedded import EmbeddedStore
-from store.etcd import EtcdStore
+from mixfleet.store.election import EtcdLeaderElector, LocalLeaderElector, elector_for
+from mixfleet.store.embedded import EmbeddedStore
+from mixfleet.store.etcd import EtcdStore
 from tests.fixtures.etcd import EtcdCluster, unique_prefix
 
 # Hang guard for waiting on a takeover, not a speed assertion.
@@ -23,9 +23,9 @@ _TTL = 2.0
 # refreshing its lease without resigning.
 _CANDIDATE = """
 import asyncio, sys
-from store.etcd import EtcdStore
-from store.election import elector_for
-from mixfleet import log
+from mixfleet.store.etcd import EtcdStore
+from mixfleet.store.election import elector_for
+from mixfleet.util import log
 
 async def main():
     log.configure()  # logs to stderr, leaving stdout for the token

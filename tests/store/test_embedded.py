@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from store.base import CompactedError, EventType
-from store.embedded import EmbeddedStore
+from mixfleet.store.base import CompactedError, EventType
+from mixfleet.store.embedded import EmbeddedStore
 
 
 async def test_reopen_keeps_data_revision_and_history(tmp_path) -> None:

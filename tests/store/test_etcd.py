@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from store.base import EventType, UnavailableError
-from store.etcd import EtcdStore
+from mixfleet.store.base import EventType, UnavailableError
+from mixfleet.store.etcd import EtcdStore
 from tests.fixtures.etcd import EtcdCluster, free_port, unique_prefix
 from tests.store.test_contract import take
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from store import open_store
-from store.embedded import EmbeddedStore
-from store.etcd import EtcdStore
+from mixfleet.store import open_store
+from mixfleet.store.embedded import EmbeddedStore
+from mixfleet.store.etcd import EtcdStore
 
 
 @pytest.mark.parametrize(

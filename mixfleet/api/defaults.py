@@ -1,0 +1,105 @@
+"""Defaults Kubernetes would fill in, applied before validation on every write and by
+``mixctl apply``. ``apply_defaults`` returns a new dict and never mutates its input (objects
+may come from a shared cache). It tolerates malformed objects: a value of the wrong type is
+left alone for validation to report."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from mixfleet.api import quantity
+from mixfleet.api.kinds import KINDS
+
+DEFAULT_NAMESPACE = "default"
+_NAMESPACED = {k.kind for k in KINDS if k.namespaced}
+
+POD_SPEC_DEFAULTS = {"restartPolicy": "Always", "terminationGracePeriodSeconds": 30}
+CONTAINER_DEFAULTS = {"imagePullPolicy": "IfNotPresent"}
+DEPLOYMENT_SPEC_DEFAULTS = {"replicas": 1, "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600}
+ROLLING_UPDATE_DEFAULTS = {"maxSurge": "25%", "maxUnavailable": "25%"}
+
+
+def _fill(target: Any, defaults: dict) -> None:
+    if isinstance(target, dict):
+        for key, value in defaults.items():
+            if target.get(key) is None:
+                target[key] = value
+
+
+def _sub(parent: Any, key: str) -> Any:
+    """``parent[key]``, created as {} when absent; None when parent or the value is not a map."""
+    if not isinstance(parent, dict):
+        return None
+    if parent.get(key) is None:
+        parent[key] = {}
+    return parent[key] if isinstance(parent[key], dict) else None
+
+
+def apply_defaults(obj: dict, *, namespace: str = DEFAULT_NAMESPACE) -> dict:
+    """A defaulted copy of ``obj``; ``namespace`` is used for namespaced kinds without one."""
+    out = copy.deepcopy(obj)
+    if not isinstance(out, dict):
+        return out
+    kind = out.get("kind")
+    meta = _sub(out, "metadata")
+    if kind in _NAMESPACED and meta is not None and not meta.get("namespace"):
+        meta["namespace"] = namespace
+    if kind == "Pod":
+        _pod_spec(out.get("spec"))
+    elif kind in ("Deployment", "ReplicaSet"):
+        _workload(out, kind)
+    return out
+
+
+def _workload(obj: dict, kind: str) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if kind == "ReplicaSet":
+        _fill(spec, {"replicas": 1})
+    else:
+        _fill(spec, DEPLOYMENT_SPEC_DEFAULTS)
+        strategy = _sub(spec, "strategy")
+        _fill(strategy, {"type": "RollingUpdate"})
+        if strategy is not None and strategy.get("type") == "RollingUpdate":
+            _fill(_sub(strategy, "rollingUpdate"), ROLLING_UPDATE_DEFAULTS)
+    template = spec.get("template")
+    if isinstance(template, dict):
+        _pod_spec(template.get("spec"))
+
+
+def _pod_spec(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    _fill(spec, POD_SPEC_DEFAULTS)
+    for key in ("initContainers", "containers"):
+        containers = spec.get(key)
+        for c in containers if isinstance(containers, list) else ():
+            _container(c)
+
+
+def _container(c: Any) -> None:
+    if not isinstance(c, dict):
+        return
+    _fill(c, CONTAINER_DEFAULTS)
+    for port in c.get("ports") if isinstance(c.get("ports"), list) else ():
+        _fill(port, {"protocol": "TCP"})
+    resources = c.get("resources")
+    limits = resources.get("limits") if isinstance(resources, dict) else None
+    if isinstance(limits, dict) and limits:
+        # As in Kubernetes: a limit without a request requests the limit, so the
+        # scheduler counts what the container may use.
+        requests = _sub(resources, "requests")
+        if requests is not None:
+            for resource, limit in limits.items():
+                if _is_quantity(limit):  # an invalid limit is reported once, as a limit
+                    requests.setdefault(resource, limit)
+
+
+def _is_quantity(value: Any) -> bool:
+    try:
+        quantity.parse(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,373 @@
+"""Validation of whole objects: ``validate(obj)`` on every write, ``validate_update(old, new)``
+for the fields that never change.
+
+Two passes. The structural pass (``api.schema``) knows every field of every kind: types,
+unknown fields, required fields, enums, ranges, quantities, versions. The semantic pass
+below checks what a schema cannot say: naming rules, requests <= limits, unique container
+names, toleration and selector consistency, a Deployment's selector matching its template,
+``spec.platform`` agreeing with the pod's other ways of naming its OS. Both passes report
+every problem they find (a user fixes a manifest once, not once per error), and the
+semantic pass skips values the structural pass already rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from mixfleet.api import names, quantity, schema, selectors
+from mixfleet.api.errors import FieldError
+from mixfleet.api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
+from mixfleet.api.pods import PodFactError, pod_os
+from mixfleet.api.schema import child, item, show, sub
+
+Errors = list[FieldError]
+
+ANNOTATIONS_MAX_BYTES = 256 * 1024
+PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
+
+
+def _map(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[tuple[int, dict]]:
+    """(index, element) for the dict elements of a list; anything else was reported already."""
+    if not isinstance(value, list):
+        return []
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _supported(values: tuple[str, ...]) -> str:
+    return ", ".join(f'"{v}"' for v in values)
+
+
+def validate(obj: Any) -> list[FieldError]:
+    """Every problem with ``obj`` (an empty list when it is valid); call after apply_defaults."""
+    if not isinstance(obj, dict):
+        return [FieldError("", f"an object must be a map, got {schema.type_name(obj)}")]
+    errs = _type_meta(obj)
+    if errs:
+        return errs
+    schema.root(obj["kind"], obj["apiVersion"]).check(obj, "", errs)
+    _metadata(obj, errs)
+    for check in _BY_KIND.get(obj["kind"], ()):
+        check(obj, errs)
+    return errs
+
+
+def _type_meta(obj: dict) -> Errors:
+    kind, api_version = obj.get("kind"), obj.get("apiVersion")
+    errs: Errors = []
+    if kind is None or kind == "":
+        errs.append(FieldError("kind", "required value"))
+    elif not isinstance(kind, str):
+        errs.append(FieldError("kind", f"must be a string, got {schema.type_name(kind)}"))
+    else:
+        try:
+            by_kind(kind)
+        except UnknownKindError:
+            kinds = _supported(tuple(k.kind for k in KINDS))
+            errs.append(FieldError("kind", f"unsupported value {show(kind)}: supported values: {kinds}"))
+    if api_version is None or api_version == "":
+        errs.append(FieldError("apiVersion", "required value"))
+    elif not errs and api_version not in ACCEPTED_API_VERSIONS[kind]:
+        accepted = _supported(ACCEPTED_API_VERSIONS[kind])
+        errs.append(FieldError(
+            "apiVersion", f"unsupported value {show(api_version)} for kind {kind}: supported values: {accepted}"
+        ))
+    return errs
+
+
+def _metadata(obj: dict, errs: Errors) -> None:
+    meta = obj.get("metadata")
+    if meta is None:
+        errs.append(FieldError("metadata", "required value"))
+        return
+    if not isinstance(meta, dict):
+        return
+    kind = by_kind(obj["kind"])
+    name = meta.get("name")
+    if (name is None or name == "") and not meta.get("generateName"):
+        errs.append(FieldError("metadata.name", "required value"))
+    elif isinstance(name, str) and name:
+        rule = names.dns_label if kind.kind == "Namespace" else names.dns_subdomain
+        _named("metadata.name", name, rule, errs)
+    namespace = meta.get("namespace")
+    if isinstance(namespace, str) and namespace:
+        if not kind.namespaced:
+            errs.append(FieldError("metadata.namespace", f"must not be set: {kind.kind} is not namespaced"))
+        else:
+            _named("metadata.namespace", namespace, names.dns_label, errs)
+    _labels("metadata.labels", meta.get("labels"), errs)
+    _annotations(meta.get("annotations"), errs)
+
+
+def _named(path: str, value: str, rule: Callable[[str], list[str]], errs: Errors) -> None:
+    for problem in rule(value):
+        errs.append(FieldError(path, f"invalid value {show(value)}: {problem}"))
+
+
+def _labels(path: str, labels: Any, errs: Errors) -> None:
+    for key, value in _map(labels).items():
+        _named(path, str(key), names.qualified_name, errs)
+        if isinstance(value, str):
+            _named(child(path, str(key)), value, names.label_value, errs)
+
+
+def _annotations(annotations: Any, errs: Errors) -> None:
+    annotations = _map(annotations)
+    for key in annotations:
+        _named("metadata.annotations", str(key), names.qualified_name, errs)
+    size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+    if size > ANNOTATIONS_MAX_BYTES:
+        errs.append(FieldError("metadata.annotations", f"too long: must have at most {ANNOTATIONS_MAX_BYTES} bytes"))
+
+
+def _pod(obj: dict, errs: Errors) -> None:
+    _pod_spec(obj, "spec", errs)
+
+
+def _pod_spec(pod: dict, path: str, errs: Errors) -> None:
+    """``pod`` is the Pod or pod template (with metadata and spec); ``path`` names its spec."""
+    spec = _map(pod.get("spec"))
+    containers = [(child(path, "initContainers"), i, c) for i, c in _items(spec.get("initContainers"))]
+    containers += [(child(path, "containers"), i, c) for i, c in _items(spec.get("containers"))]
+    seen: set[str] = set()
+    for list_path, i, c in containers:
+        _container(c, item(list_path, i), seen, errs)
+    for i, t in _items(spec.get("tolerations")):
+        _toleration(t, item(child(path, "tolerations"), i), errs)
+    _labels(child(path, "nodeSelector"), spec.get("nodeSelector"), errs)
+    _affinity(_map(spec.get("affinity")), child(path, "affinity"), errs)
+    _platform(pod, spec, path, {c.get("name") for _, _, c in containers}, errs)
+
+
+def _container(c: dict, path: str, seen: set[str], errs: Errors) -> None:
+    name = _str(c.get("name"))
+    if name:
+        _named(child(path, "name"), name, names.dns_label, errs)
+        if name in seen:
+            errs.append(FieldError(child(path, "name"), f"duplicate value {show(name)}"))
+        seen.add(name)
+    image = _str(c.get("image"))
+    if image and image != image.strip():
+        errs.append(FieldError(child(path, "image"), "must not have leading or trailing whitespace"))
+    resources = _map(c.get("resources"))
+    requests, limits = _map(resources.get("requests")), _map(resources.get("limits"))
+    for resource, request in requests.items():
+        if resource in limits:
+            rpath = sub(path, "resources", "requests", resource)
+            _request_within_limit(resource, request, limits[resource], rpath, errs)
+
+
+def _request_within_limit(resource: str, request: Any, limit: Any, path: str, errs: Errors) -> None:
+    try:
+        over = quantity.parse(request) > quantity.parse(limit)
+    except ValueError:
+        return  # reported by the structural pass
+    if over:
+        errs.append(FieldError(
+            path, f"invalid value {show(request)}: must be less than or equal to {resource} limit of {limit}"))
+
+
+def _toleration(t: dict, path: str, errs: Errors) -> None:
+    key, operator, value = _str(t.get("key")) or "", t.get("operator") or "Equal", t.get("value")
+    if key:
+        _named(child(path, "key"), key, names.qualified_name, errs)
+    elif operator != "Exists":
+        errs.append(FieldError(
+            child(path, "operator"), f"invalid value {show(operator)}: must be Exists when key is empty"))
+    if operator == "Exists" and value:
+        errs.append(FieldError(
+            child(path, "value"), f"invalid value {show(value)}: must be empty when operator is Exists"))
+    if t.get("tolerationSeconds") is not None and t.get("effect") != "NoExecute":
+        errs.append(FieldError(child(path, "effect"), "must be NoExecute when tolerationSeconds is set"))
+
+
+def _affinity(affinity: dict, path: str, errs: Errors) -> None:
+    node = _map(affinity.get("nodeAffinity"))
+    npath = child(path, "nodeAffinity")
+    required = _map(node.get("requiredDuringSchedulingIgnoredDuringExecution"))
+    rpath = sub(npath, "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+    for i, term in _items(required.get("nodeSelectorTerms")):
+        _expressions(term.get("matchExpressions"), sub(item(rpath, i), "matchExpressions"), errs)
+    ppath = child(npath, "preferredDuringSchedulingIgnoredDuringExecution")
+    for i, pref in _items(node.get("preferredDuringSchedulingIgnoredDuringExecution")):
+        term = _map(pref.get("preference"))
+        _expressions(term.get("matchExpressions"), sub(item(ppath, i), "preference", "matchExpressions"), errs)
+    anti = _map(affinity.get("podAntiAffinity"))
+    apath = sub(path, "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
+    for i, term in _items(anti.get("requiredDuringSchedulingIgnoredDuringExecution")):
+        _label_selector(term.get("labelSelector"), child(item(apath, i), "labelSelector"), errs)
+
+
+def _expressions(exprs: Any, path: str, errs: Errors) -> None:
+    """Requirements of node selector terms and label selectors (operators checked by schema)."""
+    for i, e in _items(exprs):
+        epath = item(path, i)
+        key, op, values = _str(e.get("key")), e.get("operator"), e.get("values") or []
+        if key:
+            _named(child(epath, "key"), key, names.qualified_name, errs)
+        if op in ("In", "NotIn") and not values:
+            errs.append(FieldError(child(epath, "values"), f"must be specified when operator is {op}"))
+        elif op in ("Exists", "DoesNotExist") and values:
+            errs.append(FieldError(child(epath, "values"), f"may not be specified when operator is {op}"))
+        elif op in ("Gt", "Lt") and not _single_integer(values):
+            errs.append(FieldError(child(epath, "values"), f"must be a single integer when operator is {op}"))
+
+
+def _single_integer(values: Any) -> bool:
+    return isinstance(values, list) and len(values) == 1 and str(values[0]).lstrip("-").isdigit()
+
+
+def _label_selector(sel: Any, path: str, errs: Errors) -> None:
+    sel = _map(sel)
+    _labels(child(path, "matchLabels"), sel.get("matchLabels"), errs)
+    _expressions(sel.get("matchExpressions"), child(path, "matchExpressions"), errs)
+
+
+def _platform(pod: dict, spec: dict, path: str, containers: set, errs: Errors) -> None:
+    platform = _map(spec.get("platform"))
+    ppath = child(path, "platform")
+    _os_agrees(platform.get("os"), spec, ppath, errs)
+    try:
+        os_name = pod_os(pod)
+    except PodFactError:
+        return  # the field's own schema check reports the value
+    for key in ("isolation", "osVersion"):
+        if platform.get(key) is not None and os_name != "windows":
+            errs.append(FieldError(child(ppath, key), f"only valid for windows pods (this pod's OS is {os_name})"))
+    if platform.get("minKernelVersion") is not None and os_name != "linux":
+        errs.append(FieldError(
+            child(ppath, "minKernelVersion"), f"only valid for linux pods (this pod's OS is {os_name})"))
+    seen = set()
+    for i, o in _items(platform.get("imageOverrides")):
+        opath = item(child(ppath, "imageOverrides"), i)
+        target = o.get("container")
+        if target is not None and target not in containers:
+            errs.append(FieldError(child(opath, "container"), f"container {show(target)} not found"))
+        build = str(o.get("osVersion", "")).split(".")[2:3]
+        if (tuple(build), target) in seen:
+            errs.append(FieldError(child(opath, "osVersion"), f"duplicate value {show(o.get('osVersion'))}"))
+        seen.add((tuple(build), target))
+    for name in _map(_map(spec.get("binding")).get("images")):
+        if name not in containers:
+            errs.append(FieldError(sub(path, "binding", "images", name), f"container {show(name)} not found"))
+
+
+def _os_agrees(platform_os: Any, spec: dict, path: str, errs: Errors) -> None:
+    if not isinstance(platform_os, str):
+        return
+    others = (
+        ("spec.os.name", _map(spec.get("os")).get("name")),
+        ("nodeSelector kubernetes.io/os", _map(spec.get("nodeSelector")).get("kubernetes.io/os")),
+    )
+    for where, value in others:
+        if isinstance(value, str) and value and value != platform_os:
+            errs.append(FieldError(
+                child(path, "os"), f"{show(platform_os)} conflicts with {where} {show(value)}"))
+
+
+def _workload(obj: dict, errs: Errors) -> None:
+    """Deployment and ReplicaSet: selector, template, and the template's labels agreeing."""
+    spec = _map(obj.get("spec"))
+    selector = spec.get("selector")
+    _label_selector(selector, "spec.selector", errs)
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        return
+    _pod_spec(template, "spec.template.spec", errs)
+    _labels("spec.template.metadata.labels", _map(template.get("metadata")).get("labels"), errs)
+    policy = _map(template.get("spec")).get("restartPolicy")
+    if policy not in (None, "Always"):
+        errs.append(FieldError(
+            "spec.template.spec.restartPolicy", f'unsupported value {show(policy)}: supported values: "Always"'))
+    if isinstance(selector, dict):
+        _selector_matches(selector, _map(template.get("metadata")).get("labels"), errs)
+
+
+def _selector_matches(selector: dict, labels: Any, errs: Errors) -> None:
+    if not selector:
+        return  # reported as a required value
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        errs.append(FieldError("spec.selector", "empty selector is invalid: it would select every pod"))
+        return
+    try:
+        compiled = selectors.from_dict(selector)
+    except ValueError:
+        return  # the selector's own problems are reported above
+    if not compiled.matches({k: v for k, v in _map(labels).items() if isinstance(v, str)}):
+        errs.append(FieldError(
+            "spec.template.metadata.labels", f"selector {compiled} does not match template labels"))
+
+
+def _strategy(obj: dict, errs: Errors) -> None:
+    strategy = _map(_map(obj.get("spec")).get("strategy"))
+    rolling = strategy.get("rollingUpdate")
+    if strategy.get("type") == "Recreate" and rolling is not None:
+        errs.append(FieldError(
+            "spec.strategy.rollingUpdate", "may not be specified when strategy type is Recreate"))
+        return
+    rolling = _map(rolling)
+    surge, unavailable = rolling.get("maxSurge"), rolling.get("maxUnavailable")
+    if surge in (0, "0%") and unavailable in (0, "0%"):
+        errs.append(FieldError("spec.strategy.rollingUpdate.maxUnavailable", "may not be 0 when maxSurge is 0"))
+    if isinstance(unavailable, str) and re.fullmatch(r"\d+%", unavailable) and int(unavailable[:-1]) > 100:
+        errs.append(FieldError(
+            "spec.strategy.rollingUpdate.maxUnavailable",
+            f"invalid value {show(unavailable)}: must not be greater than 100%"))
+
+
+def _node(obj: dict, errs: Errors) -> None:
+    seen = set()
+    for i, t in _items(_map(obj.get("spec")).get("taints")):
+        path = item("spec.taints", i)
+        key = _str(t.get("key"))
+        if key:
+            _named(child(path, "key"), key, names.qualified_name, errs)
+        if (key, t.get("effect")) in seen:
+            errs.append(FieldError(path, f"duplicate taint {show(key)} with effect {t.get('effect')}"))
+        seen.add((key, t.get("effect")))
+
+
+_BY_KIND: dict[str, tuple[Callable[[dict, Errors], None], ...]] = {
+    "Pod": (_pod,),
+    "Deployment": (_workload, _strategy),
+    "ReplicaSet": (_workload,),
+    "Node": (_node,),
+}
+
+
+def validate_update(old: dict, new: dict) -> list[FieldError]:
+    """Changes to fields that are fixed once an object exists (kind, name, namespace, uid,
+    a workload's selector, a pod's containers and, once bound, its node)."""
+    pairs = [
+        ("kind", old.get("kind"), new.get("kind")),
+        ("metadata.name", _map(old.get("metadata")).get("name"), _map(new.get("metadata")).get("name")),
+        ("metadata.namespace", _map(old.get("metadata")).get("namespace"), _map(new.get("metadata")).get("namespace")),
+    ]
+    old_uid, new_uid = _map(old.get("metadata")).get("uid"), _map(new.get("metadata")).get("uid")
+    if old_uid and new_uid:
+        pairs.append(("metadata.uid", old_uid, new_uid))
+    old_spec, new_spec = _map(old.get("spec")), _map(new.get("spec"))
+    if old.get("kind") in ("Deployment", "ReplicaSet"):
+        pairs.append(("spec.selector", old_spec.get("selector"), new_spec.get("selector")))
+    if old.get("kind") == "Pod":
+        names_of = lambda spec: [_map(c).get("name") for c in spec.get("containers") or []]  # noqa: E731
+        pairs.append(("spec.containers", names_of(old_spec), names_of(new_spec)))
+        if old_spec.get("nodeName"):
+            pairs.append(("spec.nodeName", old_spec.get("nodeName"), new_spec.get("nodeName")))
+    return [FieldError(path, "field is immutable") for path, before, after in pairs if before != after]
+
+
+def validate_propagation(policy: str) -> list[FieldError]:
+    """A delete's ``propagationPolicy`` (Orphan | Background | Foreground)."""
+    if policy in PROPAGATION_POLICIES:
+        return []
+    supported = _supported(PROPAGATION_POLICIES)
+    return [FieldError("propagationPolicy", f"unsupported value {show(policy)}: supported values: {supported}")]

@@ -1,0 +1,24 @@
+"""The gRPC client library of the control-plane API, used by mixctl, the node agents and
+the tests: one place that speaks the wire protocol and turns gRPC codes into exceptions."""
+
+from mixfleet.client.client import (
+    AlreadyExistsError,
+    APIError,
+    Client,
+    ConflictError,
+    GoneError,
+    InvalidError,
+    NotFoundError,
+    UnavailableError,
+)
+
+__all__ = [
+    "APIError",
+    "AlreadyExistsError",
+    "Client",
+    "ConflictError",
+    "GoneError",
+    "InvalidError",
+    "NotFoundError",
+    "UnavailableError",
+]

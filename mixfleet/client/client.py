@@ -1,0 +1,265 @@
+"""The control-plane client: the one adapter mixctl, node agents and tests use to talk gRPC.
+
+Objects go in and come out as plain dicts. gRPC errors are translated here, once, into::
+
+    APIError
+    ├── InvalidError        INVALID_ARGUMENT (message lists field paths)
+    ├── NotFoundError       NOT_FOUND
+    ├── AlreadyExistsError  ALREADY_EXISTS
+    ├── ConflictError       ABORTED: resourceVersion conflict, re-read and retry
+    ├── GoneError           OUT_OF_RANGE: watch revision compacted, re-list
+    └── UnavailableError    UNAVAILABLE / DEADLINE_EXCEEDED after retries (temporary)
+
+Transport glitches (UNAVAILABLE) are retried with exponential backoff and jitter for up to
+``retry_seconds``; every call has a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+import grpc
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from mixfleet.proto import mixfleet_pb2 as pb
+from mixfleet.proto import mixfleet_pb2_grpc as pb_grpc
+from mixfleet.util import log
+
+_log = log.get("client")
+
+
+class APIError(Exception):
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidError(APIError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFoundError(APIError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExistsError(APIError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class ConflictError(APIError):
+    code = grpc.StatusCode.ABORTED
+
+
+class GoneError(APIError):
+    code = grpc.StatusCode.OUT_OF_RANGE
+
+
+class UnavailableError(APIError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+_BY_CODE: dict[grpc.StatusCode, type[APIError]] = {
+    c.code: c
+    for c in (InvalidError, NotFoundError, AlreadyExistsError, ConflictError, GoneError)
+}
+_BY_CODE[grpc.StatusCode.UNAVAILABLE] = UnavailableError
+_BY_CODE[grpc.StatusCode.DEADLINE_EXCEEDED] = UnavailableError
+
+
+def translate(err: grpc.RpcError, target: str) -> APIError:
+    code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
+    details = err.details() if hasattr(err, "details") else str(err)
+    cls = _BY_CODE.get(code, APIError)
+    if cls is UnavailableError:
+        details = f"cannot reach the control plane at {target}: {details}"
+    return cls(details or code.name)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    type: str  # ADDED | MODIFIED | DELETED | BOOKMARK
+    object: dict[str, Any]
+    revision: int
+
+
+def _dump(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _load(data: bytes) -> dict[str, Any]:
+    return json.loads(data) if data else {}
+
+
+class Client:
+    """Async client. Use ``async with Client(target) as c:`` or call ``close()``."""
+
+    def __init__(
+        self, target: str, *, timeout: float = 10.0, retry_seconds: float = 15.0
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self.retry_seconds = retry_seconds
+        self._channel = grpc.aio.insecure_channel(
+            target,
+            options=[
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.enable_retries", 0),
+            ],
+        )
+        self._stub = pb_grpc.ControlPlaneStub(self._channel)
+
+    async def __aenter__(self) -> "Client":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, method: str, request: Any) -> Any:
+        rpc = getattr(self._stub, method)
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(UnavailableError),
+                wait=wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.2),
+                stop=stop_after_delay(self.retry_seconds),
+                reraise=True,
+            ):
+                with attempt:
+                    try:
+                        return await rpc(request, timeout=self.timeout)
+                    except grpc.RpcError as e:
+                        err = translate(e, self.target)
+                        if isinstance(err, UnavailableError):
+                            _log.debug("client.retry", method=method, error=err.message)
+                        raise err from e
+        except UnavailableError:
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def apply(
+        self, objects: list[dict[str, Any]], *, dry_run: bool = False
+    ) -> list[tuple[dict[str, Any], str]]:
+        """Create or update each object, all or nothing. Returns (stored object, outcome)."""
+        resp = await self._call(
+            "Apply", pb.ApplyRequest(objects=[_dump(o) for o in objects], dry_run=dry_run)
+        )
+        return [(_load(r.object), r.outcome) for r in resp.results]
+
+    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return _load((await self._call("Create", pb.CreateRequest(object=_dump(obj)))).object)
+
+    async def update(self, obj: dict[str, Any], *, status_only: bool = False) -> dict[str, Any]:
+        """Replace obj; compare-and-swap on metadata.resourceVersion when it is set."""
+        req = pb.UpdateRequest(object=_dump(obj), status_only=status_only)
+        return _load((await self._call("Update", req)).object)
+
+    async def update_status(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return await self.update(obj, status_only=True)
+
+    async def get(self, kind: str, name: str, namespace: str = "") -> dict[str, Any]:
+        ref = pb.ObjectRef(kind=kind, namespace=namespace, name=name)
+        return _load((await self._call("Get", pb.GetRequest(ref=ref))).object)
+
+    async def list(
+        self,
+        kind: str,
+        *,
+        namespace: str = "",
+        all_namespaces: bool = False,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> tuple[list[dict[str, Any]], int]:
+        req = pb.ListRequest(
+            kind=kind,
+            namespace=namespace,
+            all_namespaces=all_namespaces,
+            label_selector=label_selector,
+            field_selector=field_selector,
+        )
+        resp = await self._call("List", req)
+        return [_load(i) for i in resp.items], resp.revision
+
+    async def delete(
+        self,
+        kind: str,
+        name: str,
+        namespace: str = "",
+        *,
+        propagation_policy: str = "",
+        grace_period_seconds: int = -1,
+        precondition_resource_version: str = "",
+    ) -> dict[str, Any]:
+        req = pb.DeleteRequest(
+            ref=pb.ObjectRef(kind=kind, namespace=namespace, name=name),
+            propagation_policy=propagation_policy,
+            grace_period_seconds=grace_period_seconds,
+            precondition_resource_version=precondition_resource_version,
+        )
+        return _load((await self._call("Delete", req)).object)
+
+    async def watch(
+        self,
+        kind: str,
+        *,
+        namespace: str = "",
+        all_namespaces: bool = False,
+        label_selector: str = "",
+        field_selector: str = "",
+        from_revision: int = 0,
+    ) -> AsyncIterator[WatchEvent]:
+        """Stream of changes. No deadline (a watch lives long); raises GoneError when
+        from_revision was compacted and UnavailableError when the stream breaks: callers
+        re-list and watch again."""
+        req = pb.WatchRequest(
+            kind=kind,
+            namespace=namespace,
+            all_namespaces=all_namespaces,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            from_revision=from_revision,
+        )
+        call = self._stub.Watch(req)
+        try:
+            async for ev in call:
+                yield WatchEvent(ev.type, _load(ev.object), ev.revision)
+        except grpc.RpcError as e:
+            raise translate(e, self.target) from e
+        finally:
+            call.cancel()
+
+    async def logs(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str = "",
+        follow: bool = False,
+        tail_lines: int = -1,
+    ) -> AsyncIterator[bytes]:
+        req = pb.LogsRequest(
+            namespace=namespace,
+            pod=pod,
+            container=container,
+            follow=follow,
+            tail_lines=tail_lines,
+        )
+        call = self._stub.Logs(req, timeout=None if follow else self.timeout * 6)
+        try:
+            async for chunk in call:
+                yield chunk.data
+        except grpc.RpcError as e:
+            raise translate(e, self.target) from e
+        finally:
+            call.cancel()

@@ -1,0 +1,107 @@
+"""`mixfleet agent`: runs this host's node agent (through its Docker Engine) and any simulated
+nodes asked for with ``--simulate``, all in one process against one control plane."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from dataclasses import dataclass
+
+from mixfleet.api import quantity
+from mixfleet.client import Client
+from mixfleet.cmd.simspec import SimulatedNodeSpec, parse_all
+from mixfleet.nodeagent.agent import AgentConfig
+from mixfleet.nodeagent.engines.base import Engine
+from mixfleet.nodeagent.engines.docker_engine import DEFAULT_URL, DockerEngine
+from mixfleet.nodeagent.engines.simulated import SimulatedEngine
+from mixfleet.nodeagent.facts import HostFacts
+from mixfleet.nodeagent.localdockerd import engine_reachable
+from mixfleet.nodeagent.runner import run_node
+from mixfleet.util import log
+from mixfleet.util.aio import run_together
+
+_log = log.get("agents")
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    name: str
+    engine: Engine
+    facts: HostFacts | None  # None: detect from the real host
+
+
+def simulated_node(spec: SimulatedNodeSpec) -> NodePlan:
+    parts = spec.version.split(".")
+    windows = spec.os == "windows"
+    engine = SimulatedEngine(
+        os=spec.os,
+        build=int(parts[2]) if windows else 0,
+        revision=int(parts[3]) if windows else 0,
+        edition=spec.edition,
+        hyperv=spec.hyperv,
+        cpu=max(1, quantity.cpu_millis(spec.cpu) // 1000),
+        memory=quantity.memory_bytes(spec.memory),
+        hostname=spec.name,
+        kernel_version=spec.version if not windows else "6.1.0-18-amd64",
+    )
+    return NodePlan(spec.name, engine, engine.host_facts())
+
+
+def real_node_name(explicit: str | None) -> str:
+    return (explicit or socket.gethostname()).lower().split(".")[0]
+
+
+def plan_nodes(args: argparse.Namespace, *, docker_url: str | None) -> list[NodePlan]:
+    """The nodes this process runs: the real one when an engine answers, plus simulated."""
+    nodes = [simulated_node(s) for s in parse_all(args.simulate)]
+    if docker_url:
+        network = "none" if getattr(args, "private_dockerd", False) else None
+        engine = DockerEngine(base_url=docker_url, network_mode=network)
+        nodes.insert(0, NodePlan(real_node_name(args.node_name), engine, None))
+    return nodes
+
+
+def docker_url_from_args(args: argparse.Namespace) -> str | None:
+    """The engine to use for the real node, or None (said once, clearly) when there is none."""
+    if args.no_docker:
+        return None
+    url = args.docker_host or DEFAULT_URL
+    if engine_reachable(url):
+        return url
+    print(
+        f"mixfleet: no Docker Engine answers at {url}: running simulated nodes only",
+        file=sys.stderr,
+    )
+    return None
+
+
+async def run_nodes(server: str, nodes: list[NodePlan], *, heartbeat: float, listen: str) -> None:
+    if not nodes:
+        raise SystemExit("mixfleet agent: no nodes to run (no engine, and no --simulate)")
+    host = listen.rsplit(":", 1)[0]
+    async with Client(server, retry_seconds=60) as client:
+        config = AgentConfig(heartbeat_seconds=heartbeat)
+        nodes_running = [
+            run_node(
+                client,
+                n.engine,
+                n.name,
+                listen=listen,
+                advertise_host=host if host not in ("0.0.0.0", "[::]") else "127.0.0.1",
+                facts=n.facts,
+                config=config,
+            )
+            for n in nodes
+        ]
+        _log.info("agents.started", nodes=[n.name for n in nodes], server=server)
+        try:
+            await run_together(*nodes_running)
+        finally:
+            for n in nodes:
+                await n.engine.close()
+
+
+async def run_agents(args: argparse.Namespace) -> None:
+    nodes = plan_nodes(args, docker_url=docker_url_from_args(args))
+    await run_nodes(args.server, nodes, heartbeat=args.heartbeat_interval, listen=args.agent_listen)

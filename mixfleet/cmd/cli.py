@@ -1,0 +1,154 @@
+"""`mixfleet`: the server-side command.
+
+    mixfleet controlplane --store etcd://127.0.0.1:2379 --listen 0.0.0.0:7443
+    mixfleet agent --server 127.0.0.1:7443 [--simulate windows/20348+hyperv ...]
+    mixfleet dev [--simulate ...]      # all in one on the embedded store
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from mixfleet.util import log
+
+_log = log.get("cli")
+
+
+def _add_controlplane_args(p: argparse.ArgumentParser, *, default_store: str | None) -> None:
+    p.add_argument(
+        "--store",
+        default=default_store,
+        required=default_store is None,
+        help="sqlite:///path/state.db (embedded) or etcd://host:2379[,host:2379]/prefix",
+    )
+    p.add_argument("--listen", default="127.0.0.1:7443", help="gRPC address (host:port)")
+    p.add_argument("--strategy", choices=("binpack", "spread"), default="binpack")
+    p.add_argument("--identity", default=None, help="leader-election identity")
+    p.add_argument("--leader-ttl", type=float, default=5.0, help="seconds")
+    p.add_argument("--node-monitor-grace", type=float, default=40.0, help="seconds")
+    p.add_argument("--pod-eviction-timeout", type=float, default=60.0, help="seconds")
+    p.add_argument("--port-file", default=None, help="write the bound port here once serving")
+
+
+def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
+    from mixfleet.controlplane.app import ControlPlaneConfig
+
+    cfg = ControlPlaneConfig(
+        store_url=args.store,
+        listen=args.listen,
+        strategy=args.strategy,
+        leader_ttl=args.leader_ttl,
+        node_monitor_grace=args.node_monitor_grace,
+        pod_eviction_timeout=args.pod_eviction_timeout,
+    )
+    if args.identity:
+        cfg.identity = args.identity
+    return cfg
+
+
+async def _run_controlplane(args: argparse.Namespace) -> None:
+    from mixfleet.controlplane.app import ControlPlane
+
+    cp = ControlPlane(_controlplane_config(args))
+    await cp.start()
+    if args.port_file:
+        Path(args.port_file).write_text(str(cp.port))
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await cp.stop()
+
+
+async def _run_agent(args: argparse.Namespace) -> None:
+    from mixfleet.cmd.agents import run_agents
+
+    await run_agents(args)
+
+
+async def _run_dev(args: argparse.Namespace) -> None:
+    from mixfleet.cmd.dev import run_dev
+
+    await run_dev(args)
+
+
+def _add_agent_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--simulate",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="add simulated nodes: OS[/BUILD][+hyperv][xCOUNT][:cpu=N,memory=Q], e.g. "
+        "windows/20348, windows/17763+hyperv, linux/6.1x3, windows/26100+hyperv:cpu=16",
+    )
+    p.add_argument(
+        "--docker-host",
+        default=os.environ.get("DOCKER_HOST", ""),
+        help="engine address (default: the platform's socket or named pipe)",
+    )
+    p.add_argument("--no-docker", action="store_true", help="run simulated nodes only")
+    p.add_argument("--node-name", default=None, help="name of the real node (default hostname)")
+    p.add_argument("--agent-listen", default="127.0.0.1:0", help="agent gRPC (logs) address")
+    p.add_argument("--heartbeat-interval", type=float, default=5.0, help="seconds")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mixfleet", description=__doc__.split("\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log-format",
+        choices=("json", "console"),
+        default=None,
+        help="default: console on a terminal, JSON otherwise",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cp = sub.add_parser("controlplane", parents=[common], help="run a control-plane replica")
+    _add_controlplane_args(cp, default_store=None)
+    cp.set_defaults(run=_run_controlplane)
+
+    ag = sub.add_parser("agent", parents=[common], help="run a node agent (real engine and/or simulated nodes)")
+    ag.add_argument("--server", default=os.environ.get("MIXFLEET_SERVER", "127.0.0.1:7443"))
+    _add_agent_args(ag)
+    ag.set_defaults(run=_run_agent)
+
+    dev = sub.add_parser("dev", parents=[common], help="all in one: control plane, local agent, simulated nodes")
+    _add_controlplane_args(dev, default_store="sqlite://.mixfleet/dev.db")
+    _add_agent_args(dev)
+    dev.set_defaults(run=_run_dev)
+    return parser
+
+
+def _serve(run: Callable[[argparse.Namespace], Awaitable[None]], args: argparse.Namespace) -> int:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await run(args)
+        except asyncio.CancelledError:
+            _log.info("process.stopping", command=args.command)
+
+    try:
+        asyncio.run(main())
+    except Exception as e:  # a start-up failure: one clear line, no traceback
+        print(f"mixfleet {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log.configure(json=None if args.log_format is None else args.log_format == "json")
+    return _serve(args.run, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

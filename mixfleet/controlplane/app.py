@@ -1,0 +1,119 @@
+"""One control-plane process: the API server on every replica, and, on the elected leader
+only, the scheduler loop and the controllers.
+
+Leadership is an etcd lease (store/election.py); on the embedded store there is one process,
+which always leads. When leadership is lost the leader-only loops are cancelled at once, so
+a deposed leader stops writing; every write they make is also a CAS on a revision, which
+fences a leader that has not noticed yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Awaitable
+
+import grpc
+
+from mixfleet.controlplane.controllers import controller_loops
+from mixfleet.controlplane.events import EventRecorder
+from mixfleet.controlplane.logs import LogProxy
+from mixfleet.controlplane.registry import Registry
+from mixfleet.controlplane.scheduling import SchedulerLoop
+from mixfleet.controlplane.server import start_server
+from mixfleet.controlplane.watchcache import WatchCache
+from mixfleet.scheduler import SchedulerConfig
+from mixfleet.store import open_store
+from mixfleet.store.base import Store
+from mixfleet.store.election import elector_for
+from mixfleet.util import log
+
+_log = log.get("controlplane")
+
+@dataclass
+class ControlPlaneConfig:
+    store_url: str
+    listen: str = "127.0.0.1:7443"
+    strategy: str = "binpack"
+    identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    leader_ttl: float = 5.0
+    node_monitor_grace: float = 40.0  # NotReady after this long without a heartbeat
+    pod_eviction_timeout: float = 60.0  # pods of a NotReady node are replaced after this
+
+
+class ControlPlane:
+    def __init__(self, config: ControlPlaneConfig, *, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.registry: Registry | None = None
+        self.server: grpc.aio.Server | None = None
+        self.watches: WatchCache | None = None
+        self.port = 0
+        self.is_leader = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def address(self) -> str:
+        host = self.config.listen.rsplit(":", 1)[0]
+        return f"{host}:{self.port}"
+
+    async def start(self) -> None:
+        if self.store is None:
+            self.store = open_store(self.config.store_url)
+        self.registry = Registry(self.store)
+        await self.registry.ensure_system_namespaces()
+        self.watches = WatchCache(self.registry)
+        self.server, self.port, _ = await start_server(
+            self.registry, self.config.listen, logs=LogProxy(self.registry), watches=self.watches
+        )
+        self._tasks.append(asyncio.create_task(self._lead(), name="leadership"))
+        _log.info("controlplane.started", address=self.address, identity=self.config.identity)
+
+    async def _lead(self) -> None:
+        assert self.store is not None and self.registry is not None
+        elector = elector_for(self.store, self.config.identity, ttl=self.config.leader_ttl)
+        while True:
+            await elector.campaign()
+            self.is_leader = True
+            _log.info("leader.elected", identity=self.config.identity, token=elector.fencing_token)
+            loops = [asyncio.create_task(c) for c in self._leader_loops()]
+            lost = asyncio.create_task(elector.lost.wait())
+            try:
+                await asyncio.wait([lost, *loops], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self.is_leader = False
+                for t in (lost, *loops):
+                    t.cancel()
+                await asyncio.gather(lost, *loops, return_exceptions=True)
+            for t in loops:
+                if t.done() and not t.cancelled() and t.exception():
+                    _log.error("leader.loop_failed", error=repr(t.exception()))
+            _log.warning("leader.lost", identity=self.config.identity)
+            await asyncio.sleep(0.5)
+
+    def _leader_loops(self) -> list[Awaitable[None]]:
+        assert self.registry is not None
+        scheduler = SchedulerLoop(
+            self.registry,
+            config=SchedulerConfig(strategy=self.config.strategy),
+            events=EventRecorder(self.registry, component="mixfleet-scheduler"),
+            watches=self.watches,
+        )
+        return [
+            scheduler.run(),
+            *controller_loops(self.registry, self.config, watches=self.watches),
+        ]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.server is not None:
+            await self.server.stop(grace=1.0)
+        if self.watches is not None:
+            await self.watches.stop()
+        if self.store is not None:
+            await self.store.close()
+        _log.info("controlplane.stopped", identity=self.config.identity)

@@ -1,0 +1,50 @@
+"""The controllers the elected leader runs next to the scheduler.
+
+One module per controller, each level-triggered over a shared work queue (queue.py) and
+shared informers (informers.py):
+
+- deployment.py      Deployment -> ReplicaSets per template revision, rolling updates
+- replicaset.py      ReplicaSet -> pods
+- nodelifecycle.py   heartbeats -> node NotReady + unreachable taint -> pod eviction
+- gc.py              ownerReferences -> cascading deletion (background, foreground)
+
+``controller_loops`` is called once per leadership term; the returned coroutines share one
+set of informers and are cancelled together when leadership is lost.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Awaitable
+
+if TYPE_CHECKING:
+    from mixfleet.controlplane.registry import Registry
+
+__all__ = ["controller_loops"]
+
+
+def controller_loops(
+    registry: "Registry", config: Any, *, watches: Any = None
+) -> list[Awaitable[None]]:
+    """``config`` needs ``node_monitor_grace`` and ``pod_eviction_timeout`` (seconds);
+    ``watches``, the API server's watch cache, lets the informers share its objects."""
+    # Imported here so that mixctl, which uses the pure helpers (pods.py, rollout.py), does
+    # not load the controllers and the registry.
+    from mixfleet.controlplane.controllers.deployment import DeploymentController
+    from mixfleet.controlplane.controllers.gc import GarbageCollector
+    from mixfleet.controlplane.controllers.informers import SharedInformers
+    from mixfleet.controlplane.controllers.nodelifecycle import NodeLifecycleController
+    from mixfleet.controlplane.controllers.replicaset import ReplicaSetController
+
+    informers = SharedInformers(registry, watches=watches)
+    controllers = [
+        DeploymentController(registry, informers),
+        ReplicaSetController(registry, informers),
+        NodeLifecycleController(
+            registry,
+            informers,
+            grace=float(config.node_monitor_grace),
+            eviction=float(config.pod_eviction_timeout),
+        ),
+        GarbageCollector(registry, informers),
+    ]
+    return [informers.run(), *(c.run() for c in controllers)]

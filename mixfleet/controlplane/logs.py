@@ -1,0 +1,44 @@
+"""Streams a pod's container logs from the node agent that runs it (like the API server's
+proxy to the kubelet): find the pod's node, dial its ``status.daemonEndpoint``, relay."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import grpc
+
+from mixfleet.controlplane.registry import Registry, RegistryError
+from mixfleet.proto import mixfleet_pb2 as pb
+from mixfleet.proto import mixfleet_pb2_grpc as pb_grpc
+
+
+class LogsUnavailableError(RegistryError):
+    pass
+
+
+class LogProxy:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    async def stream(self, request: pb.LogsRequest) -> AsyncIterator[bytes]:
+        pod = await self.registry.get("Pod", request.pod, request.namespace)
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not node_name:
+            raise LogsUnavailableError(
+                f'pod "{request.pod}" is not scheduled yet: no logs to show'
+            )
+        node = await self.registry.get("Node", node_name)
+        endpoint = (node.get("status") or {}).get("daemonEndpoint")
+        if not endpoint:
+            raise LogsUnavailableError(f'node "{node_name}" does not serve logs')
+        async with grpc.aio.insecure_channel(endpoint) as channel:
+            try:
+                call = pb_grpc.NodeAgentStub(channel).Logs(
+                    request, timeout=None if request.follow else 60.0
+                )
+                async for chunk in call:
+                    yield chunk.data
+            except grpc.RpcError as e:
+                raise LogsUnavailableError(
+                    f'node "{node_name}" at {endpoint}: {e.details() or e.code().name}'
+                ) from e

@@ -1,0 +1,497 @@
+"""The API's core logic over a Store: create, apply, update, get, list, delete.
+
+The gRPC servicer is a thin adapter over this class; controllers inside the control plane
+call it directly. Errors (``api.errors.InvalidObjectError`` and ``store.base`` errors, plus
+``RegistryError`` below) are mapped to gRPC status codes in one place: controlplane/server.py.
+
+Deletion follows Kubernetes: a pod bound to a node is first marked with
+``metadata.deletionTimestamp`` so its node agent can stop the container gracefully; the agent
+then finalises it with a zero grace period. Owner references drive cascading deletion
+(background, foreground, orphan), finished by the garbage collector controller.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from mixfleet.api import defaults, kinds, selectors, times, validation
+from mixfleet.api.errors import FieldError, InvalidObjectError
+from mixfleet.controlplane.objects import Obj, decode, encode, meta
+from mixfleet.store.base import (
+    KV,
+    AlreadyExistsError,
+    ConflictError,
+    NotFoundError,
+    Op,
+    Store,
+)
+from mixfleet.util import log
+
+_log = log.get("registry")
+
+SYSTEM_NAMESPACES = ("default", "mixfleet-system", "mixfleet-node-lease")
+# Fields that other writers own: a user's apply must not wipe a binding or a cordon.
+_PRESERVED_SPEC_FIELDS = {"Pod": ("nodeName", "binding"), "Node": ("unschedulable", "taints")}
+_APPLY_RETRIES = 5
+# A delete without a precondition re-reads this often when a concurrent write wins the CAS.
+_DELETE_ATTEMPTS = 5
+
+
+class RegistryError(Exception):
+    """Request-level errors that are not validation or store errors."""
+
+
+class NamespaceNotFoundError(RegistryError):
+    def __init__(self, namespace: str) -> None:
+        super().__init__(f'namespaces "{namespace}" not found')
+
+
+class ObjectNotFoundError(RegistryError):
+    def __init__(self, kind: kinds.Kind, name: str) -> None:
+        super().__init__(f'{kind.plural} "{name}" not found')
+
+
+class ObjectExistsError(RegistryError):
+    def __init__(self, kind: kinds.Kind, name: str) -> None:
+        super().__init__(f'{kind.plural} "{name}" already exists')
+
+
+class StaleObjectError(RegistryError):
+    def __init__(self, kind: kinds.Kind, name: str) -> None:
+        super().__init__(
+            f'Operation cannot be fulfilled on {kind.plural} "{name}": the object has been '
+            "modified; please apply your changes to the latest version and try again"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    object: Obj
+    outcome: str  # created | configured | unchanged
+
+
+def _checked(obj: Obj) -> Obj:
+    """Default and validate one object; raises InvalidObjectError naming its field paths."""
+    if not isinstance(obj, dict):
+        raise InvalidObjectError([FieldError("", "object must be a mapping")])
+    try:
+        kinds.by_kind(str(obj.get("kind", "")))
+    except kinds.UnknownKindError as e:
+        raise InvalidObjectError([FieldError("kind", str(e))]) from e
+    out = defaults.apply_defaults(obj)
+    errors = validation.validate(out)
+    if errors:
+        raise InvalidObjectError(errors)
+    return out
+
+
+def _label(obj: Obj) -> str:
+    m = obj.get("metadata", {})
+    return f"{obj.get('kind')}/{m.get('name')}"
+
+
+class Registry:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ---- reads -------------------------------------------------------------------------
+
+    async def get(self, kind: str, name: str, namespace: str = "") -> Obj:
+        k = kinds.lookup(kind)
+        kv = await self.store.get(k.key(name, namespace or "default"))
+        if kv is None:
+            raise ObjectNotFoundError(k, name)
+        return decode(kv)
+
+    async def list(
+        self,
+        kind: str,
+        *,
+        namespace: str = "",
+        all_namespaces: bool = False,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> tuple[list[Obj], int]:
+        k = kinds.lookup(kind)
+        ns = None if all_namespaces else (namespace or "default")
+        match = ObjectFilter(label_selector, field_selector)
+        kvs, rev = await self.store.list(k.prefix(ns))
+        items = [o for o in (decode(kv) for kv in kvs) if match(o)]
+        return items, rev
+
+    # ---- writes ------------------------------------------------------------------------
+
+    async def create(self, obj: Obj) -> Obj:
+        obj = _checked(obj)
+        k = kinds.by_kind(obj["kind"])
+        await self._require_namespace(k, obj, pending=())
+        new = _new_object(obj)
+        try:
+            rev = await self.store.create(kinds.key_for(new), encode(new))
+        except AlreadyExistsError as e:
+            raise ObjectExistsError(k, new["metadata"]["name"]) from e
+        meta(new)["resourceVersion"] = str(rev)
+        _log.info("object.created", object=_label(new), revision=rev)
+        return new
+
+    async def apply(self, objects: list[Obj], *, dry_run: bool = False) -> list[ApplyResult]:
+        """Create or update every object atomically (one store transaction)."""
+        checked: list[Obj] = []
+        errors: list[FieldError] = []
+        for i, raw in enumerate(objects, start=1):
+            try:
+                checked.append(_checked(raw))
+            except InvalidObjectError as e:
+                errors.extend(
+                    FieldError(
+                        err.path, err.message, document=i, object=err.object or _label(raw)
+                    )
+                    for err in e.errors
+                )
+        if errors:
+            raise InvalidObjectError(errors)
+        for attempt in range(_APPLY_RETRIES):
+            try:
+                return await self._apply_once(checked, dry_run=dry_run)
+            except ConflictError:
+                if attempt == _APPLY_RETRIES - 1:
+                    raise
+                _log.info("apply.conflict_retry", attempt=attempt + 1)
+        raise AssertionError("unreachable")
+
+    async def _apply_once(self, objs: list[Obj], *, dry_run: bool) -> list[ApplyResult]:
+        # Namespaces this batch creates count as existing; each other one is looked up once.
+        known_ns = {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"}
+        ops: list[Op] = []
+        results: list[tuple[Obj, str]] = []
+        for obj in objs:
+            k = kinds.by_kind(obj["kind"])
+            await self._require_namespace(k, obj, pending=known_ns)
+            if k.namespaced:
+                known_ns.add(obj["metadata"].get("namespace") or "default")
+            key = kinds.key_for(obj)
+            current = await self.store.get(key)
+            if current is None:
+                new = _new_object(obj)
+                ops.append(Op.create(key, encode(new)))
+                results.append((new, "created"))
+                continue
+            old = decode(current)
+            merged = _merge_applied(old, obj)
+            if encode(merged) == encode(old):
+                results.append((old, "unchanged"))
+                continue
+            errs = validation.validate_update(old, merged)
+            if errs:
+                raise InvalidObjectError(errs)
+            ops.append(Op.update(key, encode(merged), current.mod_revision))
+            results.append((merged, "configured"))
+        if dry_run or not ops:
+            return [ApplyResult(o, r) for o, r in results]
+        rev = await self.store.txn(ops)
+        out = []
+        for obj, outcome in results:
+            if outcome != "unchanged":
+                meta(obj)["resourceVersion"] = str(rev)
+                _log.info("object.applied", object=_label(obj), outcome=outcome, revision=rev)
+            out.append(ApplyResult(obj, outcome))
+        return out
+
+    async def update(self, obj: Obj, *, status_only: bool = False) -> Obj:
+        """Replace an object; compare-and-swap when metadata.resourceVersion is given."""
+        k = kinds.by_kind(str(obj.get("kind", "")))
+        m = obj.get("metadata") or {}
+        name, ns = m.get("name", ""), m.get("namespace") or "default"
+        key = k.key(name, ns)
+        current = await self.store.get(key)
+        if current is None:
+            raise ObjectNotFoundError(k, name)
+        expected = _expected_revision(m, current)
+        old = decode(current)
+        if status_only:
+            new = copy.deepcopy(old)
+            new["status"] = copy.deepcopy(obj.get("status") or {})
+            new = _checked(new)
+        else:
+            new = _checked(obj)
+            new["metadata"] = _carry_system_meta(old["metadata"], new["metadata"])
+            new["status"] = copy.deepcopy(old.get("status") or new.get("status") or {})
+            if new.get("spec") != old.get("spec"):
+                new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
+            errs = validation.validate_update(old, new)
+            if errs:
+                raise InvalidObjectError(errs)
+        if not new.get("status"):
+            new.pop("status", None)
+        if encode(new) == encode(old):
+            return old
+        try:
+            rev = await self.store.update(key, encode(new), expected)
+        except ConflictError as e:
+            raise StaleObjectError(k, name) from e
+        meta(new)["resourceVersion"] = str(rev)
+        if k.kind != "Pod" and _deletable(new):
+            await self._remove_if_finalized(k, new)
+        return new
+
+    async def delete(
+        self,
+        kind: str,
+        name: str,
+        namespace: str = "",
+        *,
+        propagation_policy: str = "",
+        grace_period_seconds: int = -1,
+        precondition_resource_version: str = "",
+    ) -> Obj:
+        """Delete (or mark deleting). Without a precondition a concurrent write to the
+        object (say its node agent's status update) is not the caller's concern: re-read
+        and try again, as Kubernetes' GuaranteedUpdate does, instead of failing the delete."""
+        for attempt in range(_DELETE_ATTEMPTS):
+            try:
+                return await self._delete_once(
+                    kind, name, namespace, propagation_policy=propagation_policy,
+                    grace_period_seconds=grace_period_seconds,
+                    precondition_resource_version=precondition_resource_version,
+                )
+            except StaleObjectError:
+                if precondition_resource_version or attempt == _DELETE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _delete_once(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        *,
+        propagation_policy: str,
+        grace_period_seconds: int,
+        precondition_resource_version: str,
+    ) -> Obj:
+        k = kinds.lookup(kind)
+        key = k.key(name, namespace or "default")
+        current = await self.store.get(key)
+        if current is None:
+            raise ObjectNotFoundError(k, name)
+        obj = decode(current)
+        if precondition_resource_version and precondition_resource_version != str(
+            current.mod_revision
+        ):
+            raise StaleObjectError(k, name)
+        policy = propagation_policy or "Background"
+        if errors := validation.validate_propagation(policy):
+            raise InvalidObjectError(errors)
+        if k.kind == "Pod" and _needs_graceful_stop(obj, grace_period_seconds):
+            return await self._mark_deleting(k, key, obj, current, grace_period_seconds)
+        if policy == "Foreground" and k.kind in ("Deployment", "ReplicaSet"):
+            return await self._mark_deleting(
+                k, key, obj, current, 0, finalizer="foregroundDeletion"
+            )
+        ops = [Op.delete(key, current.mod_revision)]
+        if policy == "Orphan":
+            ops.extend(await self._orphan_ops(obj))
+        try:
+            rev = await self.store.txn(ops)
+        except ConflictError as e:
+            raise StaleObjectError(k, name) from e
+        except NotFoundError as e:
+            raise ObjectNotFoundError(k, name) from e
+        meta(obj)["resourceVersion"] = str(rev)
+        _log.info("object.deleted", object=_label(obj), policy=policy, revision=rev)
+        return obj
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    async def ensure_system_namespaces(self) -> None:
+        for ns in SYSTEM_NAMESPACES:
+            key = kinds.by_kind("Namespace").key(ns)
+            if await self.store.get(key) is None:
+                try:
+                    await self.create(
+                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+                    )
+                except ObjectExistsError:
+                    pass
+
+    async def _require_namespace(self, k: kinds.Kind, obj: Obj, *, pending: Iterable[str]) -> None:
+        if not k.namespaced:
+            return
+        ns = obj["metadata"].get("namespace") or "default"
+        if ns in pending:
+            return
+        if await self.store.get(kinds.by_kind("Namespace").key(ns)) is None:
+            raise NamespaceNotFoundError(ns)
+
+    async def _mark_deleting(
+        self,
+        k: kinds.Kind,
+        key: str,
+        obj: Obj,
+        current: KV,
+        grace: int,
+        *,
+        finalizer: str | None = None,
+    ) -> Obj:
+        if meta(obj).get("deletionTimestamp"):
+            return obj
+        obj = marked_for_deletion(obj, grace, finalizer=finalizer)
+        m = obj["metadata"]
+        try:
+            rev = await self.store.update(key, encode(obj), current.mod_revision)
+        except ConflictError as e:
+            raise StaleObjectError(k, m["name"]) from e
+        m["resourceVersion"] = str(rev)
+        _log.info(
+            "object.deleting",
+            object=_label(obj),
+            grace_seconds=m["deletionGracePeriodSeconds"],
+            revision=rev,
+        )
+        return obj
+
+    async def _remove_if_finalized(self, k: kinds.Kind, obj: Obj) -> None:
+        m = obj["metadata"]
+        try:
+            await self.store.delete(k.key(m["name"], m.get("namespace")), int(m["resourceVersion"]))
+        except (ConflictError, NotFoundError):
+            pass  # someone else changed or removed it; they own the next step
+
+    async def _orphan_ops(self, owner: Obj) -> list[Op]:
+        uid = owner["metadata"].get("uid")
+        ns = owner["metadata"].get("namespace")
+        ops: list[Op] = []
+        for dep_kind in ("ReplicaSet", "Pod"):
+            kvs, _ = await self.store.list(kinds.by_kind(dep_kind).prefix(ns))
+            for kv in kvs:
+                dep = decode(kv)
+                refs = dep["metadata"].get("ownerReferences") or []
+                kept = [r for r in refs if r.get("uid") != uid]
+                if len(kept) != len(refs):
+                    if kept:
+                        dep["metadata"]["ownerReferences"] = kept
+                    else:
+                        dep["metadata"].pop("ownerReferences")
+                    ops.append(Op.update(kv.key, encode(dep), kv.mod_revision))
+        return ops
+
+
+class ObjectFilter:
+    """Label and field selectors parsed once, applied to many objects."""
+
+    def __init__(self, label_selector: str = "", field_selector: str = "") -> None:
+        try:
+            self._labels = selectors.parse_label_selector(label_selector) if label_selector else None
+        except ValueError as e:
+            raise InvalidObjectError([FieldError("labelSelector", str(e))]) from e
+        try:
+            self._fields = selectors.parse_field_selector(field_selector) if field_selector else None
+        except ValueError as e:
+            raise InvalidObjectError([FieldError("fieldSelector", str(e))]) from e
+
+    def required_value(self, path: str) -> str | None:
+        """The value a field at ``path`` must equal for a match (``spec.nodeName=n1``), or
+        None when the selector does not pin it. Lets a watch cache index its watchers."""
+        terms = self._fields.terms if self._fields is not None else ()
+        return next((t.value for t in terms if t.path == path and not t.negate), None)
+
+    def __call__(self, obj: Obj) -> bool:
+        if self._labels is not None and not self._labels.matches(
+            (obj.get("metadata") or {}).get("labels") or {}
+        ):
+            return False
+        return self._fields is None or self._fields.matches(obj)
+
+
+def new_object(obj: Obj, *, created: str | None = None) -> Obj:
+    """What creating ``obj`` stores: defaulted, validated (InvalidObjectError), with a fresh
+    identity. Controllers that batch creates into transactions build objects with it too."""
+    return _new_object(_checked(obj), created=created)
+
+
+def deletion_effect(pod: Obj, grace: int = -1) -> Obj | None:
+    """How deleting a pod starts: the marked copy to store when its node agent must stop it
+    gracefully first, or None when it can go at once."""
+    return marked_for_deletion(pod, grace) if _needs_graceful_stop(pod, grace) else None
+
+
+def marked_for_deletion(obj: Obj, grace: int = -1, *, finalizer: str | None = None) -> Obj:
+    new = copy.deepcopy(obj)
+    m = meta(new)
+    m["deletionTimestamp"] = times.now()
+    if grace < 0:
+        grace = int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+    m["deletionGracePeriodSeconds"] = grace
+    if finalizer:
+        m["finalizers"] = sorted({*m.get("finalizers", []), finalizer})
+    return new
+
+
+def _new_object(obj: Obj, *, created: str | None = None) -> Obj:
+    new = copy.deepcopy(obj)
+    m = meta(new)
+    m["uid"] = str(uuid.uuid4())
+    m["creationTimestamp"] = created or times.now()
+    m["generation"] = 1
+    for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
+        m.pop(f, None)
+    return new
+
+
+def _merge_applied(old: Obj, applied: Obj) -> Obj:
+    """What the store should hold after a user applies ``applied`` over ``old``: the user's
+    spec, labels and annotations; the system's identity, status and co-owned spec fields."""
+    new = copy.deepcopy(applied)
+    new["metadata"] = _carry_system_meta(old["metadata"], new["metadata"])
+    old_spec = old.get("spec") or {}
+    for field in _PRESERVED_SPEC_FIELDS.get(old["kind"], ()):
+        if field in old_spec and field not in (applied.get("spec") or {}):
+            new.setdefault("spec", {})[field] = copy.deepcopy(old_spec[field])
+    if "status" in old:
+        new["status"] = copy.deepcopy(old["status"])
+    if new.get("spec") != old.get("spec"):
+        new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
+    return new
+
+
+def _carry_system_meta(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(new)
+    for f in ("uid", "creationTimestamp", "generation", "deletionTimestamp",
+              "deletionGracePeriodSeconds"):
+        if f in old:
+            out[f] = old[f]
+        else:
+            out.pop(f, None)
+    for f in ("ownerReferences", "finalizers"):
+        if f in old and f not in new:
+            out[f] = copy.deepcopy(old[f])
+    out.pop("resourceVersion", None)
+    return out
+
+
+def _expected_revision(m: dict[str, Any], current: KV) -> int:
+    rv = str(m.get("resourceVersion") or "")
+    if not rv:
+        return current.mod_revision
+    try:
+        return int(rv)
+    except ValueError:
+        raise InvalidObjectError(
+            [FieldError("metadata.resourceVersion", f'invalid value "{rv}": must be an integer')]
+        ) from None
+
+
+def _needs_graceful_stop(pod: Obj, grace: int) -> bool:
+    if grace == 0:
+        return False
+    return bool((pod.get("spec") or {}).get("nodeName")) and (pod.get("status") or {}).get(
+        "phase"
+    ) not in ("Succeeded", "Failed")
+
+
+def _deletable(obj: Obj) -> bool:
+    m = obj.get("metadata") or {}
+    return bool(m.get("deletionTimestamp")) and not m.get("finalizers")

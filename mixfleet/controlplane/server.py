@@ -1,0 +1,219 @@
+"""gRPC adapter: the ControlPlane service over Registry, with health and reflection.
+
+The servicer only decodes requests, calls Registry, and maps errors to status codes, all in
+``_errors`` below: the one place that knows both the registry's errors and gRPC's codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+from typing import Any, AsyncIterator, Awaitable, TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from mixfleet.api import kinds
+from mixfleet.api.errors import InvalidObjectError
+from mixfleet.controlplane import registry as reg
+from mixfleet.controlplane.registry import Registry
+from mixfleet.controlplane.watch import watch
+from mixfleet.controlplane.watchcache import WatchCache
+from mixfleet.proto import mixfleet_pb2 as pb
+from mixfleet.proto import mixfleet_pb2_grpc as pb_grpc
+from mixfleet.store import base as store_errors
+from mixfleet.util import log
+
+_log = log.get("server")
+_T = TypeVar("_T")
+
+_CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (InvalidObjectError, grpc.StatusCode.INVALID_ARGUMENT),
+    (kinds.UnknownKindError, grpc.StatusCode.NOT_FOUND),
+    (reg.ObjectNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (reg.NamespaceNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (reg.ObjectExistsError, grpc.StatusCode.ALREADY_EXISTS),
+    (reg.StaleObjectError, grpc.StatusCode.ABORTED),
+    (store_errors.ConflictError, grpc.StatusCode.ABORTED),
+    (store_errors.AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
+    (store_errors.NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (store_errors.CompactedError, grpc.StatusCode.OUT_OF_RANGE),
+    (store_errors.UnavailableError, grpc.StatusCode.UNAVAILABLE),
+    (reg.RegistryError, grpc.StatusCode.FAILED_PRECONDITION),
+)
+
+
+def _code_for(err: BaseException) -> grpc.StatusCode | None:
+    for cls, code in _CODES:
+        if isinstance(err, cls):
+            return code
+    return None
+
+
+@contextlib.asynccontextmanager
+async def _errors(context: grpc.aio.ServicerContext, method: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except (grpc.aio.AbortError, GeneratorExit):
+        raise
+    except Exception as e:  # one translation point for every RPC
+        code = _code_for(e)
+        if code is None:
+            _log.exception("rpc.internal_error", method=method)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {e}")
+        if code is grpc.StatusCode.INVALID_ARGUMENT:
+            message = "invalid object:\n" + str(e)
+        elif code is grpc.StatusCode.OUT_OF_RANGE:
+            message = f"too old resource version: {e}"
+        elif code is grpc.StatusCode.UNAVAILABLE:
+            message = f"store unavailable: {e}"
+        else:
+            message = str(e)
+        # A missing object is an ordinary answer (agents probe for their Lease), not news.
+        level = _log.debug if code is grpc.StatusCode.NOT_FOUND else _log.info
+        level("rpc.failed", method=method, code=code.name, error=message)
+        await context.abort(code, message)
+
+
+_MAX_REQUEST_SECONDS = 30.0
+
+
+async def _bounded(context: grpc.aio.ServicerContext, aw: Awaitable[_T]) -> _T:
+    """Answer before the client's deadline even when the store hangs: UNAVAILABLE, not a
+    silent DEADLINE_EXCEEDED (or a handler that never ends when there is no deadline)."""
+    remaining = context.time_remaining()
+    limit = _MAX_REQUEST_SECONDS if remaining is None else min(_MAX_REQUEST_SECONDS, remaining - 0.5)
+    try:
+        return await asyncio.wait_for(aw, max(limit, 0.1))
+    except asyncio.TimeoutError as e:
+        raise store_errors.UnavailableError(f"no answer within {limit:.1f}s") from e
+
+
+def _load(data: bytes) -> dict[str, Any]:
+    try:
+        obj = json.loads(data)
+    except ValueError as e:
+        from mixfleet.api.errors import FieldError
+
+        raise InvalidObjectError([FieldError("", f"not valid JSON: {e}")]) from e
+    return obj
+
+
+def _dump(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
+    def __init__(self, registry: Registry, logs: Any = None, watches: WatchCache | None = None) -> None:
+        self.registry = registry
+        self._logs = logs  # controlplane.logs.LogProxy
+        self._watches = watches
+
+    async def Apply(self, request: pb.ApplyRequest, context: Any) -> pb.ApplyResponse:
+        async with _errors(context, "Apply"):
+            objs = [_load(o) for o in request.objects]
+            results = await _bounded(context, self.registry.apply(objs, dry_run=request.dry_run))
+            return pb.ApplyResponse(
+                results=[pb.ApplyResult(object=_dump(r.object), outcome=r.outcome) for r in results]
+            )
+
+    async def Create(self, request: pb.CreateRequest, context: Any) -> pb.ObjectResponse:
+        async with _errors(context, "Create"):
+            obj = await _bounded(context, self.registry.create(_load(request.object)))
+            return pb.ObjectResponse(object=_dump(obj))
+
+    async def Update(self, request: pb.UpdateRequest, context: Any) -> pb.ObjectResponse:
+        async with _errors(context, "Update"):
+            obj = await _bounded(
+                context, self.registry.update(_load(request.object), status_only=request.status_only)
+            )
+            return pb.ObjectResponse(object=_dump(obj))
+
+    async def Get(self, request: pb.GetRequest, context: Any) -> pb.ObjectResponse:
+        async with _errors(context, "Get"):
+            r = request.ref
+            obj = await _bounded(context, self.registry.get(r.kind, r.name, r.namespace))
+            return pb.ObjectResponse(object=_dump(obj))
+
+    async def List(self, request: pb.ListRequest, context: Any) -> pb.ListResponse:
+        async with _errors(context, "List"):
+            items, rev = await _bounded(context, self.registry.list(
+                request.kind,
+                namespace=request.namespace,
+                all_namespaces=request.all_namespaces,
+                label_selector=request.label_selector,
+                field_selector=request.field_selector,
+            ))
+            return pb.ListResponse(items=[_dump(i) for i in items], revision=rev)
+
+    async def Delete(self, request: pb.DeleteRequest, context: Any) -> pb.ObjectResponse:
+        async with _errors(context, "Delete"):
+            r = request.ref
+            obj = await _bounded(context, self.registry.delete(
+                r.kind,
+                r.name,
+                r.namespace,
+                propagation_policy=request.propagation_policy,
+                grace_period_seconds=request.grace_period_seconds,
+                precondition_resource_version=request.precondition_resource_version,
+            ))
+            return pb.ObjectResponse(object=_dump(obj))
+
+    async def Watch(self, request: pb.WatchRequest, context: Any) -> AsyncIterator[pb.WatchEvent]:
+        async with _errors(context, "Watch"):
+            source = (
+                self._watches.watch
+                if self._watches is not None
+                else functools.partial(watch, self.registry)
+            )
+            async for ev in source(
+                request.kind,
+                namespace=request.namespace,
+                all_namespaces=request.all_namespaces,
+                label_selector=request.label_selector,
+                field_selector=request.field_selector,
+                from_revision=request.from_revision,
+            ):
+                yield pb.WatchEvent(type=ev.type, object=_dump(ev.object), revision=ev.revision)
+
+    async def Logs(self, request: pb.LogsRequest, context: Any) -> AsyncIterator[pb.LogChunk]:
+        async with _errors(context, "Logs"):
+            if self._logs is None:
+                raise reg.RegistryError("logs are not available on this control plane")
+            async for data in self._logs.stream(request):
+                yield pb.LogChunk(data=data)
+
+
+async def start_server(
+    registry: Registry, listen: str, *, logs: Any = None, watches: WatchCache | None = None
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """Start serving on ``listen`` (``127.0.0.1:0`` picks a port); returns (server, port,
+    health servicer)."""
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        ]
+    )
+    pb_grpc.add_ControlPlaneServicer_to_server(
+        ControlPlaneServicer(registry, logs, watches), server
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    service_names = (
+        pb.DESCRIPTOR.services_by_name["ControlPlane"].full_name,
+        health.SERVICE_NAME,
+        reflection.SERVICE_NAME,
+    )
+    reflection.enable_server_reflection(service_names, server)
+    port = server.add_insecure_port(listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {listen}")
+    await server.start()
+    for name in ("", service_names[0]):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    _log.info("server.started", listen=listen, port=port)
+    return server, port, health_servicer

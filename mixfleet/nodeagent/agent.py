@@ -1,0 +1,269 @@
+"""The node agent: registers its Node, heartbeats a Lease, watches the pods bound to it and
+converges the engine's containers to them.
+
+Level-triggered, like the kubelet: watch events only update a local cache of this node's
+pods and wake the reconcile loop; each pass lists the engine's managed containers, asks the
+pure ``reconcile.plan`` what to do and hands the actions to per-pod workers. A periodic
+resync repairs anything an event missed; the engine's container events (a container died,
+started, was removed) wake the loop at once, so an exit is reported without waiting for the
+resync. Readiness probes run in one scheduler per agent (``nodeagent.probes``); a readiness
+change wakes the loop too, and status reports it. A restarted agent adopts the containers it
+finds (they carry their pod's uid in labels). The control plane being unreachable only
+pauses the watch (reconnect with exponential backoff and jitter) and heartbeats; containers
+keep running.
+
+Exception tree: none of its own. Engine errors (``nodeagent.engines.errors``) and API errors
+(``controlplane.client``) are caught per action, per pass or per loop iteration, logged and
+retried; ``run()`` ends only when cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable, Mapping
+
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from mixfleet.client import APIError, Client, GoneError, UnavailableError
+from mixfleet.nodeagent.backoff import BackoffState
+from mixfleet.nodeagent.engines.base import Engine, EngineError, normalize_image
+from mixfleet.nodeagent.executor import Executor
+from mixfleet.nodeagent.facts import (
+    HostFacts,
+    detect_host,
+    node_conditions,
+    node_object,
+)
+from mixfleet.nodeagent.nodestatus import NodeWriter
+from mixfleet.nodeagent.podspec import LABEL_NODE, MANAGED, pod_uid
+from mixfleet.nodeagent.probes import Prober
+from mixfleet.nodeagent.reconcile import next_wake, plan
+from mixfleet.util import log
+from mixfleet.util.aio import run_together
+
+_log = log.get("nodeagent")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    heartbeat_seconds: float = 5.0
+    lease_duration_seconds: int = 40
+    resync_seconds: float = 10.0  # a full reconcile pass at least this often
+    node_refresh_seconds: float = 30.0  # re-read engine info and images for the Node
+    backoff_base_seconds: float = 10.0
+    backoff_cap_seconds: float = 300.0
+    events_retry_seconds: float = 1.0  # the engine's event stream ended: listen again after
+    daemon_endpoint: str = ""  # the NodeAgent gRPC address published in the Node
+    host_ip: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Mapping[str, str], ...] | None = None  # None: the OS default
+
+
+class Agent:
+    def __init__(
+        self,
+        client: Client,
+        engine: Engine,
+        node_name: str,
+        *,
+        facts: HostFacts | None = None,
+        config: AgentConfig = AgentConfig(),
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.client = client
+        self.engine = engine
+        self.node_name = node_name
+        self.facts = facts or detect_host()
+        self.config = config
+        self.clock = clock
+        self.pods: dict[str, dict[str, Any]] = {}  # uid -> pod, from list + watch
+        self.node = NodeWriter(
+            client, node_name, lease_duration_seconds=config.lease_duration_seconds
+        )
+        self.executor = Executor(
+            client=client,
+            engine=engine,
+            clock=clock,
+            backoff=BackoffState(config.backoff_base_seconds, config.backoff_cap_seconds),
+            host_ip=config.host_ip,
+            on_done=self.wake,
+        )
+        self.executor.pods = self.pods
+        self.prober = Prober(engine, on_change=self.wake)
+        self.executor.ready_ids = self.prober.ready
+        self._wake = asyncio.Event()
+        self._images: frozenset[str] | None = None
+        self._synced = asyncio.Event()  # set once the first list of pods arrived
+        self.passes = 0  # reconcile passes done (for tests and metrics)
+        # Only this node's containers: several agents may share one engine.
+        self.container_labels = {**MANAGED, LABEL_NODE: node_name}
+        self.executor.container_labels = self.container_labels
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run until cancelled."""
+        _log.info("agent.starting", node=self.node_name, os=self.facts.os)
+        await self._retrying(self._register)
+        loops = [
+            self._heartbeat_loop(),
+            self._node_loop(),
+            self._watch_loop(),
+            self._reconcile_loop(),
+            self._events_loop(),
+            self.prober.run(),
+        ]
+        try:
+            await run_together(*loops)
+        finally:
+            await self.executor.close()
+            _log.info("agent.stopped", node=self.node_name)
+
+    async def _retrying(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Call fn until it succeeds: the control plane may not be up yet."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((APIError, EngineError)),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
+        ):
+            with attempt:
+                await fn()
+
+    async def _register(self) -> None:
+        await self.node.register(await self._node_object())
+        await self.node.renew_lease(self.clock())
+
+    # -- the Node and its Lease ----------------------------------------------------------
+    async def _node_object(self) -> dict[str, Any]:
+        now = self.clock()
+        try:
+            info = await self.engine.info()
+            images = await self.engine.list_images()
+            conditions = node_conditions(now=now, engine_ready=True)
+        except EngineError as e:
+            info, images = None, []
+            conditions = node_conditions(now=now, engine_ready=False, engine_message=e.message)
+        if info is not None:
+            self._images = frozenset(normalize_image(n) for i in images for n in i.names)
+        return node_object(
+            self.facts,
+            name=self.node_name,
+            engine_info=info,
+            images=images,
+            conditions=conditions,
+            daemon_endpoint=self.config.daemon_endpoint,
+            labels=self.config.labels,
+            taints=(
+                [dict(t) for t in self.config.taints] if self.config.taints is not None else None
+            ),
+        )
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_seconds)
+            try:
+                await self.node.renew_lease(self.clock())
+            except APIError as e:
+                _log.warning("lease.renew_failed", node=self.node_name, error=str(e))
+
+    async def _node_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.node_refresh_seconds)
+            await self.refresh_node()
+
+    async def refresh_node(self) -> None:
+        """Re-read facts from the engine; write the Node only when something changed."""
+        try:
+            await self.node.update_status((await self._node_object())["status"])
+        except APIError as e:
+            _log.warning("node.update_failed", node=self.node_name, error=str(e))
+
+    # -- pods ------------------------------------------------------------------------------
+    async def _watch_loop(self) -> None:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(APIError),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
+        ):
+            with attempt:
+                await self._list_and_watch()
+
+    async def _list_and_watch(self) -> None:
+        selector = f"spec.nodeName={self.node_name}"
+        pods, revision = await self.client.list("Pod", all_namespaces=True, field_selector=selector)
+        self.pods.clear()
+        self.pods.update({pod_uid(p): p for p in pods})
+        self._synced.set()
+        self.wake()
+        try:
+            async for ev in self.client.watch(
+                "Pod", all_namespaces=True, field_selector=selector, from_revision=revision + 1
+            ):
+                if ev.type == "DELETED":
+                    self.pods.pop(pod_uid(ev.object), None)
+                elif ev.type in ("ADDED", "MODIFIED"):
+                    self.pods[pod_uid(ev.object)] = ev.object
+                self.wake()
+        except GoneError:
+            _log.info("watch.relist", node=self.node_name)
+            raise
+        # The server ended the stream: list and watch again.
+        raise UnavailableError("watch stream ended")
+
+    async def _events_loop(self) -> None:
+        """Wake the reconcile loop whenever one of our containers changes state."""
+        while True:
+            try:
+                async with contextlib.aclosing(self.engine.events(self.container_labels)) as ev:
+                    async for _ in ev:
+                        self.wake()
+            except EngineError as e:
+                _log.warning("engine.events_failed", node=self.node_name, error=e.message)
+            await asyncio.sleep(self.config.events_retry_seconds)  # the resync covers the gap
+
+    async def _reconcile_loop(self) -> None:
+        await self._synced.wait()  # never plan from an empty cache: it would remove everything
+        while True:
+            self._wake.clear()  # before the pass: a wake during the pass means "look again"
+            wake_at = await self.sync_once()
+            timeout = self.config.resync_seconds
+            if wake_at is not None:
+                timeout = min(timeout, max(0.05, (wake_at - self.clock()).total_seconds()))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def sync_once(self) -> datetime | None:
+        """One level-triggered pass; returns when the next back-off ends, if any."""
+        try:
+            if self.executor.images_stale or self._images is None:
+                self.executor.images_stale = False
+                self._images = frozenset(
+                    normalize_image(n) for i in await self.engine.list_images() for n in i.names
+                )
+            actual = await self.engine.list_containers(self.container_labels)
+        except EngineError as e:
+            _log.warning("reconcile.engine_unavailable", node=self.node_name, error=e.message)
+            return None
+        desired = list(self.pods.values())
+        ex = self.executor
+        ex.backoff = ex.backoff.forget_pods({pod_uid(p) for p in desired})
+        self.prober.sync(desired, actual, wall_now=self.clock())
+        actions = plan(
+            desired,
+            actual,
+            now=self.clock(),
+            backoff_state=ex.backoff,
+            host_os=self.facts.os,
+            present_images=self._images,
+            node_name=self.node_name,
+        )
+        ex.dispatch(actions, actual)
+        self.passes += 1
+        return next_wake(actions)

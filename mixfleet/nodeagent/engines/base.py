@@ -1,0 +1,194 @@
+"""The one interface every container engine implements (Docker, simulated), and the plain
+values that cross it. Methods are async: the Docker adapter runs the blocking SDK in a
+thread, the simulated engine answers at once, so thousands of hollow nodes share one loop.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import AsyncIterator, Callable, Mapping, NamedTuple, Sequence
+
+from mixfleet.nodeagent.engines.errors import (  # re-exported: callers import the tree from here
+    ContainerNotFound,
+    EngineError,
+    EngineUnavailable,
+    ExecTimeout,
+    ImageNotFound,
+    PullError,
+    StartError,
+)
+
+__all__ = [
+    "ContainerNotFound",
+    "ContainerSpec",
+    "ContainerState",
+    "Engine",
+    "EngineError",
+    "EngineInfo",
+    "EngineUnavailable",
+    "ExecResult",
+    "ExecTimeout",
+    "ImageInfo",
+    "ImageNotFound",
+    "PortMapping",
+    "ProgressCallback",
+    "PullError",
+    "RunState",
+    "StartError",
+    "normalize_image",
+]
+
+ProgressCallback = Callable[[dict], None]
+
+
+def normalize_image(image: str) -> str:
+    """``busybox`` is ``busybox:latest``; a tag or digest is kept."""
+    last = image.rsplit("/", 1)[-1]
+    return image if ":" in last or "@" in last else f"{image}:latest"
+
+
+class RunState(enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    EXITED = "exited"  # Docker's "dead", "removing" and "paused" are mapped to the nearest
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    """What the engine says about itself and its host (Docker ``/info``)."""
+
+    os_type: str  # linux | windows
+    architecture: str  # normalised: amd64 | arm64
+    kernel_version: str  # Linux: uname -r; Windows: "10.0 20348 (20348.1.amd64fre...)"
+    operating_system: str  # "Debian GNU/Linux 12 (bookworm)", "Windows Server 2022 ..."
+    server_version: str  # "24.0.7"
+    ncpu: int
+    mem_total: int  # bytes
+    default_isolation: str = ""  # Windows: process | hyperv; "" on Linux
+    os_version: str = ""  # Windows: 10.0.20348.2655 when the engine reveals the revision
+    name: str = ""  # the engine host's name
+    runtime: str = "docker"  # prefix of containerRuntimeVersion
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    id: str
+    names: tuple[str, ...]  # repo tags
+    os: str
+    architecture: str
+    os_version: str  # "" for Linux images
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PortMapping:
+    container_port: int
+    host_port: int | None = None
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    """A container to create. command/args follow Kubernetes: command replaces the image
+    entrypoint, args its CMD."""
+
+    name: str
+    image: str
+    command: tuple[str, ...] | None = None
+    args: tuple[str, ...] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    ports: tuple[PortMapping, ...] = ()
+    nano_cpus: int | None = None
+    memory_bytes: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    isolation: str | None = None  # Windows: process | hyperv; None = engine default
+    working_dir: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerState:
+    id: str
+    name: str
+    labels: Mapping[str, str]
+    image: str
+    state: RunState
+    exit_code: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    restart_count: int = 0  # the engine's own restart counter (we restart by recreating)
+    isolation: str = ""
+    error: str = ""  # the engine's last error for this container, if any
+
+
+class ExecResult(NamedTuple):
+    """What a command run inside a container (an exec probe) ended with."""
+
+    exit_code: int
+    output: str  # stdout and stderr, decoded leniently; for messages and logs only
+
+
+class Engine(abc.ABC):
+    """A container engine on one host. Every method may raise EngineUnavailable."""
+
+    @abc.abstractmethod
+    async def info(self) -> EngineInfo: ...
+
+    @abc.abstractmethod
+    async def list_containers(
+        self, labels: Mapping[str, str] | None = None
+    ) -> list[ContainerState]:
+        """All containers (running or not) carrying every given label=value."""
+
+    @abc.abstractmethod
+    async def pull(self, image: str, progress_cb: ProgressCallback | None = None) -> None:
+        """Fetch image; raises PullError with the engine's text."""
+
+    @abc.abstractmethod
+    async def image_present(self, image: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def list_images(self) -> list[ImageInfo]: ...
+
+    @abc.abstractmethod
+    async def create_and_start(self, spec: ContainerSpec) -> str:
+        """Create and start; returns the container id. Raises ImageNotFound when the image
+        is absent and StartError when the engine refuses (a container that was created but
+        did not start is removed first, so a retry starts clean)."""
+
+    @abc.abstractmethod
+    async def start(self, container_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def stop(self, container_id: str, grace_seconds: float) -> None:
+        """SIGTERM (or the Windows equivalent), then kill after grace_seconds."""
+
+    @abc.abstractmethod
+    async def remove(self, container_id: str) -> None:
+        """Remove a stopped container (forcing if it still runs). Absent is not an error."""
+
+    @abc.abstractmethod
+    def logs(
+        self, container_id: str, *, follow: bool = False, tail: int = -1
+    ) -> AsyncIterator[bytes]:
+        """Container output (stdout and stderr interleaved); tail=-1 for all lines."""
+
+    @abc.abstractmethod
+    async def exec(
+        self, container_id: str, command: Sequence[str], *, timeout: float
+    ) -> ExecResult:
+        """Run command in the running container. Raises ExecTimeout when it has not ended
+        within timeout seconds (the command may go on running: engines cannot kill an exec),
+        ContainerNotFound, or EngineError when the container does not run."""
+
+    @abc.abstractmethod
+    def events(self, labels: Mapping[str, str] | None = None) -> AsyncIterator[str]:
+        """Ids of containers carrying every given label whose run state changed (started,
+        exited, killed by OOM, removed), as the engine reports them, until the caller stops
+        iterating. Yields "" after (re)connecting, when earlier changes may have been
+        missed: the caller should then look at everything. Reconnects on its own."""
+
+    async def close(self) -> None:
+        """Release connections."""

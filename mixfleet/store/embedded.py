@@ -1,0 +1,323 @@
+"""EmbeddedStore: the Store interface on SQLite, for `mixfleet dev` and single-process use.
+
+Layout (one file, WAL mode, synchronous=FULL so a committed txn survives a crash)::
+
+    kv       (key BLOB PK, value, create_revision, mod_revision)   current state
+    history  (revision, seq, key, type, value, prev_value, create_revision)  event log
+    meta     (name PK, value)   'revision' (store-wide) and 'compacted' (compaction point)
+
+Keys are stored as UTF-8 BLOBs so that ORDER BY and prefix ranges compare bytes, like etcd.
+Every sqlite call runs on one dedicated worker thread: the event loop never blocks, and
+that thread is the single writer that serialises transactions. Watches poll nothing:
+each reads history from the database at its own pace and sleeps on a Condition that
+every commit notifies, so a slow watcher holds no queue and simply falls behind (and gets
+CompactedError if auto-compaction overtakes it, like an etcd watcher).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import os
+import sqlite3
+from typing import AsyncIterator, Callable, Sequence, TypeVar
+
+from mixfleet.store.base import (
+    KV,
+    AlreadyExistsError,
+    CompactedError,
+    ConflictError,
+    EventType,
+    NotFoundError,
+    Op,
+    OpKind,
+    Store,
+    StoreError,
+    UnavailableError,
+    WatchEvent,
+)
+from mixfleet.util import log
+
+_log = log.get("store.embedded")
+_T = TypeVar("_T")
+
+DEFAULT_HISTORY_LIMIT = 10_000
+# A watcher reads at most this many revisions of history per query.
+_WATCH_BATCH = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    key BLOB PRIMARY KEY, value BLOB NOT NULL,
+    create_revision INTEGER NOT NULL, mod_revision INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS history (
+    revision INTEGER NOT NULL, seq INTEGER NOT NULL, key BLOB NOT NULL, type TEXT NOT NULL,
+    value BLOB, prev_value BLOB, create_revision INTEGER NOT NULL,
+    PRIMARY KEY (revision, seq));
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('revision', 0), ('compacted', 0);
+"""
+
+
+def prefix_range(prefix: str) -> tuple[bytes, bytes | None]:
+    """[lo, hi) covering every key that starts with prefix (hi None: no upper bound)."""
+    lo = prefix.encode()
+    s = bytearray(lo)
+    for i in reversed(range(len(s))):
+        if s[i] < 0xFF:
+            s[i] += 1
+            return lo, bytes(s[: i + 1])
+    return lo, None
+
+
+def check_unique_keys(ops: Sequence[Op]) -> None:
+    """etcd rejects a txn that writes one key twice; both stores do, so they agree."""
+    keys = [op.key for op in ops]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"a txn may touch each key once, got {keys}")
+
+
+class EmbeddedStore(Store):
+    """SQLite-backed Store. ``path`` is a file (created if absent) or ":memory:"."""
+
+    def __init__(self, path: str, *, history_limit: int = DEFAULT_HISTORY_LIMIT) -> None:
+        self.path = path
+        self._history_limit = history_limit
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="mixfleet-sqlite"
+        )
+        self._db: sqlite3.Connection | None = None
+        self._revision = 0  # mirror of meta.revision, read by waiting watchers
+        self._compacted = 0  # mirror of meta.compacted, read by auto-compaction
+        self._changed = asyncio.Condition()
+        self._closed = False
+        self._opened = asyncio.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
+        """Run fn(db, *args) on the sqlite thread, opening the database on first use."""
+        if self._closed:
+            raise UnavailableError(f"store {self.path} is closed")
+        if self._db is None:
+            async with self._opened:
+                if self._db is None:
+                    await self._call(self._open)
+        return await self._call(functools.partial(fn, self._db, *args))
+
+    async def _call(self, fn: Callable[[], _T]) -> _T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn)
+        except sqlite3.Error as e:
+            raise UnavailableError(f"sqlite {self.path}: {e}") from e
+
+    def _open(self) -> None:
+        if self.path != ":memory:" and os.path.dirname(self.path):
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_SCHEMA)
+        self._revision = _meta(db, "revision")
+        self._compacted = _meta(db, "compacted")
+        self._db = db
+        _log.info("store.opened", path=self.path, revision=self._revision)
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def get(self, key: str) -> KV | None:
+        return await self._run(_get, key.encode())
+
+    async def list(self, prefix: str) -> tuple[list[KV], int]:
+        return await self._run(_list, prefix)
+
+    async def current_revision(self) -> int:
+        return await self._run(_meta, "revision")
+
+    # -- writes -----------------------------------------------------------------------
+
+    async def txn(self, ops: Sequence[Op]) -> int:
+        check_unique_keys(ops)
+        rev = await self._run(_apply, list(ops))
+        if rev > self._revision:
+            self._revision = rev
+            async with self._changed:
+                self._changed.notify_all()
+            # Compact once a tenth of the limit piles up beyond it, so the delete is
+            # amortised instead of running on every commit.
+            slack = self._history_limit // 10
+            if rev - self._compacted > self._history_limit + slack:
+                await self.compact(rev - self._history_limit)
+        return rev
+
+    async def compact(self, revision: int) -> None:
+        done = await self._run(_compact, revision)
+        if done:
+            self._compacted = revision
+            _log.info("store.compacted", path=self.path, revision=revision)
+
+    # -- watch ------------------------------------------------------------------------
+
+    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[WatchEvent]:
+        """Replays history from start_revision, then follows commits until close()."""
+        now = await self.current_revision()  # also opens the database
+        nxt = start_revision if start_revision > 0 else now + 1
+        while not self._closed:
+            upto = min(self._revision, nxt + _WATCH_BATCH - 1)
+            if upto >= nxt:
+                for event in await self._run(_history, prefix, nxt, upto):
+                    yield event
+                nxt = upto + 1
+                continue
+            async with self._changed:
+                await self._changed.wait_for(lambda: self._closed or self._revision >= nxt)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._changed:
+            self._changed.notify_all()
+        if self._db is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
+        self._executor.shutdown(wait=False)
+        _log.info("store.closed", path=self.path)
+
+
+# -- the functions below run on the sqlite thread ------------------------------------
+
+
+def _meta(db: sqlite3.Connection, name: str) -> int:
+    return int(db.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()[0])
+
+
+def _row_kv(row: tuple[bytes, bytes, int, int]) -> KV:
+    return KV(row[0].decode(), bytes(row[1]), row[2], row[3])
+
+
+def _get(db: sqlite3.Connection, key: bytes) -> KV | None:
+    row = db.execute(
+        "SELECT key, value, create_revision, mod_revision FROM kv WHERE key=?", (key,)
+    ).fetchone()
+    return _row_kv(row) if row else None
+
+
+def _range_sql(prefix: str) -> tuple[str, tuple[bytes, ...]]:
+    lo, hi = prefix_range(prefix)
+    if hi is None:
+        return "key >= ?", (lo,)
+    return "key >= ? AND key < ?", (lo, hi)
+
+
+def _list(db: sqlite3.Connection, prefix: str) -> tuple[list[KV], int]:
+    where, args = _range_sql(prefix)
+    db.execute("BEGIN")  # one snapshot for the rows and the revision they were read at
+    try:
+        rows = db.execute(
+            f"SELECT key, value, create_revision, mod_revision FROM kv WHERE {where} "
+            "ORDER BY key",
+            args,
+        ).fetchall()
+        return [_row_kv(r) for r in rows], _meta(db, "revision")
+    finally:
+        db.execute("COMMIT")
+
+
+def precondition_error(op: Op, cur: KV | None) -> StoreError | None:
+    """The error op would raise against the current value of its key, if any."""
+    if op.kind is OpKind.CREATE:
+        return AlreadyExistsError(op.key) if cur else None
+    if op.kind is OpKind.PUT or (op.kind is OpKind.DELETE and op.expected_mod_revision is None):
+        return None
+    if cur is None:
+        return NotFoundError(op.key)
+    assert op.expected_mod_revision is not None
+    if cur.mod_revision != op.expected_mod_revision:
+        return ConflictError(op.key, op.expected_mod_revision, cur.mod_revision)
+    return None
+
+
+def _apply(db: sqlite3.Connection, ops: list[Op]) -> int:
+    """Validate every op against the state before the txn (as etcd compares do), then apply
+    all of them under one new revision. Returns the store revision after the txn."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        current = {op.key: _get(db, op.key.encode()) for op in ops}
+        for op in ops:
+            if (err := precondition_error(op, current[op.key])) is not None:
+                raise err
+        rev = _meta(db, "revision") + 1
+        seq = 0
+        for op in ops:
+            seq += _write(db, op, current[op.key], rev, seq)
+        if seq == 0:  # only deletes of absent keys: nothing changed, no new revision
+            db.execute("ROLLBACK")
+            return rev - 1
+        db.execute("UPDATE meta SET value=? WHERE name='revision'", (rev,))
+        db.execute("COMMIT")
+        return rev
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _write(db: sqlite3.Connection, op: Op, cur: KV | None, rev: int, seq: int) -> int:
+    """Apply one validated op; returns the number of history events it recorded (0 or 1)."""
+    key = op.key.encode()
+    prev = cur.value if cur else None
+    if op.kind is OpKind.DELETE:
+        if cur is None:
+            return 0
+        db.execute("DELETE FROM kv WHERE key=?", (key,))
+        event = (rev, seq, key, EventType.DELETE.value, cur.value, prev, cur.create_revision)
+    else:
+        created = cur.create_revision if cur else rev
+        db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?)", (key, op.value, created, rev))
+        event = (rev, seq, key, EventType.PUT.value, op.value, prev, created)
+    db.execute("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?)", event)
+    return 1
+
+
+def _compact(db: sqlite3.Connection, revision: int) -> bool:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        current = _meta(db, "revision")
+        if revision > current:
+            raise ValueError(f"cannot compact to future revision {revision} (now {current})")
+        if revision <= _meta(db, "compacted"):
+            return False
+        db.execute("DELETE FROM history WHERE revision < ?", (revision,))
+        db.execute("UPDATE meta SET value=? WHERE name='compacted'", (revision,))
+        return True
+    finally:
+        if db.in_transaction:
+            db.execute("COMMIT")
+
+
+def _history(db: sqlite3.Connection, prefix: str, lo: int, hi: int) -> list[WatchEvent]:
+    """Events under prefix with lo <= revision <= hi, in order; CompactedError if lo is
+    older than the compaction point (checked in the same snapshot as the read)."""
+    where, args = _range_sql(prefix)
+    db.execute("BEGIN")
+    try:
+        compacted = _meta(db, "compacted")
+        if lo < compacted:
+            raise CompactedError(lo, compacted)
+        rows = db.execute(
+            "SELECT revision, key, type, value, prev_value, create_revision FROM history "
+            f"WHERE revision BETWEEN ? AND ? AND {where} ORDER BY revision, seq",
+            (lo, hi, *args),
+        ).fetchall()
+    finally:
+        db.execute("COMMIT")
+    return [
+        WatchEvent(
+            type=EventType(typ),
+            kv=KV(key.decode(), bytes(value), created, rev),
+            prev_value=None if prev is None else bytes(prev),
+            revision=rev,
+        )
+        for rev, key, typ, value, prev, created in rows
+    ]

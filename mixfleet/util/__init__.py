@@ -1,0 +1,1 @@
+"""Utilities at the bottom of the import graph: structured logging and asyncio helpers."""
