@@ -10,20 +10,18 @@ rollout's budget: Running, not being deleted, and Ready when the pod has a readi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from mixfleet.api import times
 from mixfleet.api.objects import annotations, as_map
-
-Obj = Mapping[str, Any]
+from mixfleet.api.types import ObjView
 
 ISOLATION_ANNOTATION = "experimental.windows.kubernetes.io/isolation-type"
 RUNTIME_CLASS_ISOLATION = {"runhcs-wcow-process": "process", "runhcs-wcow-hypervisor": "hyperv"}
 OS_LABEL = "kubernetes.io/os"
 
 
-def key(pod: Obj) -> str:
+def key(pod: ObjView) -> str:
     """The pod's identity where one is needed before the API assigned a uid (scheduler
     bookkeeping, container labels): its uid, else ``namespace/name``."""
     md = as_map(pod.get("metadata"))
@@ -38,7 +36,7 @@ OSES = ("linux", "windows")
 ISOLATIONS = ("process", "hyperv", "auto")
 
 
-def pod_os(pod: Obj) -> str:
+def pod_os(pod: ObjView) -> str:
     """``linux`` or ``windows``: the first of spec.platform.os, spec.os.name and the
     ``kubernetes.io/os`` node selector that is set, else linux. Works on pods and pod
     templates; raises PodFactError when the deciding field holds another value."""
@@ -55,7 +53,7 @@ def pod_os(pod: Obj) -> str:
     return "linux"
 
 
-def isolation(pod: Obj) -> str | None:
+def isolation(pod: ObjView) -> str | None:
     """``process``, ``hyperv`` or ``auto`` as the pod asks, or None when it does not say.
     spec.platform.isolation wins over runtimeClassName, which wins over the old annotation
     (whose one documented value, ``hyperv``, is read in any case, as Windows reads names).
@@ -74,30 +72,30 @@ def isolation(pod: Obj) -> str | None:
     return None
 
 
-def phase(pod: Obj) -> str:
+def phase(pod: ObjView) -> str:
     return str((pod.get("status") or {}).get("phase") or "Pending")
 
 
-def deleting(obj: Obj) -> bool:
+def deleting(obj: ObjView) -> bool:
     return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
 
 
-def is_active(pod: Obj) -> bool:
+def is_active(pod: ObjView) -> bool:
     return not deleting(pod) and phase(pod) not in ("Succeeded", "Failed")
 
 
-def _condition(pod: Obj, type_: str) -> dict[str, Any] | None:
+def _condition(pod: ObjView, type_: str) -> dict[str, Any] | None:
     for c in (pod.get("status") or {}).get("conditions") or []:
         if c.get("type") == type_:
             return c
     return None
 
 
-def has_readiness_check(pod: Obj) -> bool:
+def has_readiness_check(pod: ObjView) -> bool:
     return any(c.get("readinessProbe") for c in (pod.get("spec") or {}).get("containers") or [])
 
 
-def is_ready(pod: Obj) -> bool:
+def is_ready(pod: ObjView) -> bool:
     if phase(pod) != "Running":
         return False
     cond = _condition(pod, "Ready")
@@ -109,11 +107,11 @@ def is_ready(pod: Obj) -> bool:
     return not has_readiness_check(pod)
 
 
-def is_available(pod: Obj) -> bool:
+def is_available(pod: ObjView) -> bool:
     return is_active(pod) and is_ready(pod)
 
 
-def deletion_rank(pod: Obj) -> tuple[int, float, str]:
+def deletion_rank(pod: ObjView) -> tuple[int, float, str]:
     """Sort key: the pod to remove first sorts first when scaling down. Unscheduled, then
     pending, then not ready, then ready; among equals the newest goes first."""
     spec = pod.get("spec") or {}
@@ -128,7 +126,7 @@ def deletion_rank(pod: Obj) -> tuple[int, float, str]:
     return state, -times.epoch((pod.get("metadata") or {}).get("creationTimestamp")), str((pod.get("metadata") or {}).get("name"))
 
 
-def tolerates(pod: Obj, taint: dict[str, Any]) -> bool:
+def tolerates(pod: ObjView, taint: dict[str, Any]) -> bool:
     """Whether the pod tolerates ``taint`` forever (a tolerationSeconds bound does not)."""
     for t in (pod.get("spec") or {}).get("tolerations") or []:
         if t.get("effect") not in (None, "", taint.get("effect")):

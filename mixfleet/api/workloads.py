@@ -9,10 +9,9 @@ import copy
 import hashlib
 import json
 import math
-from collections.abc import Mapping
 from typing import Any
 
-Obj = Mapping[str, Any]
+from mixfleet.api.types import ObjView
 
 TEMPLATE_HASH = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -21,7 +20,7 @@ CHANGE_CAUSE = "kubernetes.io/change-cause"
 _HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
-def template_hash(template: Obj) -> str:
+def template_hash(template: ObjView) -> str:
     """A stable name-safe hash of a pod template, ignoring its own pod-template-hash label."""
     t = copy.deepcopy(dict(template))
     labels = (t.get("metadata") or {}).get("labels") or {}
@@ -35,7 +34,7 @@ def template_hash(template: Obj) -> str:
     return "".join(out)
 
 
-def revision(obj: Obj) -> int:
+def revision(obj: ObjView) -> int:
     try:
         return int(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION, 0))
     except ValueError:
@@ -49,7 +48,7 @@ def _resolve(value: Any, total: int, *, round_up: bool) -> int:
     return int(value or 0)
 
 
-def surge_and_unavailable(deployment: Obj) -> tuple[int, int]:
+def surge_and_unavailable(deployment: ObjView) -> tuple[int, int]:
     """(maxSurge, maxUnavailable) as pod counts; both zero would stall, so unavailable is 1."""
     spec = deployment.get("spec") or {}
     replicas = int(spec.get("replicas", 1))
@@ -61,7 +60,7 @@ def surge_and_unavailable(deployment: Obj) -> tuple[int, int]:
     return surge, min(unavailable, replicas)
 
 
-def rollout_complete(deployment: Obj) -> bool:
+def rollout_complete(deployment: ObjView) -> bool:
     """What ``mixctl rollout status`` waits for (Kubernetes' rule)."""
     spec, st = deployment.get("spec") or {}, deployment.get("status") or {}
     meta = deployment.get("metadata") or {}

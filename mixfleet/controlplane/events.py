@@ -8,7 +8,8 @@ import hashlib
 from collections.abc import Sequence
 
 from mixfleet.api import kinds, times
-from mixfleet.controlplane.objects import Obj, encode
+from mixfleet.api.types import Obj
+from mixfleet.controlplane.objects import encode
 from mixfleet.controlplane.registry import (
     ObjectExistsError,
     ObjectNotFoundError,

@@ -11,7 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from mixfleet.api import kinds
-from mixfleet.controlplane.objects import Obj
+from mixfleet.api.types import Obj
 from mixfleet.controlplane.registry import Registry
 from mixfleet.controlplane.watch import watch
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mixfleet.api.types import Obj
 from mixfleet.store.base import KV
-
-Obj = dict[str, Any]
 
 
 def encode(obj: Obj) -> bytes:

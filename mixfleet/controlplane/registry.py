@@ -19,7 +19,8 @@ from typing import Any, Iterable
 
 from mixfleet.api import defaults, kinds, selectors, times, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
-from mixfleet.controlplane.objects import Obj, decode, encode, meta
+from mixfleet.api.types import Obj
+from mixfleet.controlplane.objects import decode, encode, meta
 from mixfleet.store.base import (
     KV,
     AlreadyExistsError,

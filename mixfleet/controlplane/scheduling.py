@@ -23,9 +23,10 @@ import copy
 
 from mixfleet.api import kinds, times
 from mixfleet.api.quantity import QuantityError
+from mixfleet.api.types import Obj
 from mixfleet.controlplane.events import NORMAL, WARNING, EventRecorder
 from mixfleet.controlplane.informer import Informer, cache_key
-from mixfleet.controlplane.objects import Obj, encode
+from mixfleet.controlplane.objects import encode
 from mixfleet.controlplane.registry import (
     ObjectNotFoundError,
     Registry,

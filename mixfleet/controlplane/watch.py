@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import AsyncIterator
 
 from mixfleet.api import kinds
-from mixfleet.controlplane.objects import Obj, decode
+from mixfleet.api.types import Obj
+from mixfleet.controlplane.objects import decode
 from mixfleet.controlplane.registry import ObjectFilter, Registry
 from mixfleet.store.base import EventType
 

@@ -21,8 +21,9 @@ from typing import AsyncIterator
 
 from mixfleet.api import kinds
 from mixfleet.api.selectors import field_value
+from mixfleet.api.types import Obj
 from mixfleet.controlplane.informer import cache_key
-from mixfleet.controlplane.objects import Obj, decode
+from mixfleet.controlplane.objects import decode
 from mixfleet.controlplane.registry import ObjectFilter, Registry
 from mixfleet.controlplane.watch import ApiEvent, selector_event, watch
 from mixfleet.store.base import CompactedError, EventType, UnavailableError

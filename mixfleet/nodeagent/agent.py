@@ -29,7 +29,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 
 from mixfleet.client import APIError, Client, GoneError, UnavailableError
 from mixfleet.nodeagent.backoff import BackoffState
-from mixfleet.nodeagent.engines.base import Engine, EngineError, normalize_image
+from mixfleet.nodeagent.engines.base import Engine, EngineError
 from mixfleet.nodeagent.executor import Executor
 from mixfleet.nodeagent.facts import (
     HostFacts,
@@ -152,7 +152,7 @@ class Agent:
             info, images = None, []
             conditions = node_conditions(now=now, engine_ready=False, engine_message=e.message)
         if info is not None:
-            self._images = frozenset(normalize_image(n) for i in images for n in i.names)
+            self._images = frozenset(n for i in images for n in i.names)
         return node_object(
             self.facts,
             name=self.node_name,
@@ -245,7 +245,7 @@ class Agent:
             if self.executor.images_stale or self._images is None:
                 self.executor.images_stale = False
                 self._images = frozenset(
-                    normalize_image(n) for i in await self.engine.list_images() for n in i.names
+                    n for i in await self.engine.list_images() for n in i.names
                 )
             actual = await self.engine.list_containers(self.container_labels)
         except EngineError as e:

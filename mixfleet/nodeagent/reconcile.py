@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Union
 
+from mixfleet.api import images as image_ref
 from mixfleet.nodeagent.backoff import BackoffState, should_restart
 from mixfleet.nodeagent.engines.base import (
     ContainerSpec,
     ContainerState,
     RunState,
-    normalize_image,
 )
 from mixfleet.nodeagent.podspec import (
     DEFAULT_GRACE_SECONDS,
@@ -124,9 +124,12 @@ def plan(
     present_images: frozenset[str] | None = None,
     node_name: str = "",
 ) -> list[Action]:
-    """Actions that move ``actual`` towards ``desired``. ``present_images`` (normalised
-    names) enables Pull actions; None means the executor ensures images itself.
+    """Actions that move ``actual`` towards ``desired``. ``present_images`` (names as the
+    engine reports them, in any form Docker accepts) enables Pull actions; None means the
+    executor ensures images itself.
     ``node_name`` is stamped on new containers (label ``mixfleet.io/node``)."""
+    if present_images is not None:
+        present_images = frozenset(map(image_ref.normalize, present_images))
     by_pod: dict[str, list[ContainerState]] = defaultdict(list)
     for c in actual:
         if is_managed(c):
@@ -238,7 +241,7 @@ class _PodContext:
         out: list[Action] = []
         policy = str(container.get("imagePullPolicy") or "IfNotPresent")
         if self.present_images is not None and policy != "Never":
-            if policy == "Always" or normalize_image(spec.image) not in self.present_images:
+            if policy == "Always" or image_ref.normalize(spec.image) not in self.present_images:
                 out.append(Pull(self.uid, name, spec.image))
         return out + [Create(self.uid, name, spec)]
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mixfleet.api import images as image_ref
 from mixfleet.scheduler import registry
 from mixfleet.scheduler.config import SchedulerConfig
 from mixfleet.scheduler.plugins.base import ClassState, Context
 from mixfleet.scheduler.requirements import PodRequirements
-from mixfleet.scheduler.snapshot import Snapshot, normalize_image
+from mixfleet.scheduler.snapshot import Snapshot
 from mixfleet.scheduler.status import Status
 
 
@@ -96,7 +97,7 @@ def _option(req: PodRequirements, cls_id: int, state: ClassState, ctx: Context) 
     if state.isolation == "hyperv":
         oc, om = facts.hyperv_overhead or snap.default_overhead
         cpu, mem = cpu + oc, mem + om
-    names = tuple(sorted({normalize_image(i) for i in state.images.values()}))
+    names = tuple(sorted({image_ref.normalize(i) for i in state.images.values()}))
     total = sum(info.size for n in names if (info := snap.images.get(n)) is not None)
     score = sum(getattr(weights, s.weight_name) * s.score_class(req, facts, state, ctx) for s in registry.CLASS_SCORES)
     return Option(

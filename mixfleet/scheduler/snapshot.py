@@ -20,9 +20,9 @@ import dataclasses
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import NamedTuple
 
+from mixfleet.api import images as image_ref
 from mixfleet.api.quantity import QuantityError
 from mixfleet.api.versions import InvalidVersionError, WindowsVersion
 from mixfleet.scheduler.config import SchedulerConfig
@@ -33,19 +33,6 @@ from mixfleet.util import log
 _log = log.get("scheduler")
 
 DONE_PHASES = frozenset({"Succeeded", "Failed"})
-
-
-@lru_cache(maxsize=65536)
-def normalize_image(name: str) -> str:
-    """``nginx`` and ``docker.io/library/nginx:latest`` name the same image."""
-    n = name
-    if n.startswith("docker.io/"):
-        n = n[len("docker.io/"):]
-    if n.startswith("library/"):
-        n = n[len("library/"):]
-    if "@" not in n and ":" not in n.rsplit("/", 1)[-1]:
-        n += ":latest"
-    return n
 
 
 @dataclass(slots=True)
@@ -167,7 +154,7 @@ class Snapshot:
         return self.classes[self.node_class[node]].facts
 
     def image(self, name: str) -> ImageInfo | None:
-        return self.images.get(normalize_image(name))
+        return self.images.get(image_ref.normalize(name))
 
     def bound_usage(self, pod: Mapping) -> tuple[int, int, int] | None:
         """(node, cpu millis, memory bytes) that a bound ``pod`` takes, as :meth:`build`
@@ -312,7 +299,7 @@ class Snapshot:
         for i, n in enumerate(self.nodes):
             for img in n.images:
                 for raw in img.get("names") or ():
-                    name = normalize_image(raw)
+                    name = image_ref.normalize(raw)
                     info = self.images.setdefault(name, ImageInfo(os=img.get("os") or ""))
                     _learn(info, img)
                     self.holders.setdefault(name, []).append(i)

@@ -17,10 +17,10 @@ import copy
 
 from mixfleet.api import kinds, objects
 from mixfleet.api import pods as P
+from mixfleet.api.types import Obj
 from mixfleet.controlplane.controllers.base import Controller
 from mixfleet.controlplane.controllers.informers import SharedInformers
 from mixfleet.controlplane.controllers.queue import Requeue
-from mixfleet.controlplane.objects import Obj
 from mixfleet.controlplane.registry import (
     ObjectNotFoundError,
     Registry,

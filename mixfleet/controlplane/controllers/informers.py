@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Callable
 
+from mixfleet.api.types import Obj
 from mixfleet.controlplane.informer import Informer
-from mixfleet.controlplane.objects import Obj
 from mixfleet.controlplane.registry import Registry
 from mixfleet.util.aio import run_together
 

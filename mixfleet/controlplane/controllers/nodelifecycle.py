@@ -22,12 +22,12 @@ import time
 
 from mixfleet.api import pods as P
 from mixfleet.api import times
+from mixfleet.api.types import Obj
 from mixfleet.controlplane.controllers import writes
 from mixfleet.controlplane.controllers.base import Controller
 from mixfleet.controlplane.controllers.informers import SharedInformers
 from mixfleet.controlplane.controllers.queue import Requeue
 from mixfleet.controlplane.events import NORMAL, WARNING
-from mixfleet.controlplane.objects import Obj
 from mixfleet.controlplane.registry import (
     ObjectNotFoundError,
     Registry,

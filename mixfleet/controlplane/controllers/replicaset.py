@@ -14,12 +14,12 @@ import copy
 from mixfleet.api import objects
 from mixfleet.api import pods as P
 from mixfleet.api.errors import InvalidObjectError
+from mixfleet.api.types import Obj
 from mixfleet.controlplane.controllers import writes
 from mixfleet.controlplane.controllers.base import Controller, split_key
 from mixfleet.controlplane.controllers.informers import SharedInformers
 from mixfleet.controlplane.events import NORMAL, WARNING
 from mixfleet.controlplane.informer import cache_key
-from mixfleet.controlplane.objects import Obj
 from mixfleet.controlplane.registry import (
     ObjectNotFoundError,
     Registry,

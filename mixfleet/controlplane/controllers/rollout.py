@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mixfleet.api import times
+from mixfleet.api.types import Obj
 from mixfleet.api.workloads import (
     surge_and_unavailable,
 )
-from mixfleet.controlplane.objects import Obj
 
 
 @dataclass(frozen=True, slots=True)

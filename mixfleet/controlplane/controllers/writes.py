@@ -13,8 +13,9 @@ import copy
 from typing import Sequence
 
 from mixfleet.api import kinds, times
+from mixfleet.api.types import Obj
 from mixfleet.controlplane.controllers.queue import Requeue
-from mixfleet.controlplane.objects import Obj, encode
+from mixfleet.controlplane.objects import encode
 from mixfleet.controlplane.registry import Registry, new_object
 from mixfleet.store.base import AlreadyExistsError, ConflictError, NotFoundError, Op
 

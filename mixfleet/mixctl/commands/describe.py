@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from mixfleet.api.kinds import Kind
+from mixfleet.api.types import Obj
 from mixfleet.client import Client
 from mixfleet.mixctl.commands import Subparsers
 from mixfleet.mixctl.errors import CLIError
 from mixfleet.mixctl.objects import get_or_explain, parse_refs
 from mixfleet.mixctl.printers.age import utcnow
 from mixfleet.mixctl.session import Invocation
-
-Obj = dict[str, Any]
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:

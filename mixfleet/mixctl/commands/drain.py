@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter
-from typing import Any, Callable
+from typing import Callable
 
 from mixfleet.api import objects
 from mixfleet.api import pods as P
 from mixfleet.api.kinds import by_kind
+from mixfleet.api.types import Obj
 from mixfleet.api.workloads import surge_and_unavailable
 from mixfleet.client import Client, ConflictError, NotFoundError
 from mixfleet.mixctl.commands import Subparsers
@@ -25,7 +26,6 @@ from mixfleet.mixctl.errors import CLIError
 from mixfleet.mixctl.objects import mutate
 from mixfleet.mixctl.session import Invocation
 
-Obj = dict[str, Any]
 NODE = by_kind("Node")
 RETRY_SECONDS = 1.0
 

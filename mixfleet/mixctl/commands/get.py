@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixfleet.api.kinds import Kind
+from mixfleet.api.types import Obj
 from mixfleet.client import Client, NotFoundError
 from mixfleet.mixctl import names
 from mixfleet.mixctl.commands import Subparsers
@@ -17,8 +18,6 @@ from mixfleet.mixctl.objects import namespace_for, parse_refs
 from mixfleet.mixctl.printers import columns, output, table
 from mixfleet.mixctl.printers.age import utcnow
 from mixfleet.mixctl.session import Invocation, Session
-
-Obj = dict[str, Any]
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-from typing import Any, Callable
+from typing import Callable
 
 from mixfleet.api.kinds import by_kind
+from mixfleet.api.types import Obj
 from mixfleet.api.workloads import (
     CHANGE_CAUSE,
     TEMPLATE_HASH,
@@ -28,7 +29,6 @@ from mixfleet.mixctl.errors import CLIError
 from mixfleet.mixctl.objects import get_or_explain, mutate, parse_refs
 from mixfleet.mixctl.session import Invocation
 
-Obj = dict[str, Any]
 DEPLOYMENT = by_kind("Deployment")
 
 

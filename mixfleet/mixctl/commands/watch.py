@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 from itertools import zip_longest
-from typing import Any
 
 from mixfleet.api.kinds import Kind
+from mixfleet.api.types import Obj
 from mixfleet.client import Client, GoneError
 from mixfleet.mixctl.commands.get import (
     Query,
@@ -25,8 +25,6 @@ from mixfleet.mixctl.errors import CLIError
 from mixfleet.mixctl.printers import columns, output, table
 from mixfleet.mixctl.printers.age import utcnow
 from mixfleet.mixctl.session import Session
-
-Obj = dict[str, Any]
 
 
 class _Printer:

@@ -12,11 +12,11 @@ from typing import Any, Callable, Sequence
 
 from mixfleet.api.kinds import Kind
 from mixfleet.api.times import try_parse_time
+from mixfleet.api.types import Obj
 from mixfleet.mixctl import names
 from mixfleet.mixctl.printers.age import age
 from mixfleet.mixctl.printers.podstatus import pod_ready, pod_restarts, pod_status
 
-Obj = dict[str, Any]
 RowFn = Callable[[Obj, datetime], list[str]]
 NONE = "<none>"
 

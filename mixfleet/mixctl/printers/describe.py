@@ -7,16 +7,16 @@ pods) and returns text: no I/O here, so the output is easy to test.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Sequence
 
 from mixfleet.api import quantity
 from mixfleet.api.kinds import by_kind
+from mixfleet.api.types import Obj
 from mixfleet.mixctl.printers import columns, output
 from mixfleet.mixctl.printers.age import age
 from mixfleet.mixctl.printers.podstatus import pod_status
 from mixfleet.mixctl.printers.text import NONE, Doc, key_values
 
-Obj = dict[str, Any]
 _EVENT = by_kind("Event")
 
 

@@ -38,16 +38,9 @@ __all__ = [
     "PullError",
     "RunState",
     "StartError",
-    "normalize_image",
 ]
 
 ProgressCallback = Callable[[dict], None]
-
-
-def normalize_image(image: str) -> str:
-    """``busybox`` is ``busybox:latest``; a tag or digest is kept."""
-    last = image.rsplit("/", 1)[-1]
-    return image if ":" in last or "@" in last else f"{image}:latest"
 
 
 class RunState(enum.Enum):

@@ -16,7 +16,6 @@ from typing import Any, AsyncIterator, Callable, Mapping, Sequence, TypeVar
 import docker
 import docker.errors
 import requests.exceptions
-from docker.utils import parse_repository_tag
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -24,6 +23,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from mixfleet.api import images as image_ref
 from mixfleet.api import times
 from mixfleet.nodeagent.engines.base import (
     ContainerNotFound,
@@ -105,11 +105,6 @@ def parse_container(attrs: Mapping[str, Any]) -> ContainerState:
     )
 
 
-def _normalize_image(image: str) -> tuple[str, str]:
-    repo, tag = parse_repository_tag(image)
-    return repo, tag or "latest"
-
-
 class DockerEngine(Engine):
     def __init__(
         self,
@@ -166,7 +161,12 @@ class DockerEngine(Engine):
         return await self._run(inspect_all)
 
     async def pull(self, image: str, progress_cb: ProgressCallback | None = None) -> None:
-        repo, tag = _normalize_image(image)
+        try:
+            ref = image_ref.parse(image)
+        except image_ref.ImageRefError as e:
+            raise PullError(str(e)) from e
+        # The SDK pulls ``repo@digest`` when the "tag" is a digest.
+        repo, tag = ref.familiar_name, ref.digest or ref.tag
 
         def pull() -> None:
             for msg in self._api.pull(repo, tag=tag, stream=True, decode=True):

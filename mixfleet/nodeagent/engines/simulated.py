@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
+from mixfleet.api import images as image_ref
 from mixfleet.api.versions import WindowsVersion
 from mixfleet.nodeagent.engines.base import (
     ContainerNotFound,
@@ -40,7 +41,6 @@ from mixfleet.nodeagent.engines.base import (
     PullError,
     RunState,
     StartError,
-    normalize_image,
 )
 from mixfleet.nodeagent.facts.host import HostFacts
 from mixfleet.scheduler.versions import hyperv_compatible, process_isolation_compatible
@@ -158,12 +158,12 @@ class SimulatedEngine(Engine):
         self.kernel_version, self.server_version = kernel_version, server_version
         self.hyperv_start_delay = hyperv_start_delay
         self.clock = clock
-        self.catalogue = {normalize_image(n): i for i in catalogue for n in i.names}
+        self.catalogue = {image_ref.normalize(n): i for i in catalogue for n in i.names}
         self._images: dict[str, ImageInfo] = {}
         for image in images:
-            info = image if isinstance(image, ImageInfo) else self.catalogue[normalize_image(image)]
+            info = image if isinstance(image, ImageInfo) else self.catalogue[image_ref.normalize(image)]
             for n in info.names:
-                self._images[normalize_image(n)] = info
+                self._images[image_ref.normalize(n)] = info
         self._containers: dict[str, _Container] = {}
         self._ids = itertools.count(1)
         self.exec_codes: dict[str, int] = {}  # "test -f /tmp/ready" -> 0: tests flip probes
@@ -221,9 +221,9 @@ class SimulatedEngine(Engine):
     # -- images ------------------------------------------------------------------------
     def pull_refusal(self, image: str) -> str | None:
         """Docker's pull-time refusal for this host, or None when the pull would succeed."""
-        info = self.catalogue.get(normalize_image(image))
+        info = self.catalogue.get(image_ref.normalize(image))
         if info is None:
-            return f"manifest for {normalize_image(image)} not found: manifest unknown: manifest unknown"
+            return f"manifest for {image_ref.familiar(image)} not found: manifest unknown: manifest unknown"
         if info.os != self.os:
             host = f"{self.os}/amd64" + (f" 10.0.{self.build}" if self.os == "windows" else "")
             return f"no matching manifest for {host} in the manifest list entries"
@@ -236,16 +236,16 @@ class SimulatedEngine(Engine):
         refusal = self.pull_refusal(image)
         if refusal is not None:
             raise PullError(refusal)
-        info = self.catalogue[normalize_image(image)]
+        info = self.catalogue[image_ref.normalize(image)]
         if progress_cb is not None:
             progress_cb(
-                {"status": f"Pulling from {image}", "id": normalize_image(image).rsplit(":", 1)[-1]}
+                {"status": f"Pulling from {image}", "id": image_ref.familiar(image).rsplit(":", 1)[-1]}
             )
-            progress_cb({"status": f"Status: Downloaded newer image for {normalize_image(image)}"})
-        self._images[normalize_image(image)] = info
+            progress_cb({"status": f"Status: Downloaded newer image for {image_ref.familiar(image)}"})
+        self._images[image_ref.normalize(image)] = info
 
     async def image_present(self, image: str) -> bool:
-        return normalize_image(image) in self._images
+        return image_ref.normalize(image) in self._images
 
     async def list_images(self) -> list[ImageInfo]:
         return list({i.id: i for i in self._images.values()}.values())
@@ -286,7 +286,7 @@ class SimulatedEngine(Engine):
         return "hyperv" if self.edition == "client" and self.hyperv else "process"
 
     async def create_and_start(self, spec: ContainerSpec) -> str:
-        image = self._images.get(normalize_image(spec.image))
+        image = self._images.get(image_ref.normalize(spec.image))
         if image is None:
             raise ImageNotFound(f"No such image: {spec.image}")
         for c in self._containers.values():
