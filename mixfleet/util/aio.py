@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable
+from collections.abc import Coroutine
+from typing import Any
 
 
-async def run_together(*aws: Awaitable[None]) -> None:
-    """Run all until they finish; when one fails or this call is cancelled, cancel the rest
-    and wait for them, so no loop outlives the component that started it."""
-    tasks = [asyncio.ensure_future(a) for a in aws]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+async def run_together(*coros: Coroutine[Any, Any, None]) -> None:
+    """Run all in one :class:`asyncio.TaskGroup`: when one fails or this call is cancelled,
+    the rest are cancelled and awaited, so no loop outlives the component that started it.
+    A failure surfaces as an ExceptionGroup holding it. (A coroutine function, so a caller
+    can also hand the whole group to ``asyncio.create_task``.)"""
+    async with asyncio.TaskGroup() as tg:
+        for coro in coros:
+            tg.create_task(coro)

@@ -39,4 +39,5 @@ def configure(*, json: bool | None = None, level: str | None = None) -> None:
 
 
 def get(name: str) -> structlog.typing.FilteringBoundLogger:
-    return structlog.get_logger(component=name)
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(component=name)
+    return logger
