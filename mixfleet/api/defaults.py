@@ -20,7 +20,7 @@ DEPLOYMENT_SPEC_DEFAULTS = {"replicas": 1, "revisionHistoryLimit": 10, "progress
 ROLLING_UPDATE_DEFAULTS = {"maxSurge": "25%", "maxUnavailable": "25%"}
 
 
-def _fill(target: Any, defaults: dict) -> None:
+def _fill(target: Any, defaults: dict[str, Any]) -> None:
     if isinstance(target, dict):
         for key, value in defaults.items():
             if target.get(key) is None:
@@ -36,7 +36,7 @@ def _sub(parent: Any, key: str) -> Any:
     return parent[key] if isinstance(parent[key], dict) else None
 
 
-def apply_defaults(obj: dict, *, namespace: str = DEFAULT_NAMESPACE) -> dict:
+def apply_defaults(obj: dict[str, Any], *, namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
     """A defaulted copy of ``obj``; ``namespace`` is used for namespaced kinds without one."""
     out = copy.deepcopy(obj)
     if not isinstance(out, dict):
@@ -52,7 +52,7 @@ def apply_defaults(obj: dict, *, namespace: str = DEFAULT_NAMESPACE) -> dict:
     return out
 
 
-def _workload(obj: dict, kind: str) -> None:
+def _workload(obj: dict[str, Any], kind: str) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return
@@ -83,7 +83,8 @@ def _container(c: Any) -> None:
     if not isinstance(c, dict):
         return
     _fill(c, CONTAINER_DEFAULTS)
-    for port in c.get("ports") if isinstance(c.get("ports"), list) else ():
+    ports = c.get("ports")
+    for port in ports if isinstance(ports, list) else ():
         _fill(port, {"protocol": "TCP"})
     resources = c.get("resources")
     limits = resources.get("limits") if isinstance(resources, dict) else None

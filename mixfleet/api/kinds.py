@@ -8,6 +8,7 @@ whether it is namespaced, and its store key.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 REGISTRY_PREFIX = "/registry/"
 
@@ -90,7 +91,7 @@ def by_kind(kind: str) -> Kind:
     raise UnknownKindError(kind)
 
 
-def key_for(obj: dict) -> str:
+def key_for(obj: dict[str, Any]) -> str:
     k = by_kind(obj["kind"])
     meta = obj.get("metadata") or {}
     return k.key(meta["name"], meta.get("namespace"))

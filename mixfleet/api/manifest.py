@@ -39,7 +39,7 @@ class ManifestError(InvalidObjectError):
 class Document:
     source: str  # the file as the user named it, "-" for stdin
     index: int  # 1-based document index within the file
-    obj: dict  # defaulted and valid
+    obj: dict[str, Any]  # defaulted and valid
 
 
 class _Loader(yaml.SafeLoader):
@@ -53,7 +53,7 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict:
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict[str, Any]:
     loader.flatten_mapping(node)
     seen: dict[Any, Any] = {}
     for key_node, _ in node.value:
@@ -65,7 +65,9 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict:
             raise yaml.constructor.ConstructorError(
                 None, None, f'duplicate key "{key}"', key_node.start_mark)
         seen[key] = True
-    return loader.construct_mapping(node, deep=True)
+    # Keys are strings or scalars JSON turns into strings (_plain).
+    mapping: dict[str, Any] = loader.construct_mapping(node, deep=True)  # type: ignore[assignment]
+    return mapping
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
@@ -145,9 +147,9 @@ def _yaml_error(source: str, index: int, e: yaml.YAMLError) -> FieldError:
     return FieldError("", f"invalid YAML{where}: {what}", file=source, document=index)
 
 
-def _expand(raw: Any, source: str, index: int, errs: list[FieldError]) -> list[dict]:
+def _expand(raw: Any, source: str, index: int, errs: list[FieldError]) -> list[dict[str, Any]]:
     """A document as objects: itself, or the items of a ``kind: List``."""
-    where = {"file": source, "document": index}
+    where: dict[str, Any] = {"file": source, "document": index}
     if not isinstance(raw, dict):
         got = schema.type_name(raw)
         errs.append(FieldError("", f"a document must be a map with apiVersion and kind, got {got}", **where))
@@ -172,13 +174,14 @@ def _expand(raw: Any, source: str, index: int, errs: list[FieldError]) -> list[d
     return out
 
 
-def _plain(obj: dict) -> dict:
+def _plain(obj: dict[str, Any]) -> dict[str, Any]:
     """A JSON-shaped copy (as Kubernetes converts YAML to JSON: number and boolean keys become
     strings); YAML anchors no longer share dicts between objects."""
-    return json.loads(json.dumps(obj, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(obj, default=str))
+    return plain
 
 
-def _check(obj: dict, defaulted: dict, namespace: str | None) -> list[FieldError]:
+def _check(obj: dict[str, Any], defaulted: dict[str, Any], namespace: str | None) -> list[FieldError]:
     errs = validate(defaulted)
     given = objects.namespace(obj)
     if namespace and given and given != namespace and _namespaced(obj):
@@ -187,7 +190,7 @@ def _check(obj: dict, defaulted: dict, namespace: str | None) -> list[FieldError
     return errs
 
 
-def _namespaced(obj: dict) -> bool:
+def _namespaced(obj: dict[str, Any]) -> bool:
     try:
         return by_kind(obj.get("kind", "")).namespaced
     except (UnknownKindError, TypeError):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mixfleet.api import times
-from mixfleet.api.objects import annotations, as_map
+from mixfleet.api import objects, times
+from mixfleet.api.objects import as_map
 from mixfleet.api.types import ObjView
 
 ISOLATION_ANNOTATION = "experimental.windows.kubernetes.io/isolation-type"
@@ -67,7 +67,7 @@ def isolation(pod: ObjView) -> str | None:
     from_class = RUNTIME_CLASS_ISOLATION.get(spec.get("runtimeClassName") or "")
     if from_class:
         return from_class
-    if str(annotations(pod).get(ISOLATION_ANNOTATION, "")).lower() == "hyperv":
+    if str(objects.annotations(pod).get(ISOLATION_ANNOTATION, "")).lower() == "hyperv":
         return "hyperv"
     return None
 
@@ -86,7 +86,7 @@ def is_active(pod: ObjView) -> bool:
 
 def _condition(pod: ObjView, type_: str) -> dict[str, Any] | None:
     for c in (pod.get("status") or {}).get("conditions") or []:
-        if c.get("type") == type_:
+        if isinstance(c, dict) and c.get("type") == type_:
             return c
     return None
 

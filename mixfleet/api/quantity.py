@@ -35,7 +35,7 @@ def parse(q: str | int | float) -> Decimal:
         # parse_quantity tolerates these; Kubernetes does not (only lower-case "k").
         raise _invalid(q)
     try:
-        value = parse_quantity(q)
+        value: Decimal = parse_quantity(q)  # type: ignore[no-untyped-call]  # kubernetes ships no types
     except (ValueError, ArithmeticError) as e:
         raise _invalid(q) from e
     if not value.is_finite():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -112,7 +113,8 @@ EVERYTHING = LabelSelector()
 NOTHING = LabelSelector(nothing=True)
 
 _KEY = r"[A-Za-z0-9._/-]+"
-_TERMS = (
+_Build = Callable[[re.Match[str]], tuple[str, Op, tuple[str, ...]]]
+_TERMS: tuple[tuple[re.Pattern[str], _Build], ...] = (
     (re.compile(rf"!\s*({_KEY})"), lambda m: (m[1], Op.DOES_NOT_EXIST, ())),
     (re.compile(rf"({_KEY})\s*(==|=|!=)\s*([^\s,()=!]*)"),
      lambda m: (m[1], Op.NOT_EQUALS if m[2] == "!=" else Op.EQUALS, (m[3],))),
@@ -202,7 +204,7 @@ def from_node_term(term: Mapping[str, Any]) -> LabelSelector:
 def _expression(expr: Any, *, where: str, numeric: bool) -> Requirement:
     if not isinstance(expr, Mapping):
         raise SelectorError(f"invalid label selector {where}: must be a map")
-    op = _DICT_OPS.get(expr.get("operator"))
+    op = _DICT_OPS.get(str(expr.get("operator")))
     if op is None or (op in (Op.GT, Op.LT) and not numeric):
         raise SelectorError(f"invalid label selector {where}: unsupported operator {expr.get('operator')!r}")
     values = tuple(str(v) for v in expr.get("values") or ())

@@ -27,11 +27,11 @@ ANNOTATIONS_MAX_BYTES = 256 * 1024
 PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
 
 
-def _map(value: Any) -> dict:
+def _map(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _items(value: Any) -> list[tuple[int, dict]]:
+def _items(value: Any) -> list[tuple[int, dict[str, Any]]]:
     """(index, element) for the dict elements of a list; anything else was reported already."""
     if not isinstance(value, list):
         return []
@@ -60,7 +60,7 @@ def validate(obj: Any) -> list[FieldError]:
     return errs
 
 
-def _type_meta(obj: dict) -> Errors:
+def _type_meta(obj: dict[str, Any]) -> Errors:
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
     errs: Errors = []
     if kind is None or kind == "":
@@ -75,15 +75,15 @@ def _type_meta(obj: dict) -> Errors:
             errs.append(FieldError("kind", f"unsupported value {show(kind)}: supported values: {kinds}"))
     if api_version is None or api_version == "":
         errs.append(FieldError("apiVersion", "required value"))
-    elif not errs and api_version not in ACCEPTED_API_VERSIONS[kind]:
-        accepted = _supported(ACCEPTED_API_VERSIONS[kind])
+    elif not errs and api_version not in ACCEPTED_API_VERSIONS[str(kind)]:
+        accepted = _supported(ACCEPTED_API_VERSIONS[str(kind)])
         errs.append(FieldError(
             "apiVersion", f"unsupported value {show(api_version)} for kind {kind}: supported values: {accepted}"
         ))
     return errs
 
 
-def _metadata(obj: dict, errs: Errors) -> None:
+def _metadata(obj: dict[str, Any], errs: Errors) -> None:
     meta = obj.get("metadata")
     if meta is None:
         errs.append(FieldError("metadata", "required value"))
@@ -128,11 +128,11 @@ def _annotations(annotations: Any, errs: Errors) -> None:
         errs.append(FieldError("metadata.annotations", f"too long: must have at most {ANNOTATIONS_MAX_BYTES} bytes"))
 
 
-def _pod(obj: dict, errs: Errors) -> None:
+def _pod(obj: dict[str, Any], errs: Errors) -> None:
     _pod_spec(obj, "spec", errs)
 
 
-def _pod_spec(pod: dict, path: str, errs: Errors) -> None:
+def _pod_spec(pod: dict[str, Any], path: str, errs: Errors) -> None:
     """``pod`` is the Pod or pod template (with metadata and spec); ``path`` names its spec."""
     spec = _map(pod.get("spec"))
     containers = [(child(path, "initContainers"), i, c) for i, c in _items(spec.get("initContainers"))]
@@ -147,7 +147,7 @@ def _pod_spec(pod: dict, path: str, errs: Errors) -> None:
     _platform(pod, spec, path, {c.get("name") for _, _, c in containers}, errs)
 
 
-def _container(c: dict, path: str, seen: set[str], errs: Errors) -> None:
+def _container(c: dict[str, Any], path: str, seen: set[str], errs: Errors) -> None:
     name = _str(c.get("name"))
     if name:
         _named(child(path, "name"), name, names.dns_label, errs)
@@ -175,7 +175,7 @@ def _request_within_limit(resource: str, request: Any, limit: Any, path: str, er
             path, f"invalid value {show(request)}: must be less than or equal to {resource} limit of {limit}"))
 
 
-def _toleration(t: dict, path: str, errs: Errors) -> None:
+def _toleration(t: dict[str, Any], path: str, errs: Errors) -> None:
     key, operator, value = _str(t.get("key")) or "", t.get("operator") or "Equal", t.get("value")
     if key:
         _named(child(path, "key"), key, names.qualified_name, errs)
@@ -189,7 +189,7 @@ def _toleration(t: dict, path: str, errs: Errors) -> None:
         errs.append(FieldError(child(path, "effect"), "must be NoExecute when tolerationSeconds is set"))
 
 
-def _affinity(affinity: dict, path: str, errs: Errors) -> None:
+def _affinity(affinity: dict[str, Any], path: str, errs: Errors) -> None:
     node = _map(affinity.get("nodeAffinity"))
     npath = child(path, "nodeAffinity")
     required = _map(node.get("requiredDuringSchedulingIgnoredDuringExecution"))
@@ -231,7 +231,7 @@ def _label_selector(sel: Any, path: str, errs: Errors) -> None:
     _expressions(sel.get("matchExpressions"), child(path, "matchExpressions"), errs)
 
 
-def _platform(pod: dict, spec: dict, path: str, containers: set, errs: Errors) -> None:
+def _platform(pod: dict[str, Any], spec: dict[str, Any], path: str, containers: set[Any], errs: Errors) -> None:
     platform = _map(spec.get("platform"))
     ppath = child(path, "platform")
     _os_agrees(platform.get("os"), spec, ppath, errs)
@@ -260,7 +260,7 @@ def _platform(pod: dict, spec: dict, path: str, containers: set, errs: Errors) -
             errs.append(FieldError(sub(path, "binding", "images", name), f"container {show(name)} not found"))
 
 
-def _os_agrees(platform_os: Any, spec: dict, path: str, errs: Errors) -> None:
+def _os_agrees(platform_os: Any, spec: dict[str, Any], path: str, errs: Errors) -> None:
     if not isinstance(platform_os, str):
         return
     others = (
@@ -273,7 +273,7 @@ def _os_agrees(platform_os: Any, spec: dict, path: str, errs: Errors) -> None:
                 child(path, "os"), f"{show(platform_os)} conflicts with {where} {show(value)}"))
 
 
-def _workload(obj: dict, errs: Errors) -> None:
+def _workload(obj: dict[str, Any], errs: Errors) -> None:
     """Deployment and ReplicaSet: selector, template, and the template's labels agreeing."""
     spec = _map(obj.get("spec"))
     selector = spec.get("selector")
@@ -291,7 +291,7 @@ def _workload(obj: dict, errs: Errors) -> None:
         _selector_matches(selector, _map(template.get("metadata")).get("labels"), errs)
 
 
-def _selector_matches(selector: dict, labels: Any, errs: Errors) -> None:
+def _selector_matches(selector: dict[str, Any], labels: Any, errs: Errors) -> None:
     if not selector:
         return  # reported as a required value
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
@@ -306,7 +306,7 @@ def _selector_matches(selector: dict, labels: Any, errs: Errors) -> None:
             "spec.template.metadata.labels", f"selector {compiled} does not match template labels"))
 
 
-def _strategy(obj: dict, errs: Errors) -> None:
+def _strategy(obj: dict[str, Any], errs: Errors) -> None:
     strategy = _map(_map(obj.get("spec")).get("strategy"))
     rolling = strategy.get("rollingUpdate")
     if strategy.get("type") == "Recreate" and rolling is not None:
@@ -323,7 +323,7 @@ def _strategy(obj: dict, errs: Errors) -> None:
             f"invalid value {show(unavailable)}: must not be greater than 100%"))
 
 
-def _node(obj: dict, errs: Errors) -> None:
+def _node(obj: dict[str, Any], errs: Errors) -> None:
     seen = set()
     for i, t in _items(_map(obj.get("spec")).get("taints")):
         path = item("spec.taints", i)
@@ -335,7 +335,7 @@ def _node(obj: dict, errs: Errors) -> None:
         seen.add((key, t.get("effect")))
 
 
-_BY_KIND: dict[str, tuple[Callable[[dict, Errors], None], ...]] = {
+_BY_KIND: dict[str, tuple[Callable[[dict[str, Any], Errors], None], ...]] = {
     "Pod": (_pod,),
     "Deployment": (_workload, _strategy),
     "ReplicaSet": (_workload,),
@@ -343,7 +343,11 @@ _BY_KIND: dict[str, tuple[Callable[[dict, Errors], None], ...]] = {
 }
 
 
-def validate_update(old: dict, new: dict) -> list[FieldError]:
+def _container_names(spec: dict[str, Any]) -> list[Any]:
+    return [_map(c).get("name") for c in spec.get("containers") or []]
+
+
+def validate_update(old: dict[str, Any], new: dict[str, Any]) -> list[FieldError]:
     """Changes to fields that are fixed once an object exists (kind, name, namespace, uid,
     a workload's selector, a pod's containers and, once bound, its node)."""
     pairs = [
@@ -358,8 +362,7 @@ def validate_update(old: dict, new: dict) -> list[FieldError]:
     if old.get("kind") in ("Deployment", "ReplicaSet"):
         pairs.append(("spec.selector", old_spec.get("selector"), new_spec.get("selector")))
     if old.get("kind") == "Pod":
-        names_of = lambda spec: [_map(c).get("name") for c in spec.get("containers") or []]  # noqa: E731
-        pairs.append(("spec.containers", names_of(old_spec), names_of(new_spec)))
+        pairs.append(("spec.containers", _container_names(old_spec), _container_names(new_spec)))
         if old_spec.get("nodeName"):
             pairs.append(("spec.nodeName", old_spec.get("nodeName"), new_spec.get("nodeName")))
     return [FieldError(path, "field is immutable") for path, before, after in pairs if before != after]

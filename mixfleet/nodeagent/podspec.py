@@ -9,6 +9,7 @@ import json
 from typing import Any, Mapping
 
 from mixfleet.api import quantity
+from mixfleet.api.pods import key as pod_uid
 from mixfleet.nodeagent.engines.base import ContainerSpec, ContainerState, PortMapping
 
 PREFIX = "mixfleet.io/"
@@ -25,11 +26,6 @@ LABEL_ISOLATION = PREFIX + "isolation"
 LABEL_NODE = PREFIX + "node"
 MANAGED = {LABEL_MANAGED: "true"}
 DEFAULT_GRACE_SECONDS = 30
-
-
-def pod_uid(pod: Mapping[str, Any]) -> str:
-    meta = pod.get("metadata") or {}
-    return str(meta.get("uid") or f"{meta.get('namespace') or 'default'}.{meta.get('name')}")
 
 
 def pod_grace_seconds(pod: Mapping[str, Any]) -> int:

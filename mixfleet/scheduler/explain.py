@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from mixfleet.scheduler.plan import Plan
+from mixfleet.scheduler.plan import Option, Plan
 from mixfleet.scheduler.plugins.resources import fits
 from mixfleet.scheduler.results import Unschedulable
 from mixfleet.scheduler.snapshot import Snapshot
@@ -51,7 +51,7 @@ def unschedulable(snap: Snapshot, plan: Plan) -> Unschedulable:
     )
 
 
-def _first_node_failure(snap: Snapshot, plan: Plan, option, node: int) -> Status | None:
+def _first_node_failure(snap: Snapshot, plan: Plan, option: Option, node: int) -> Status | None:
     req = plan.req
     for f in plan.node_filters[: plan.pre_resource_filters]:
         if (st := f.filter_node(req, node, snap)) is not None:
@@ -64,7 +64,7 @@ def _first_node_failure(snap: Snapshot, plan: Plan, option, node: int) -> Status
     return None
 
 
-def _resource_failures(snap: Snapshot, option, members: list[int]) -> list[tuple[Status, int]]:
+def _resource_failures(snap: Snapshot, option: Option, members: list[int]) -> list[tuple[Status, int]]:
     """The common case (no per-node filters) counted in one tight pass."""
     cpu_short = mem_short = pods_short = 0
     free_cpu, free_mem, free_pods = snap.free_cpu, snap.free_mem, snap.free_pods

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from mixfleet.api.quantity import cpu_millis, memory_bytes
 from mixfleet.api.versions import (
@@ -65,7 +66,7 @@ class NodeFacts:
     cpu: int  # allocatable millicores
     memory: int  # allocatable bytes
     pods: int
-    images: list[dict] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -75,7 +76,7 @@ class NodeClass:
     members: list[int] = field(default_factory=list)  # node indexes
 
 
-def read_node(node: Mapping) -> NodeFacts:
+def read_node(node: Mapping[str, Any]) -> NodeFacts:
     md = node.get("metadata") or {}
     spec = node.get("spec") or {}
     status = node.get("status") or {}
@@ -113,7 +114,7 @@ def read_node(node: Mapping) -> NodeFacts:
     )
 
 
-def _windows_version(platform: Mapping, labels: Mapping) -> WindowsVersion | None:
+def _windows_version(platform: Mapping[str, Any], labels: Mapping[str, Any]) -> WindowsVersion | None:
     raw = platform.get("osVersion") or platform.get("osBuild") or labels.get(BUILD_LABEL)
     if not raw:
         return None
@@ -126,14 +127,14 @@ def _windows_version(platform: Mapping, labels: Mapping) -> WindowsVersion | Non
     return v if v.build == WS2016 else WindowsVersion(v.major, v.minor, v.build)
 
 
-def _isolation_modes(platform: Mapping, os_name: str) -> frozenset[str]:
+def _isolation_modes(platform: Mapping[str, Any], os_name: str) -> frozenset[str]:
     if os_name != "windows":
         return frozenset()
     modes = platform.get("isolationModes")
     return frozenset(modes) if modes is not None else frozenset({"process"})
 
 
-def _kernel(platform: Mapping) -> tuple[int, ...] | None:
+def _kernel(platform: Mapping[str, Any]) -> tuple[int, ...] | None:
     raw = platform.get("kernelVersion")
     if not raw:
         return None
@@ -143,14 +144,14 @@ def _kernel(platform: Mapping) -> tuple[int, ...] | None:
         return None
 
 
-def _overhead(raw: Mapping | None) -> tuple[int, int] | None:
+def _overhead(raw: Mapping[str, Any] | None) -> tuple[int, int] | None:
     if not raw:
         return None
     return cpu_millis(raw.get("cpu", "0")), memory_bytes(raw.get("memory", "0"))
 
 
-def _ready(status: Mapping) -> bool:
+def _ready(status: Mapping[str, Any]) -> bool:
     for c in status.get("conditions") or ():
         if c.get("type") == "Ready":
-            return c.get("status") == "True"
+            return bool(c.get("status") == "True")
     return False

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from mixfleet.api import images as image_ref
 from mixfleet.scheduler import registry
 from mixfleet.scheduler.config import SchedulerConfig
-from mixfleet.scheduler.plugins.base import ClassState, Context
+from mixfleet.scheduler.nodes import ClassFacts
+from mixfleet.scheduler.plugins.base import ClassState, Context, NodeFilter, NodeScore
 from mixfleet.scheduler.requirements import PodRequirements
 from mixfleet.scheduler.snapshot import Snapshot
 from mixfleet.scheduler.status import Status
@@ -52,9 +53,9 @@ class Plan:
     by_class: dict[int, Option] = field(default_factory=dict)
     class_options: list[Option | None] = field(default_factory=list)  # by class id, for the hot loop
     failures: list[tuple[int, Status]] = field(default_factory=list)
-    node_filters: tuple = ()  # active per-node filters, registry order (resources excluded)
+    node_filters: tuple[NodeFilter, ...] = ()  # active per-node filters, registry order (resources excluded)
     pre_resource_filters: int = 0  # how many of node_filters run before resources
-    node_scores: tuple = ()
+    node_scores: tuple[tuple[NodeScore, float], ...] = ()
     node_score_bound: float = 0.0  # max weighted node score for a node not enumerated
     holders: tuple[int, ...] = ()  # nodes holding a chosen image, visited explicitly
 
@@ -82,7 +83,7 @@ def build_plan(req: PodRequirements, snap: Snapshot, config: SchedulerConfig) ->
     return plan
 
 
-def _run_filters(req, facts, state, ctx) -> Status | None:
+def _run_filters(req: PodRequirements, facts: ClassFacts, state: ClassState, ctx: Context) -> Status | None:
     for f in registry.CLASS_FILTERS:
         status = f.filter_class(req, facts, state, ctx)
         if status is not None:

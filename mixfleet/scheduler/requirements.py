@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mixfleet.api import pods, selectors
 from mixfleet.api.quantity import QuantityError, cpu_millis, memory_bytes
@@ -86,7 +87,7 @@ class PodRequirements:
         return any(per_node(t) for t in terms)
 
 
-def template_key(pod: Mapping) -> Hashable:
+def template_key(pod: Mapping[str, Any]) -> Hashable:
     """Pods of one ReplicaSet share their template: name it by owner and template hash;
     other pods by their scheduling-relevant content."""
     md = pod.get("metadata") or {}
@@ -100,7 +101,7 @@ def template_key(pod: Mapping) -> Hashable:
     return ("spec", ns, json.dumps(content, sort_keys=True, default=str))
 
 
-def parse(pod: Mapping, *, key: Hashable | None = None) -> PodRequirements:
+def parse(pod: Mapping[str, Any], *, key: Hashable | None = None) -> PodRequirements:
     """Parse a pod's scheduling fields; raises RequirementError naming the bad field."""
     try:
         return _parse(pod, key if key is not None else template_key(pod))
@@ -108,7 +109,7 @@ def parse(pod: Mapping, *, key: Hashable | None = None) -> PodRequirements:
         raise RequirementError(str(e)) from e
 
 
-def _parse(pod: Mapping, key: Hashable) -> PodRequirements:
+def _parse(pod: Mapping[str, Any], key: Hashable) -> PodRequirements:
     md = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     platform = spec.get("platform") or {}
@@ -148,7 +149,7 @@ def _parse(pod: Mapping, key: Hashable) -> PodRequirements:
     )
 
 
-def pod_requests(spec: Mapping) -> tuple[int, int]:
+def pod_requests(spec: Mapping[str, Any]) -> tuple[int, int]:
     """Sum of container requests; a limit without a request counts as the request
     (Kubernetes defaults requests to limits)."""
     cpu = mem = 0
@@ -162,20 +163,20 @@ def pod_requests(spec: Mapping) -> tuple[int, int]:
     return cpu, mem
 
 
-def _override(raw: Mapping) -> ImageOverride:
+def _override(raw: Mapping[str, Any]) -> ImageOverride:
     if not raw.get("osVersion") or not raw.get("image"):
         raise RequirementError("spec.platform.imageOverrides[]: osVersion and image are required")
     return ImageOverride(WindowsVersion.parse(raw["osVersion"]), raw["image"], raw.get("container"))
 
 
-def _toleration(raw: Mapping) -> Toleration:
+def _toleration(raw: Mapping[str, Any]) -> Toleration:
     op = raw.get("operator") or "Equal"
     if op not in ("Equal", "Exists"):
         raise RequirementError(f"spec.tolerations[].operator: {op!r} is not Equal or Exists")
     return Toleration(raw.get("key") or "", op, str(raw.get("value") or ""), raw.get("effect") or "")
 
 
-def _pod_term(raw: Mapping, ns: str, *, weight: int = 0) -> PodTerm:
+def _pod_term(raw: Mapping[str, Any], ns: str, *, weight: int = 0) -> PodTerm:
     topo = raw.get("topologyKey")
     if topo != HOSTNAME:
         raise RequirementError(f"podAntiAffinity topologyKey {topo!r} is not supported (only {HOSTNAME})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from mixfleet.scheduler.status import Code
 
@@ -17,10 +18,10 @@ class Placement:
     cpu_millis: int = 0
     memory_bytes: int = 0
 
-    def binding(self) -> dict:
+    def binding(self) -> dict[str, Any]:
         """The ``spec.binding`` the node agent follows (docs/MANIFESTS.md); ``isolation`` is
         left out for Linux pods."""
-        out: dict = {"images": dict(self.images)}
+        out: dict[str, Any] = {"images": dict(self.images)}
         if self.isolation is not None:
             out["isolation"] = self.isolation
         return out

@@ -4,7 +4,9 @@ and snapshot), search the index, explain a failure. Pure: no I/O, no clocks."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from typing import Any
 
+from mixfleet.api import pods
 from mixfleet.scheduler import explain
 from mixfleet.scheduler.config import SchedulerConfig
 from mixfleet.scheduler.plan import Plan, build_plan
@@ -31,7 +33,7 @@ class Scheduler:
         # would cost more than the lookup saves).
         self._token = object()
 
-    def schedule(self, pod: Mapping, snap: Snapshot, *, seed: str = "") -> Placement | Unschedulable:
+    def schedule(self, pod: Mapping[str, Any], snap: Snapshot, *, seed: str = "") -> Placement | Unschedulable:
         """Choose a node for ``pod`` in ``snap``; ``seed`` (e.g. the pod uid or evaluation
         id) makes tie-breaks reproducible. Never raises for a pod that does not fit."""
         try:
@@ -41,7 +43,7 @@ class Scheduler:
             return Unschedulable(message=f"pod cannot be scheduled: {e}", code=Code.ERROR)
         plan = self.plan(req, snap)
         strategy = req.strategy or self.config.strategy
-        found = best_node(snap, plan, strategy=strategy, weights=self.config.weights, seed=seed or _uid(pod))
+        found = best_node(snap, plan, strategy=strategy, weights=self.config.weights, seed=seed or pods.key(pod))
         if found is None:
             return explain.unschedulable(snap, plan)
         option = found.option
@@ -59,7 +61,7 @@ class Scheduler:
         """How many pod templates are parsed and cached."""
         return len(self._templates)
 
-    def requirements(self, pod: Mapping) -> PodRequirements:
+    def requirements(self, pod: Mapping[str, Any]) -> PodRequirements:
         """Parsed requirements, cached by pod template (see requirements.template_key)."""
         key = template_key(pod)
         req = self._templates.get(key)
@@ -72,16 +74,12 @@ class Scheduler:
     def plan(self, req: PodRequirements, snap: Snapshot) -> Plan:
         """The template's class verdicts for this snapshot (cached on the snapshot)."""
         cache_key = (self._token, req.key)
-        plan = snap.plans.get(cache_key)
+        plan: Plan | None = snap.plans.get(cache_key)
         if plan is None:
             plan = snap.plans[cache_key] = build_plan(req, snap, self.config)
         return plan
 
 
-def _uid(pod: Mapping) -> str:
-    return (pod.get("metadata") or {}).get("uid") or _name(pod)
-
-
-def _name(pod: Mapping) -> str:
+def _name(pod: Mapping[str, Any]) -> str:
     md = pod.get("metadata") or {}
     return f"{md.get('namespace') or 'default'}/{md.get('name', '')}"

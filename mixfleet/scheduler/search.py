@@ -32,13 +32,20 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mixfleet.scheduler.config import Weights
 from mixfleet.scheduler.plan import Option, Plan, PoolPlan
-from mixfleet.scheduler.plugins.strategy import SIZE_WEIGHT, STRATEGIES, USED_WEIGHT
+from mixfleet.scheduler.plugins.strategy import SIZE_WEIGHT, STRATEGIES, USED_WEIGHT, ScoreFn
 from mixfleet.scheduler.registry import IMAGE_SCORE
-from mixfleet.scheduler.snapshot import Snapshot
+from mixfleet.scheduler.snapshot import Pool, Snapshot
+
+# A pool's per-plan constants (see _binpack_line, _spread_line): plain tuples, unpacked in
+# the hot loop, where attribute access on a class would cost.
+_Line = tuple[Any, ...]
+_MakeLine = Callable[[Snapshot, Plan, PoolPlan, Weights], _Line]
 
 FIT_LIMIT = 4
 MISS_LIMIT = 64
@@ -109,7 +116,7 @@ def best_node(snap: Snapshot, plan: Plan, *, strategy: str, weights: Weights, se
     return Found(best.node, best.option, best.score)
 
 
-def _binpack_pools(snap: Snapshot, plan: Plan, weights: Weights, score_fn, best: _Best) -> None:
+def _binpack_pools(snap: Snapshot, plan: Plan, weights: Weights, score_fn: ScoreFn, best: _Best) -> None:
     lines = _lines(snap, plan, weights, "binpack", _binpack_line)
     tops = _binpack_tops(snap, lines, weights)
     tops.sort()  # (-bound, i) sorts as a stable sort by bound, highest first, would
@@ -119,7 +126,7 @@ def _binpack_pools(snap: Snapshot, plan: Plan, weights: Weights, score_fn, best:
         _scan(snap, plan, weights, score_fn, best, *_binpack_walk(snap, lines[i], weights))
 
 
-def _spread_pools(snap: Snapshot, plan: Plan, weights: Weights, score_fn, best: _Best) -> None:
+def _spread_pools(snap: Snapshot, plan: Plan, weights: Weights, score_fn: ScoreFn, best: _Best) -> None:
     lines = _lines(snap, plan, weights, "spread", _spread_line)
     tops = []
     for i, (intercept, slope, pool, _, _) in enumerate(lines):
@@ -132,18 +139,19 @@ def _spread_pools(snap: Snapshot, plan: Plan, weights: Weights, score_fn, best: 
         _spread_walk(snap, plan, lines[i], best, score_fn, weights)
 
 
-def _lines(snap: Snapshot, plan: Plan, weights: Weights, strategy: str, make) -> list[tuple]:
+def _lines(snap: Snapshot, plan: Plan, weights: Weights, strategy: str, make: _MakeLine) -> list[_Line]:
     """``make(snap, plan, pool plan, weights)`` for each pool of the plan: what its bounds
     need that stays fixed for the plan's lifetime, worked out once and kept on the snapshot."""
     cached = snap.search_cache.get((strategy, id(plan)))
     if cached is not None and cached[0] is plan and cached[1] is weights:
-        return cached[2]
+        kept: list[_Line] = cached[2]
+        return kept
     lines = [make(snap, plan, pp, weights) for pp in plan.pools]
     snap.search_cache[(strategy, id(plan))] = (plan, weights, lines)  # the plan is kept: its id stays unique
     return lines
 
 
-def _binpack_line(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> tuple:
+def _binpack_line(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> _Line:
     """The class and node score bounds plus the size term, allocatable plus the largest
     charge (CPU, memory), the smallest charge (CPU, memory), the pool."""
     pool = snap.pools[pp.pool]
@@ -151,7 +159,7 @@ def _binpack_line(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) ->
     return head, pool.cpu + pp.max_cpu, pool.memory + pp.max_mem, pp.min_cpu, pp.min_mem, pool
 
 
-def _binpack_tops(snap: Snapshot, lines: list[tuple], weights: Weights) -> list[tuple[float, int]]:
+def _binpack_tops(snap: Snapshot, lines: list[_Line], weights: Weights) -> list[tuple[float, int]]:
     """(-bound, i) for the pools whose emptiest node has room for the pod by CPU and memory
     (the others cannot be walked). No node of a pool ends fuller than its least free CPU
     and least free memory (or just enough for the pod) would make it, even if two nodes
@@ -169,11 +177,11 @@ def _binpack_tops(snap: Snapshot, lines: list[tuple], weights: Weights) -> list[
     return tops
 
 
-def _size_term(snap: Snapshot, pool) -> float:
+def _size_term(snap: Snapshot, pool: Pool) -> float:
     return SIZE_WEIGHT * (pool.cpu / snap.ref_cpu + pool.memory / snap.ref_mem)
 
 
-def _binpack_walk(snap: Snapshot, line: tuple, weights: Weights) -> tuple:
+def _binpack_walk(snap: Snapshot, line: _Line, weights: Weights) -> _Line:
     """Upward through the list where fewer nodes have enough (the pod's bottleneck here),
     from the first node with enough (one has: see _binpack_tops). The best score any node
     at or past ``free`` can reach is linear in ``free`` (use after placement is at most
@@ -196,7 +204,7 @@ def _binpack_walk(snap: Snapshot, line: tuple, weights: Weights) -> tuple:
     return lst, range(start, len(lst)), intercept, -w * USED_WEIGHT / dom_ref, other_free, other_lo
 
 
-def _spread_line(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> tuple:
+def _spread_line(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> _Line:
     """``(intercept, slope, pool, floor, pool plan)``: a node with sum key ``k`` scores at
     most ``intercept + slope * k`` (exact: every node of a pool has the same allocatable),
     and nodes keyed below ``floor`` are too full for the pod."""
@@ -207,7 +215,7 @@ def _spread_line(snap: Snapshot, plan: Plan, pp: PoolPlan, weights: Weights) -> 
     return pp.max_class_score + plan.node_score_bound - half_w * floor / scale, half_w / scale, pool, floor, pp
 
 
-def _spread_walk(snap: Snapshot, plan: Plan, line, best: _Best, score_fn, weights: Weights) -> None:
+def _spread_walk(snap: Snapshot, plan: Plan, line: _Line, best: _Best, score_fn: ScoreFn, weights: Weights) -> None:
     """Downward from the emptiest node by summed free fractions, until nodes are too full."""
     intercept, slope, pool, floor, pp = line
     lst = pool.by_sum
@@ -216,7 +224,10 @@ def _spread_walk(snap: Snapshot, plan: Plan, line, best: _Best, score_fn, weight
         _scan(snap, plan, weights, score_fn, best, lst, range(len(lst) - 1, start - 1, -1), intercept, slope, snap.free_cpu, pp.min_cpu)
 
 
-def _scan(snap, plan, weights, score_fn, best, lst, order, intercept, slope, other_free, other_lo) -> None:
+def _scan(
+    snap: Snapshot, plan: Plan, weights: Weights, score_fn: ScoreFn, best: _Best, lst: Sequence[tuple[Any, int]],
+    order: Iterable[int], intercept: float, slope: float, other_free: Sequence[int], other_lo: int,
+) -> None:
     options, node_class = plan.class_options, snap.node_class
     best_score = best.score
     fits = misses = 0
@@ -227,7 +238,7 @@ def _scan(snap, plan, weights, score_fn, best, lst, order, intercept, slope, oth
             return
         option = options[node_class[node]] if other_free[node] >= other_lo else None
         score = None if option is None else _score(snap, plan, option, node, weights, score_fn)
-        if score is None:
+        if score is None or option is None:
             misses += 1
             if misses >= MISS_LIMIT and best.option is not None:
                 return
@@ -240,7 +251,7 @@ def _scan(snap, plan, weights, score_fn, best, lst, order, intercept, slope, oth
             return
 
 
-def _score(snap: Snapshot, plan: Plan, option: Option, node: int, weights: Weights, score_fn) -> float | None:
+def _score(snap: Snapshot, plan: Plan, option: Option, node: int, weights: Weights, score_fn: ScoreFn) -> float | None:
     """The node's total score, or None when it does not fit."""
     free_cpu = snap.free_cpu[node] - option.cpu
     free_mem = snap.free_mem[node] - option.memory

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from mixfleet.api import images as image_ref
+from mixfleet.api.pods import key as pod_uid  # the pod's identity in the snapshot's books
 from mixfleet.api.quantity import QuantityError
 from mixfleet.api.versions import InvalidVersionError, WindowsVersion
 from mixfleet.scheduler.config import SchedulerConfig
 from mixfleet.scheduler.nodes import ClassFacts, NodeClass, NodeFacts, read_node
 from mixfleet.scheduler.requirements import pod_requests
+from mixfleet.scheduler.results import Placement
 from mixfleet.util import log
 
 _log = log.get("scheduler")
@@ -76,11 +78,6 @@ class Charge(NamedTuple):
     labels: tuple[tuple[str, str], ...]
 
 
-def pod_uid(pod: Mapping) -> str:
-    md = pod.get("metadata") or {}
-    return md.get("uid") or f"{md.get('namespace') or 'default'}/{md.get('name', '')}"
-
-
 class Snapshot:
     """Build with :meth:`build`; the scheduler reads it, ``assume``/``forget`` update it."""
 
@@ -114,11 +111,11 @@ class Snapshot:
         self.pods_on: list[dict[str, Charge]] = [{} for _ in nodes]
         self.label_index: dict[tuple[str, str, str], dict[int, int]] = {}
         self.charges: dict[str, Charge] = {}
-        self.plans: dict = {}  # the scheduler's per-template class verdicts for this snapshot
-        self.search_cache: dict = {}  # the search's per-plan constants (scheduler/search.py)
+        self.plans: dict[tuple[object, Hashable], Any] = {}  # the scheduler's per-template class verdicts for this snapshot
+        self.search_cache: dict[tuple[str, int], Any] = {}  # the search's per-plan constants (scheduler/search.py)
 
     @classmethod
-    def build(cls, nodes: Iterable[Mapping], pods: Iterable[Mapping], *, config=None) -> Snapshot:
+    def build(cls, nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]], *, config: SchedulerConfig | None = None) -> Snapshot:
         """Index ``nodes``; pods bound to one of them (spec.nodeName set, phase not
         Succeeded/Failed) count as usage. ``config`` (a SchedulerConfig) sets the Hyper-V
         overhead for nodes that do not report one."""
@@ -156,7 +153,7 @@ class Snapshot:
     def image(self, name: str) -> ImageInfo | None:
         return self.images.get(image_ref.normalize(name))
 
-    def bound_usage(self, pod: Mapping) -> tuple[int, int, int] | None:
+    def bound_usage(self, pod: Mapping[str, Any]) -> tuple[int, int, int] | None:
         """(node, cpu millis, memory bytes) that a bound ``pod`` takes, as :meth:`build`
         counts it; None for a pod not bound to a node of this snapshot or already done."""
         spec = pod.get("spec") or {}
@@ -177,7 +174,7 @@ class Snapshot:
 
     # --- assume / forget ----------------------------------------------------------------
 
-    def assume(self, pod: Mapping, placement) -> None:
+    def assume(self, pod: Mapping[str, Any], placement: Placement) -> None:
         """Charge ``pod`` to ``placement.node_name`` so the next decision sees it."""
         uid = pod_uid(pod)
         if uid in self.charges:
@@ -187,7 +184,7 @@ class Snapshot:
             raise KeyError(f"node {placement.node_name!r} is not in this snapshot")
         self._charge(pod, node, placement.cpu_millis, placement.memory_bytes)
 
-    def charge_bound(self, pod: Mapping) -> bool:
+    def charge_bound(self, pod: Mapping[str, Any]) -> bool:
         """Count ``pod`` as :meth:`build` would from its current object: charged to its
         node if bound and not done, forgotten otherwise (deleted pods: :meth:`forget`).
         Idempotent by uid: an unchanged charge (e.g. the informer confirming a pod this
@@ -209,7 +206,7 @@ class Snapshot:
         self._charge(pod, node, cpu, mem)
         return True
 
-    def forget(self, pod: Mapping) -> None:
+    def forget(self, pod: Mapping[str, Any]) -> None:
         """Undo ``assume`` (e.g. the bind lost a compare-and-swap race); unknown pods are ignored."""
         charge = self.charges.pop(pod_uid(pod), None)
         if charge is None:
@@ -222,7 +219,7 @@ class Snapshot:
                 del counts[charge.node]
         self._move(charge.node, charge.cpu, charge.memory, 1)
 
-    def _charge(self, pod: Mapping, node: int, cpu: int, mem: int) -> None:
+    def _charge(self, pod: Mapping[str, Any], node: int, cpu: int, mem: int) -> None:
         md = pod.get("metadata") or {}
         uid = pod_uid(pod)
         labels = tuple((md.get("labels") or {}).items())
@@ -268,7 +265,7 @@ class Snapshot:
             self.node_class.append(c.id)
 
     def _group_pools(self) -> None:
-        by_key: dict[tuple, Pool] = {}
+        by_key: dict[tuple[Any, ...], Pool] = {}
         for i, n in enumerate(self.nodes):
             f = n.facts
             # Everything of the class but labels and kernel: those split a fleet into many
@@ -306,7 +303,7 @@ class Snapshot:
                     self.node_images[i][name] = int(img.get("sizeBytes") or 0)
 
 
-def _read_nodes(nodes: Iterable[Mapping]) -> list[NodeFacts]:
+def _read_nodes(nodes: Iterable[Mapping[str, Any]]) -> list[NodeFacts]:
     out = []
     for node in nodes:
         try:
@@ -324,7 +321,7 @@ def _relist(lst: list[tuple[int, int]], node: int, listed: bool, old: int, relis
         insort(lst, (new, node))
 
 
-def _learn(info: ImageInfo, img: Mapping) -> None:
+def _learn(info: ImageInfo, img: Mapping[str, Any]) -> None:
     if img.get("architecture"):
         info.archs.add(img["architecture"])
     info.size = max(info.size, int(img.get("sizeBytes") or 0))

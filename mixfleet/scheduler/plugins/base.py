@@ -19,6 +19,7 @@ from mixfleet.scheduler.status import Status
 
 if TYPE_CHECKING:
     from mixfleet.scheduler.config import SchedulerConfig
+    from mixfleet.scheduler.plan import Option
     from mixfleet.scheduler.snapshot import Snapshot
 
 
@@ -63,4 +64,4 @@ class NodeScore(Protocol):
 
     def active(self, req: PodRequirements) -> bool: ...
 
-    def score_node(self, req: PodRequirements, node: int, snap: Snapshot) -> float: ...
+    def score_node(self, req: PodRequirements, option: Option, node: int, snap: Snapshot) -> float: ...

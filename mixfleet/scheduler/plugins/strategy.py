@@ -22,6 +22,8 @@ in the walk's key (scheduler/search.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 USED_WEIGHT = 49.5  # per resource; used/ref is at most 1, so at most 99 in all
 SIZE_WEIGHT = 0.5  # per resource: the tie-break toward the larger node, at most 1
 
@@ -35,4 +37,5 @@ def spread(free_cpu_after: int, free_mem_after: int, alloc_cpu: int, alloc_mem: 
     return 50.0 * (free_cpu_after / alloc_cpu + free_mem_after / alloc_mem)
 
 
-STRATEGIES = {"binpack": binpack, "spread": spread}
+ScoreFn = Callable[[int, int, int, int, int, int], float]
+STRATEGIES: dict[str, ScoreFn] = {"binpack": binpack, "spread": spread}
