@@ -125,7 +125,7 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._channel.close(grace=None)
 
     async def _call(self, method: str, request: Any) -> Any:
         rpc = getattr(self._stub, method)

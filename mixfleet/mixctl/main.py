@@ -68,8 +68,8 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     dest = getattr(args, "extra_positionals", None)
     if extra and (dest is None or any(e.startswith("-") and e != "-" for e in extra)):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if extra:
-        getattr(args, dest).extend(extra)
+    if extra and dest is not None:
+        getattr(args, str(dest)).extend(extra)
     return args
 
 

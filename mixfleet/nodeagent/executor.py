@@ -172,7 +172,7 @@ class Executor:
 
     def _never_pull(self, uid: str, container: str) -> bool:
         pod = self.pods.get(uid) or {}
-        spec = next(
+        spec: dict[str, Any] = next(
             (
                 c
                 for c in (pod.get("spec") or {}).get("containers") or ()

@@ -28,7 +28,7 @@ from __future__ import annotations
 import abc
 import enum
 from dataclasses import dataclass
-from typing import AsyncIterator, Sequence
+from typing import AsyncGenerator, Sequence
 
 
 class StoreError(Exception):
@@ -152,7 +152,7 @@ class Store(abc.ABC):
         return await self.txn([Op.delete(key, expected_mod_revision)])
 
     @abc.abstractmethod
-    def watch(self, prefix: str, start_revision: int) -> AsyncIterator[WatchEvent]:
+    def watch(self, prefix: str, start_revision: int) -> AsyncGenerator[WatchEvent, None]:
         """Changes under prefix with revision >= start_revision, in revision order, until the
         iterator is closed. Raises CompactedError if start_revision was compacted."""
 

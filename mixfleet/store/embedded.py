@@ -21,7 +21,7 @@ import concurrent.futures
 import functools
 import os
 import sqlite3
-from typing import AsyncIterator, Callable, Sequence, TypeVar
+from typing import AsyncGenerator, Callable, Sequence, TypeVar
 
 from mixfleet.store.base import (
     KV,
@@ -159,7 +159,7 @@ class EmbeddedStore(Store):
 
     # -- watch ------------------------------------------------------------------------
 
-    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[WatchEvent]:
+    async def watch(self, prefix: str, start_revision: int) -> AsyncGenerator[WatchEvent, None]:
         """Replays history from start_revision, then follows commits until close()."""
         now = await self.current_revision()  # also opens the database
         nxt = start_revision if start_revision > 0 else now + 1

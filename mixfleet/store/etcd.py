@@ -20,8 +20,9 @@ retry; callers already treat those as "re-read and decide", so this is safe.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
-from typing import AsyncIterator, Awaitable, Callable, Sequence, TypeVar
+from typing import AsyncGenerator, Awaitable, Callable, Sequence, TypeVar
 
 import aetcd
 import grpc
@@ -144,6 +145,7 @@ class EtcdStore(Store):
 
     async def _failover(self, failed: aetcd.Client) -> None:
         """Drop ``failed`` and move to the next endpoint, unless another task already did."""
+        client = failed  # the identity check below narrows ``failed`` to what _client may be
         if self._client is not failed:
             return
         self._client = None
@@ -151,7 +153,7 @@ class EtcdStore(Store):
         try:
             # aetcd's close() waits for its watcher to shut down, which can hang on a dead
             # channel: bound it, or every caller retrying through here would hang with it.
-            await asyncio.wait_for(failed.close(), self.timeout)
+            await asyncio.wait_for(client.close(), self.timeout)
         except (Exception, asyncio.TimeoutError) as e:  # closing a broken channel may fail
             _log.debug("store.client_close_failed", error=repr(e))
 
@@ -219,7 +221,7 @@ class EtcdStore(Store):
         while True:
             req = rpc.RangeRequest(key=lo, range_end=hi or b"\0", limit=_LIST_PAGE,
                                    revision=revision)
-            resp = await self.call(lambda c, req=req: _range(c, req, self.timeout))
+            resp = await self.call(functools.partial(_range, req=req, timeout=self.timeout))
             revision = revision or resp.header.revision
             out.extend(self._kv(kv) for kv in resp.kvs)
             if not resp.more or not resp.kvs:
@@ -265,7 +267,7 @@ class EtcdStore(Store):
 
     # -- watch --------------------------------------------------------------------------
 
-    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[WatchEvent]:
+    async def watch(self, prefix: str, start_revision: int) -> AsyncGenerator[WatchEvent, None]:
         """Follows changes under prefix; reconnects from the next revision after a stream
         failure, so a caller never sees a gap or a duplicate."""
         nxt = start_revision if start_revision > 0 else await self.current_revision() + 1

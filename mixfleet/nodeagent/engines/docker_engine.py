@@ -11,7 +11,7 @@ import random
 import sys
 import threading
 from datetime import datetime
-from typing import Any, AsyncIterator, Callable, Mapping, Sequence, TypeVar
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence, TypeVar, cast
 
 import docker
 import docker.errors
@@ -268,7 +268,7 @@ class DockerEngine(Engine):
                 chunk = await asyncio.to_thread(next, stream, done)
                 if chunk is done:
                     return
-                yield chunk
+                yield cast(bytes, chunk)
         finally:
             # Closing the socket unblocks a thread still waiting in a follow.
             close = getattr(stream, "close", None)

@@ -103,7 +103,9 @@ def parse_hyperv_probe(output: str) -> bool:
 
 
 def _read_registry() -> dict[str, Any]:
-    import winreg  # Windows only
+    if sys.platform != "win32":  # only called on Windows; mypy then knows winreg is there
+        raise OSError("the Windows registry exists only on Windows")
+    import winreg
 
     values: dict[str, Any] = {}
     with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, CURRENT_VERSION_KEY) as key:
