@@ -20,6 +20,7 @@ from mixfleet.api.errors import FieldError
 from mixfleet.api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
 from mixfleet.api.pods import PodFactError, pod_os
 from mixfleet.api.schema import child, item, show, sub
+from mixfleet.api.versions import InvalidVersionError, WindowsVersion
 
 Errors = list[FieldError]
 
@@ -251,10 +252,13 @@ def _platform(pod: dict[str, Any], spec: dict[str, Any], path: str, containers: 
         target = o.get("container")
         if target is not None and target not in containers:
             errs.append(FieldError(child(opath, "container"), f"container {show(target)} not found"))
-        build = str(o.get("osVersion", "")).split(".")[2:3]
-        if (tuple(build), target) in seen:
+        try:  # one image per build and container: the revision does not tell images apart
+            build: int | None = WindowsVersion.parse(str(o.get("osVersion", ""))).build
+        except InvalidVersionError:
+            build = None  # the schema check reports the value
+        if (build, target) in seen:
             errs.append(FieldError(child(opath, "osVersion"), f"duplicate value {show(o.get('osVersion'))}"))
-        seen.add((tuple(build), target))
+        seen.add((build, target))
     for name in _map(_map(spec.get("binding")).get("images")):
         if name not in containers:
             errs.append(FieldError(sub(path, "binding", "images", name), f"container {show(name)} not found"))

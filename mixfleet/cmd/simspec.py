@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from mixfleet.api import quantity
+from mixfleet.api.versions import WindowsVersion
 
 _SPEC = re.compile(
     r"^(?P<os>windows|linux)"
@@ -49,7 +50,7 @@ class SimulatedNodeSpec:
 
     @property
     def windows_build(self) -> int | None:
-        return int(self.version.split(".")[2]) if self.os == "windows" else None
+        return WindowsVersion.parse(self.version).build if self.os == "windows" else None
 
 
 def _windows_version(v: str) -> str:

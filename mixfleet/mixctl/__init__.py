@@ -1,0 +1,1 @@
+"""``mixctl``: the command-line client (kubectl's habits), over ``mixfleet.client``."""

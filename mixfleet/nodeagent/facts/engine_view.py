@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from mixfleet.api.versions import InvalidVersionError, WindowsVersion
 from mixfleet.nodeagent.engines.base import EngineInfo, ImageInfo
 from mixfleet.nodeagent.facts.host import HostFacts, normalize_arch
 
@@ -75,7 +76,10 @@ def facts_from_engine(
             os_image=info.operating_system,
             kernel_version=info.kernel_version,
         )
-    build = int(info.os_version.split(".")[2]) if info.os_version.count(".") >= 2 else 0
+    try:
+        build = WindowsVersion.parse(info.os_version).build
+    except InvalidVersionError:
+        build = 0  # an engine that reports no version: the node shows build 0, never matches
     product = _product(info.operating_system)
     is_server = "Server" in product
     if not is_server and build >= 22000:
