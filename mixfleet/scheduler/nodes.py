@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixfleet.api.quantity import cpu_millis, memory_bytes
+from mixfleet.api.types import NodeImage, NodePlatform, NodeSpec, NodeStatus, ObjectMeta
 from mixfleet.api.versions import (
     WS2016,
     InvalidVersionError,
@@ -66,7 +67,7 @@ class NodeFacts:
     cpu: int  # allocatable millicores
     memory: int  # allocatable bytes
     pods: int
-    images: list[dict[str, Any]] = field(default_factory=list)
+    images: list[NodeImage] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -77,13 +78,14 @@ class NodeClass:
 
 
 def read_node(node: Mapping[str, Any]) -> NodeFacts:
-    md = node.get("metadata") or {}
-    spec = node.get("spec") or {}
-    status = node.get("status") or {}
+    # Typed views of the parts read: a misspelt key is a type error, at no run-time cost.
+    md: ObjectMeta = node.get("metadata") or ObjectMeta()
+    spec: NodeSpec = node.get("spec") or NodeSpec()
+    status: NodeStatus = node.get("status") or NodeStatus()
     labels = dict(md.get("labels") or {})
     name = md.get("name", "")
     info = status.get("nodeInfo") or {}
-    platform = status.get("platform") or {}
+    platform: NodePlatform = status.get("platform") or NodePlatform()
     os_name = labels.get("kubernetes.io/os") or info.get("operatingSystem") or "linux"
     alloc = status.get("allocatable") or status.get("capacity") or {}
     facts = ClassFacts(
@@ -114,7 +116,7 @@ def read_node(node: Mapping[str, Any]) -> NodeFacts:
     )
 
 
-def _windows_version(platform: Mapping[str, Any], labels: Mapping[str, Any]) -> WindowsVersion | None:
+def _windows_version(platform: NodePlatform, labels: Mapping[str, Any]) -> WindowsVersion | None:
     raw = platform.get("osVersion") or platform.get("osBuild") or labels.get(BUILD_LABEL)
     if not raw:
         return None
@@ -127,14 +129,14 @@ def _windows_version(platform: Mapping[str, Any], labels: Mapping[str, Any]) -> 
     return v if v.build == WS2016 else WindowsVersion(v.major, v.minor, v.build)
 
 
-def _isolation_modes(platform: Mapping[str, Any], os_name: str) -> frozenset[str]:
+def _isolation_modes(platform: NodePlatform, os_name: str) -> frozenset[str]:
     if os_name != "windows":
         return frozenset()
     modes = platform.get("isolationModes")
     return frozenset(modes) if modes is not None else frozenset({"process"})
 
 
-def _kernel(platform: Mapping[str, Any]) -> tuple[int, ...] | None:
+def _kernel(platform: NodePlatform) -> tuple[int, ...] | None:
     raw = platform.get("kernelVersion")
     if not raw:
         return None
@@ -150,7 +152,7 @@ def _overhead(raw: Mapping[str, Any] | None) -> tuple[int, int] | None:
     return cpu_millis(raw.get("cpu", "0")), memory_bytes(raw.get("memory", "0"))
 
 
-def _ready(status: Mapping[str, Any]) -> bool:
+def _ready(status: NodeStatus) -> bool:
     for c in status.get("conditions") or ():
         if c.get("type") == "Ready":
             return bool(c.get("status") == "True")

@@ -15,6 +15,7 @@ from typing import Any
 from mixfleet.api import pods, selectors
 from mixfleet.api.quantity import QuantityError, cpu_millis, memory_bytes
 from mixfleet.api.selectors import LabelSelector, SelectorError
+from mixfleet.api.types import ObjectMeta, PodPlatform, PodSpec
 from mixfleet.api.versions import (
     InvalidVersionError,
     WindowsVersion,
@@ -110,9 +111,9 @@ def parse(pod: Mapping[str, Any], *, key: Hashable | None = None) -> PodRequirem
 
 
 def _parse(pod: Mapping[str, Any], key: Hashable) -> PodRequirements:
-    md = pod.get("metadata") or {}
-    spec = pod.get("spec") or {}
-    platform = spec.get("platform") or {}
+    md: ObjectMeta = pod.get("metadata") or ObjectMeta()
+    spec: PodSpec = pod.get("spec") or PodSpec()
+    platform: PodPlatform = spec.get("platform") or PodPlatform()
     containers = tuple((c.get("name", ""), c.get("image", "")) for c in spec.get("containers") or ())
     cpu, mem = pod_requests(spec)
     affinity = spec.get("affinity") or {}

@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence
 
 from mixfleet.api.quantity import format_memory
 from mixfleet.api.times import format_time
+from mixfleet.api.types import NodeImage, NodePlatform
 from mixfleet.nodeagent.engines.base import EngineInfo, ImageInfo
 from mixfleet.nodeagent.facts.host import HostFacts
 
@@ -79,10 +80,10 @@ def _default_isolation(facts: HostFacts, engine: EngineInfo | None) -> str:
 
 def _platform(
     facts: HostFacts, engine: EngineInfo | None, hyperv_overhead: Mapping[str, str]
-) -> dict[str, Any]:
+) -> NodePlatform:
     if facts.os != "windows":
         return {"kernelVersion": facts.kernel_version, "simulated": facts.simulated}
-    p: dict[str, Any] = {
+    p: NodePlatform = {
         "osVersion": facts.os_version,
         "osBuild": facts.os_build,
         "windowsEdition": facts.windows_edition,
@@ -96,8 +97,8 @@ def _platform(
     return p
 
 
-def image_entry(img: ImageInfo) -> dict[str, Any]:
-    e: dict[str, Any] = {
+def image_entry(img: ImageInfo) -> NodeImage:
+    e: NodeImage = {
         "names": list(img.names),
         "os": img.os,
         "architecture": img.architecture,
