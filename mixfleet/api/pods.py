@@ -14,6 +14,7 @@ from typing import Any
 
 from mixfleet.api import objects, times
 from mixfleet.api.objects import as_map
+from mixfleet.api.taints import Toleration, TolerationError
 from mixfleet.api.types import ObjView
 
 ISOLATION_ANNOTATION = "experimental.windows.kubernetes.io/isolation-type"
@@ -126,17 +127,15 @@ def deletion_rank(pod: ObjView) -> tuple[int, float, str]:
     return state, -times.epoch((pod.get("metadata") or {}).get("creationTimestamp")), str((pod.get("metadata") or {}).get("name"))
 
 
-def tolerates(pod: ObjView, taint: dict[str, Any]) -> bool:
-    """Whether the pod tolerates ``taint`` forever (a tolerationSeconds bound does not)."""
-    for t in (pod.get("spec") or {}).get("tolerations") or []:
-        if t.get("effect") not in (None, "", taint.get("effect")):
+def tolerates(pod: ObjView, taint: ObjView) -> bool:
+    """Whether the pod tolerates ``taint`` forever (a tolerationSeconds bound does not; a
+    toleration that cannot be matched tolerates nothing)."""
+    key, value, effect = (str(taint.get(k) or "") for k in ("key", "value", "effect"))
+    for raw in (pod.get("spec") or {}).get("tolerations") or []:
+        try:
+            t = Toleration.parse(raw)
+        except TolerationError:
             continue
-        if t.get("tolerationSeconds") is not None:
-            continue
-        if t.get("operator") == "Exists" and not t.get("key"):
-            return True
-        if t.get("key") != taint.get("key"):
-            continue
-        if t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", ""):
+        if t.seconds is None and t.tolerates(key, value, effect):
             return True
     return False

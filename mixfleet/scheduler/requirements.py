@@ -15,6 +15,7 @@ from typing import Any
 from mixfleet.api import pods, selectors
 from mixfleet.api.quantity import QuantityError, cpu_millis, memory_bytes
 from mixfleet.api.selectors import LabelSelector, SelectorError
+from mixfleet.api.taints import Toleration, TolerationError, tolerations
 from mixfleet.api.types import ObjectMeta, PodPlatform, PodSpec
 from mixfleet.api.versions import (
     InvalidVersionError,
@@ -35,21 +36,6 @@ class ImageOverride:
     version: WindowsVersion  # the Windows build the image is built for
     image: str
     container: str | None  # None: every container
-
-
-@dataclass(frozen=True, slots=True)
-class Toleration:
-    key: str
-    operator: str  # Equal | Exists
-    value: str
-    effect: str  # "" matches every effect
-
-    def tolerates(self, key: str, value: str, effect: str) -> bool:
-        if self.effect and self.effect != effect:
-            return False
-        if self.operator == "Exists":
-            return not self.key or self.key == key
-        return self.key == key and self.value == value
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +92,7 @@ def parse(pod: Mapping[str, Any], *, key: Hashable | None = None) -> PodRequirem
     """Parse a pod's scheduling fields; raises RequirementError naming the bad field."""
     try:
         return _parse(pod, key if key is not None else template_key(pod))
-    except (QuantityError, InvalidVersionError, SelectorError, pods.PodFactError) as e:
+    except (QuantityError, InvalidVersionError, SelectorError, pods.PodFactError, TolerationError) as e:
         raise RequirementError(str(e)) from e
 
 
@@ -140,7 +126,7 @@ def _parse(pod: Mapping[str, Any], key: Hashable) -> PodRequirements:
         node_selector=selectors.from_map(spec["nodeSelector"]) if spec.get("nodeSelector") else None,
         required_terms=tuple(selectors.from_node_term(t) for t in required),
         preferred_terms=tuple((int(p.get("weight", 1)), selectors.from_node_term(p.get("preference") or {})) for p in preferred),
-        tolerations=tuple(_toleration(t) for t in spec.get("tolerations") or ()),
+        tolerations=tolerations(pod),
         anti_required=tuple(_pod_term(t, ns) for t in anti.get("requiredDuringSchedulingIgnoredDuringExecution") or ()),
         anti_preferred=tuple(
             _pod_term(p.get("podAffinityTerm") or {}, ns, weight=int(p.get("weight", 1)))
@@ -168,13 +154,6 @@ def _override(raw: Mapping[str, Any]) -> ImageOverride:
     if not raw.get("osVersion") or not raw.get("image"):
         raise RequirementError("spec.platform.imageOverrides[]: osVersion and image are required")
     return ImageOverride(WindowsVersion.parse(raw["osVersion"]), raw["image"], raw.get("container"))
-
-
-def _toleration(raw: Mapping[str, Any]) -> Toleration:
-    op = raw.get("operator") or "Equal"
-    if op not in ("Equal", "Exists"):
-        raise RequirementError(f"spec.tolerations[].operator: {op!r} is not Equal or Exists")
-    return Toleration(raw.get("key") or "", op, str(raw.get("value") or ""), raw.get("effect") or "")
 
 
 def _pod_term(raw: Mapping[str, Any], ns: str, *, weight: int = 0) -> PodTerm:
