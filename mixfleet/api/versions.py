@@ -78,7 +78,7 @@ def _pad(v: tuple[int, ...], width: int) -> tuple[int, ...]:
     return v + (0,) * (width - len(v))
 
 
-# Microsoft's tag families (WINDOWS-COMPAT.md, "Versions"): what build an image tagged
+# Microsoft's tag families (docs/WINDOWS-COMPAT.md, "Versions"): what build an image tagged
 # ...ltsc2022 or ...-1809 was built for, when neither the manifest nor any node says.
 TAG_FAMILY_BUILDS: dict[str, int] = {
     "ltsc2016": 14393,

@@ -9,7 +9,7 @@ The rules are the ones in docs/WINDOWS-COMPAT.md (with their sources):
   when there is none (containerd's checkWindowsHostAndContainerCompat).
 * Windows client hosts (``windowsEdition: client``): never process isolation below build
   17763; from 17763 the same rules apply, which for Windows 10 (< 20348) means matching
-  builds and for Windows 11 (22000+) the range above (WINDOWS-COMPAT.md: "a Windows 11
+  builds and for Windows 11 (22000+) the range above (docs/WINDOWS-COMPAT.md: "a Windows 11
   22621 host runs 20348..22621").
 * Revision (UBR): it matters only for Windows Server 2016 (14393). Microsoft's two pages
   disagree whether the cut is 1709 or 1809; we take the later page's wording ("from 1709

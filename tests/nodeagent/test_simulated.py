@@ -6,6 +6,7 @@ import pytest
 
 from mixfleet.nodeagent.engines.base import (
     ContainerSpec,
+    ImageInfo,
     ImageNotFound,
     PullError,
     RunState,
@@ -94,6 +95,72 @@ async def test_start_refusals_match_the_engine(host, image, isolation, refusal):
         await engine.create_and_start(_spec(image, isolation))
     assert refusal in err.value.message
     assert await engine.list_containers() == []
+
+
+def _windows_image(os_version: str) -> ImageInfo:
+    return ImageInfo(
+        id=f"sha256:{os_version}",
+        names=(f"example/app:{os_version}",),
+        os="windows",
+        architecture="amd64",
+        os_version=os_version,
+        size=1,
+    )
+
+
+@pytest.mark.parametrize(
+    "host, image_version, isolation, refusal",
+    [
+        pytest.param(
+            dict(build=14393, revision=3930), "10.0.14393.3930", "process", None, id="2016-same-revision"
+        ),
+        pytest.param(
+            dict(build=14393, revision=3930),
+            "10.0.14393.2273",
+            "process",
+            "hcs::System::Start",
+            id="2016-revision-mismatch",
+        ),
+        pytest.param(
+            dict(build=14393, revision=3930), "10.0.14393.2273", "hyperv", None, id="2016-revision-hyperv"
+        ),
+        pytest.param(
+            dict(build=17134, edition="client"),
+            "10.0.17134.1",
+            "process",
+            "hcs::System::Start",
+            id="client-1803-no-process",
+        ),
+        pytest.param(
+            dict(build=17763, edition="client"), "10.0.17763.6189", "process", None, id="client-1809-process"
+        ),
+        pytest.param(dict(build=25398), "10.0.20348.2655", "process", None, id="23h2-runs-2022"),
+        pytest.param(
+            dict(build=22631, edition="client"), "10.0.20348.2655", "process", None, id="win11-runs-2022"
+        ),
+        pytest.param(
+            dict(build=22631, edition="client"),
+            "10.0.26100.2314",
+            "process",
+            "hcs::System::Start",
+            id="win11-23h2-no-2025",
+        ),
+    ],
+)
+async def test_start_follows_the_hcs_table(host, image_version, isolation, refusal):
+    """Starts follow Microsoft's matrix (engines/hcs_matrix.py), revisions and editions included."""
+    image = _windows_image(image_version)
+    engine = SimulatedEngine(images=[image], **host)
+    spec = _spec(image.names[0], isolation)
+    if refusal is None:
+        await engine.create_and_start(spec)
+        [state] = await engine.list_containers()
+        assert (state.state, state.isolation) == (RunState.RUNNING, isolation)
+        return
+    with pytest.raises(StartError) as err:
+        await engine.create_and_start(spec)
+    assert refusal in err.value.message
+    assert "(0xc0370101)" in err.value.message
 
 
 async def test_process_mismatch_uses_hcs_text():

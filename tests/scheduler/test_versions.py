@@ -1,4 +1,4 @@
-"""Windows build compatibility and kernel versions: one row per rule in WINDOWS-COMPAT.md."""
+"""Windows build compatibility and kernel versions: one row per rule in docs/WINDOWS-COMPAT.md."""
 
 from __future__ import annotations
 

@@ -7,10 +7,13 @@ Containers are state only: they "run" until stopped, except that a command endin
 a command ending in ``exit N`` with N, anything else with 0. ``events`` reports every run
 state change made here to each listener whose labels match. Pulls come
 from a known image catalogue. The refusals use the engine's own words, so what users see
-from a hollow node matches a real one: HCS 0xc0370101 at start for a process-isolated image
-build the host cannot run, Docker's pull-time "a Windows version ... -based image is
-incompatible" for a newer image, ``manifest unknown`` for an unknown image. Cheap: plain
-dicts and no threads, so thousands of hollow nodes share one process.
+from a hollow node matches a real one: HCS 0xc0370101 at start for an image build the host
+cannot run in the isolation asked for, Docker's pull-time "a Windows version ... -based image
+is incompatible" for a newer image, ``manifest unknown`` for an unknown image. Which builds
+HCS starts comes from the engine's own table (:mod:`.hcs_matrix`, Microsoft's matrix written
+out as data), never from the scheduler's rule, so the end-to-end tests check placement
+against something other than itself. Cheap: plain dicts and no threads, so thousands of
+hollow nodes share one process.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
 from mixfleet.api import images as image_ref
 from mixfleet.api.versions import WindowsVersion
+from mixfleet.nodeagent.engines import hcs_matrix
 from mixfleet.nodeagent.engines.base import (
     ContainerNotFound,
     ContainerSpec,
@@ -43,7 +47,6 @@ from mixfleet.nodeagent.engines.base import (
     StartError,
 )
 from mixfleet.nodeagent.facts.host import HostFacts
-from mixfleet.scheduler.versions import hyperv_compatible, process_isolation_compatible
 
 _GI = 1 << 30
 _EXIT = re.compile(r"(?:^|[;&|\s])exit (\d+)\s*$")
@@ -269,13 +272,13 @@ class SimulatedEngine(Engine):
             return _LINUX_ISOLATION.format(iso=isolation) if isolation else None
         host, img = _version(self.os_version), _version(image.os_version)
         if isolation == "process":
-            if process_isolation_compatible(host, img, client=self.edition == "client"):
+            if hcs_matrix.process_starts(host, img, client=self.edition == "client"):
                 return None
             return _HCS_CALL.format(cid=cid, call="System::Start", err=HCS_OS_MISMATCH)
         if isolation == "hyperv":
             if not self.hyperv:
                 return _HCS_CALL.format(cid=cid, call="CreateComputeSystem", err=HCS_NO_HYPERV)
-            if hyperv_compatible(host, img):
+            if hcs_matrix.hyperv_starts(host, img):
                 return None
             return _HCS_CALL.format(cid=cid, call="CreateComputeSystem", err=HCS_OS_MISMATCH)
         return _WINDOWS_ISOLATION.format(iso=isolation)

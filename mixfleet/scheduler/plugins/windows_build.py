@@ -3,7 +3,7 @@
 For each container the candidates are its ``spec.platform.imageOverrides`` plus its own
 image, whose build is ``spec.platform.osVersion``, else what node agents report for that
 image name, else what its tag names by Microsoft's tag families (``ltsc2022`` is 20348). Isolation ``process`` or ``hyperv`` tries that mode; ``auto`` tries process
-first and falls back to Hyper-V (WINDOWS-COMPAT.md). Within a mode the image whose build
+first and falls back to Hyper-V (docs/WINDOWS-COMPAT.md). Within a mode the image whose build
 equals the host's wins, then the newest runnable build.
 
 An image whose build nothing tells constrains nothing (Kubernetes' behaviour: a mismatch
