@@ -86,3 +86,16 @@ def is_controlled_by(obj: ObjView, owner: ObjView) -> bool:
     """Whether ``owner`` is ``obj``'s controller (the owner reference marked controller)."""
     ref = controller_of(obj)
     return ref is not None and bool(uid(owner)) and ref.get("uid") == uid(owner)
+
+
+def condition(obj: ObjView, type_: str) -> dict[str, Any] | None:
+    """The ``status.conditions`` entry of this type (``Ready``, ``PodScheduled``), if any."""
+    for c in as_map(obj.get("status")).get("conditions") or []:
+        if isinstance(c, dict) and c.get("type") == type_:
+            return c
+    return None
+
+
+def condition_true(obj: ObjView, type_: str) -> bool:
+    c = condition(obj, type_)
+    return c is not None and c.get("status") == "True"

@@ -10,8 +10,6 @@ rollout's budget: Running, not being deleted, and Ready when the pod has a readi
 
 from __future__ import annotations
 
-from typing import Any
-
 from mixfleet.api import objects, times
 from mixfleet.api.objects import as_map
 from mixfleet.api.taints import Toleration, TolerationError
@@ -85,13 +83,6 @@ def is_active(pod: ObjView) -> bool:
     return not deleting(pod) and phase(pod) not in ("Succeeded", "Failed")
 
 
-def _condition(pod: ObjView, type_: str) -> dict[str, Any] | None:
-    for c in (pod.get("status") or {}).get("conditions") or []:
-        if isinstance(c, dict) and c.get("type") == type_:
-            return c
-    return None
-
-
 def has_readiness_check(pod: ObjView) -> bool:
     return any(c.get("readinessProbe") for c in (pod.get("spec") or {}).get("containers") or [])
 
@@ -99,7 +90,7 @@ def has_readiness_check(pod: ObjView) -> bool:
 def is_ready(pod: ObjView) -> bool:
     if phase(pod) != "Running":
         return False
-    cond = _condition(pod, "Ready")
+    cond = objects.condition(pod, "Ready")
     if cond is not None:
         return cond.get("status") == "True"
     statuses = (pod.get("status") or {}).get("containerStatuses") or []

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mixfleet.api import objects
 from mixfleet.api.quantity import cpu_millis, memory_bytes
 from mixfleet.api.types import NodeImage, NodePlatform, NodeSpec, NodeStatus, ObjectMeta
 from mixfleet.api.versions import (
@@ -103,7 +104,7 @@ def read_node(node: Mapping[str, Any]) -> NodeFacts:
             for t in spec.get("taints") or ()
         ),
         unschedulable=bool(spec.get("unschedulable")),
-        ready=_ready(status),
+        ready=objects.condition_true(node, "Ready"),
     )
     return NodeFacts(
         name=name,
@@ -150,10 +151,3 @@ def _overhead(raw: Mapping[str, Any] | None) -> tuple[int, int] | None:
     if not raw:
         return None
     return cpu_millis(raw.get("cpu", "0")), memory_bytes(raw.get("memory", "0"))
-
-
-def _ready(status: NodeStatus) -> bool:
-    for c in status.get("conditions") or ():
-        if c.get("type") == "Ready":
-            return bool(c.get("status") == "True")
-    return False

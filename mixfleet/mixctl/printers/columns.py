@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
+from mixfleet.api import objects
 from mixfleet.api.kinds import Kind
 from mixfleet.api.times import try_parse_time
 from mixfleet.api.types import Obj
@@ -99,11 +100,7 @@ def _workload_wide(o: Obj, now: datetime) -> list[str]:
 
 # ---- Nodes ----
 def node_status(o: Obj) -> str:
-    ready = next(
-        (c for c in (o.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"),
-        None,
-    )
-    word = "Ready" if ready and ready.get("status") == "True" else "NotReady"
+    word = "Ready" if objects.condition_true(o, "Ready") else "NotReady"
     if (o.get("spec") or {}).get("unschedulable"):
         word += ",SchedulingDisabled"
     return word

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mixfleet.api import objects
 from mixfleet.api.times import try_parse_time
 from mixfleet.mixctl.printers.age import format_age
 
@@ -35,7 +36,7 @@ def pod_status(pod: dict[str, Any]) -> str:
         elif "running" in state and cs.get("ready"):
             has_running = True
     if reason == "Completed" and has_running:
-        reason = "Running" if _ready_condition(status) else "NotReady"
+        reason = "Running" if objects.condition_true(pod, "Ready") else "NotReady"
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
         return "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
     return reason
@@ -56,13 +57,6 @@ def _exit_word(terminated: dict[str, Any]) -> str:
     if terminated.get("signal"):
         return f"Signal:{terminated['signal']}"
     return "Completed" if terminated.get("exitCode", 0) == 0 else "Error"
-
-
-def _ready_condition(status: dict[str, Any]) -> bool:
-    return any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    )
 
 
 def pod_ready(pod: dict[str, Any]) -> str:
