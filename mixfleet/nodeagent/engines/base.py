@@ -9,7 +9,7 @@ import abc
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import AsyncIterator, Callable, Mapping, NamedTuple, Sequence
+from typing import AsyncGenerator, AsyncIterator, Callable, Mapping, NamedTuple, Sequence
 
 from mixfleet.nodeagent.engines.errors import (  # re-exported: callers import the tree from here
     ContainerNotFound,
@@ -177,7 +177,7 @@ class Engine(abc.ABC):
         ContainerNotFound, or EngineError when the container does not run."""
 
     @abc.abstractmethod
-    def events(self, labels: Mapping[str, str] | None = None) -> AsyncIterator[str]:
+    def events(self, labels: Mapping[str, str] | None = None) -> AsyncGenerator[str, None]:
         """Ids of containers carrying every given label whose run state changed (started,
         exited, killed by OOM, removed), as the engine reports them, until the caller stops
         iterating. Yields "" after (re)connecting, when earlier changes may have been

@@ -11,7 +11,7 @@ import random
 import sys
 import threading
 from datetime import datetime
-from typing import Any, AsyncIterator, Callable, Mapping, Sequence, TypeVar, cast
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence, TypeVar, cast
 
 import docker
 import docker.errors
@@ -284,7 +284,7 @@ class DockerEngine(Engine):
         except Exception as e:
             raise _translate(e) from e
 
-    async def events(self, labels: Mapping[str, str] | None = None) -> AsyncIterator[str]:
+    async def events(self, labels: Mapping[str, str] | None = None) -> AsyncGenerator[str, None]:
         filters = {
             "type": ["container"],
             "event": list(WAKE_EVENTS),

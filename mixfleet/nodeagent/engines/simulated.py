@@ -26,7 +26,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 
 from mixfleet.api import images as image_ref
 from mixfleet.api.versions import WindowsVersion
@@ -374,7 +374,7 @@ class SimulatedEngine(Engine):
             code = int(m[1]) if m else 1 if list(command[:1]) == ["false"] else 0
         return ExecResult(code, "")
 
-    async def events(self, labels: Mapping[str, str] | None = None) -> AsyncIterator[str]:
+    async def events(self, labels: Mapping[str, str] | None = None) -> AsyncGenerator[str, None]:
         entry = (dict(labels or {}), asyncio.Queue[str]())
         self._listeners.append(entry)
         try:
