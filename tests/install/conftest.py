@@ -26,12 +26,6 @@ TIMEOUT = 240
 NO_BYTECODE = {"PIP_COMPILE": "0"}
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "install: builds wheels and virtual environments from the repository (tests/install; deselect: -m 'not install')",
-    )
-
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without what points into its own venv, plus `extra`."""
