@@ -22,9 +22,13 @@ OS_LABEL = "kubernetes.io/os"
 
 def key(pod: ObjView) -> str:
     """The pod's identity where one is needed before the API assigned a uid (scheduler
-    bookkeeping, container labels): its uid, else ``namespace/name``."""
-    md = as_map(pod.get("metadata"))
-    return str(md.get("uid") or f"{md.get('namespace') or 'default'}/{md.get('name') or ''}")
+    bookkeeping, container labels): its uid, else ``namespace/name``. (On the scheduler's
+    hot path: a few dict reads, no helpers.)"""
+    md = pod.get("metadata") or {}
+    uid = md.get("uid")
+    if uid:
+        return str(uid)
+    return f"{md.get('namespace') or 'default'}/{md.get('name') or ''}"
 
 
 class PodFactError(ValueError):
