@@ -7,17 +7,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from mixfleet.api import kinds, times
-from mixfleet.api.types import Obj
-from mixfleet.controlplane.objects import encode
+from mixfleet.api import times
+from mixfleet.api.types import Obj, ObjView
 from mixfleet.controlplane.registry import (
+    Create,
     ObjectExistsError,
     ObjectNotFoundError,
     Registry,
     StaleObjectError,
-    new_object,
 )
-from mixfleet.store.base import Op
 from mixfleet.util import log
 
 _log = log.get("events")
@@ -29,7 +27,7 @@ class EventRecorder:
         self.registry = registry
         self.component = component
 
-    async def record(self, involved: Obj, *, type: str, reason: str, message: str) -> None:
+    async def record(self, involved: ObjView, *, type: str, reason: str, message: str) -> None:
         """Best effort: an event that cannot be written is logged, never raised."""
         name, ns = _event_name(involved, reason, message)
         for _ in range(3):
@@ -42,27 +40,29 @@ class EventRecorder:
                 _log.warning("event.write_failed", reason=reason, error=str(e))
                 return
 
-    async def record_many(self, items: Sequence[tuple[Obj, str]], *, type: str, reason: str) -> None:
-        """Record one event per (involved object, message), written in one store
+    async def record_many(
+        self, items: Sequence[tuple[ObjView, str]], *, type: str, reason: str
+    ) -> None:
+        """Record one event per (involved object, message), created in one registry
         transaction when all are new (as for a batch of scheduling decisions: one commit
         instead of one per pod); if any exists already, each is recorded on its own."""
         if not items:
             return
         now = times.now()
         try:
-            ops = []
+            writes = []
             for involved, message in items:
                 name, ns = _event_name(involved, reason, message)
-                ev = new_object(self._event(name, ns, involved, now, type=type, reason=reason, message=message))
-                ops.append(Op.create(kinds.key_for(ev), encode(ev)))
-            await self.registry.store.txn(ops)
+                ev = self._event(name, ns, involved, now, type=type, reason=reason, message=message)
+                writes.append(Create(ev))
+            await self.registry.txn(writes)
             return
         except Exception as e:  # best effort, as record(): it logs what still fails
             _log.info("event.batch_fallback", reason=reason, events=len(items), error=str(e))
         for involved, message in items:
             await self.record(involved, type=type, reason=reason, message=message)
 
-    def _event(self, name: str, ns: str, involved: Obj, now: str, **fields: str) -> Obj:
+    def _event(self, name: str, ns: str, involved: ObjView, now: str, **fields: str) -> Obj:
         m = involved.get("metadata") or {}
         return {
             "apiVersion": "v1",
@@ -83,7 +83,7 @@ class EventRecorder:
             "source": {"component": self.component},
         }
 
-    async def _bump(self, name: str, ns: str, involved: Obj, **fields: str) -> None:
+    async def _bump(self, name: str, ns: str, involved: ObjView, **fields: str) -> None:
         now = times.now()
         try:
             ev = await self.registry.get("Event", name, ns)
@@ -95,7 +95,7 @@ class EventRecorder:
         await self.registry.update(ev)
 
 
-def _event_name(involved: Obj, reason: str, message: str) -> tuple[str, str]:
+def _event_name(involved: ObjView, reason: str, message: str) -> tuple[str, str]:
     """(name, namespace): one Event per involved object, reason and message."""
     m = involved.get("metadata") or {}
     digest = hashlib.sha256(f"{reason}\0{message}".encode()).hexdigest()[:10]

@@ -8,19 +8,32 @@ Deletion follows Kubernetes: a pod bound to a node is first marked with
 ``metadata.deletionTimestamp`` so its node agent can stop the container gracefully; the agent
 then finalises it with a zero grace period. Owner references drive cascading deletion
 (background, foreground, orphan), finished by the garbage collector controller.
+
+**One write path.** Every write to the store goes through this class: users' requests
+(create, apply, update, delete), node agents' status updates, and the control plane's own
+writers, which batch: ``txn`` commits creates, updates and deletes of several objects in one
+store transaction (a controller's whole decision), and ``bind`` commits a batch of the
+scheduler's bindings. Each object is defaulted and validated as an API write would be, and
+each write is a compare-and-swap on the revision its writer read; all or nothing: an
+invalid object or a lost race writes none of the batch. A registry made with ``fenced``
+additionally refuses every write once its check (the leader elector's ``is_leader``) says
+no: a deposed leader that has noticed stops at once; one that has not is stopped by the CAS.
 """
 
 from __future__ import annotations
 
+import builtins
 import copy
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
-from mixfleet.api import defaults, kinds, selectors, times, validation
+from mixfleet.api import defaults, kinds, names, schema, selectors, times, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
-from mixfleet.api.types import Obj
-from mixfleet.controlplane.objects import decode, encode, meta
+from mixfleet.api.types import Obj, ObjView
+from mixfleet.controlplane.objects import decode, encode, meta, thaw
 from mixfleet.store.base import (
     KV,
     AlreadyExistsError,
@@ -39,6 +52,8 @@ _PRESERVED_SPEC_FIELDS = {"Pod": ("nodeName", "binding"), "Node": ("unschedulabl
 _APPLY_RETRIES = 5
 # A delete without a precondition re-reads this often when a concurrent write wins the CAS.
 _DELETE_ATTEMPTS = 5
+# Registry.txn trusts a namespace it saw exist this recently (see _namespace_exists).
+NAMESPACE_SEEN_SECONDS = 10.0
 
 
 class RegistryError(Exception):
@@ -60,6 +75,11 @@ class ObjectExistsError(RegistryError):
         super().__init__(f'{kind.plural} "{name}" already exists')
 
 
+class NotLeaderError(RegistryError):
+    def __init__(self) -> None:
+        super().__init__("this control plane is no longer the leader: write refused")
+
+
 class StaleObjectError(RegistryError):
     def __init__(self, kind: kinds.Kind, name: str) -> None:
         super().__init__(
@@ -74,7 +94,66 @@ class ApplyResult:
     outcome: str  # created | configured | unchanged
 
 
-def _checked(obj: Obj) -> Obj:
+# ---- the batched writes of the control plane's own writers (Registry.txn) -------------
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """Create ``obj`` (defaulted, validated, given a fresh identity)."""
+
+    obj: ObjView
+    created: str | None = None  # creationTimestamp; default: now, to the second
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Replace ``base`` (the object as read: its resourceVersion is the CAS revision) with
+    ``obj``: its spec, labels, annotations, owners, finalizers and status as the writer
+    wants them; identity and deletion marks stay the stored ones; generation grows with a
+    changed spec."""
+
+    base: ObjView
+    obj: ObjView
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Delete ``obj`` (as read: CAS on its resourceVersion) as ``Registry.delete`` would
+    (background): a pod running on a node is only marked, for its agent to stop it."""
+
+    obj: ObjView
+    grace: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """No change, but the batch fails if ``obj`` changed since it was read (it is rewritten
+    as it is, so its resourceVersion moves on)."""
+
+    obj: ObjView
+
+
+Write = Create | Update | Delete | Guard
+
+
+@dataclass(frozen=True, slots=True)
+class TxnResult:
+    revision: int  # the batch's store revision (0: nothing was written)
+    # Per write: the object stored now (its resourceVersion is ``revision`` unless the
+    # write had nothing to do, as deleting a pod already marked), None: removed.
+    objects: builtins.list[Obj | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """The scheduler's decision for one pending pod, as ``Registry.bind`` writes it."""
+
+    pod: ObjView  # as read: the bind is a CAS on its resourceVersion
+    node_name: str
+    binding: Mapping[str, Any]  # spec.binding: resolved isolation, image per container
+
+
+def _checked(obj: ObjView) -> Obj:
     """Default and validate one object; raises InvalidObjectError naming its field paths."""
     if not isinstance(obj, dict):
         raise InvalidObjectError([FieldError("", "object must be a mapping")])
@@ -89,7 +168,7 @@ def _checked(obj: Obj) -> Obj:
     return out
 
 
-def _label(obj: Obj) -> str:
+def _label(obj: ObjView) -> str:
     m = obj.get("metadata", {})
     return f"{obj.get('kind')}/{m.get('name')}"
 
@@ -97,6 +176,23 @@ def _label(obj: Obj) -> str:
 class Registry:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._fence: Callable[[], bool] | None = None
+        self._namespaces: dict[str, float] = {}  # namespace -> when last seen to exist
+
+    def fenced(self, may_write: Callable[[], bool]) -> "Registry":
+        """This registry, over the same store, refusing every write (``NotLeaderError``)
+        while ``may_write()`` is false; for the leader's loops (``may_write`` is the
+        elector's ``is_leader``). Checked just before each store write; the CAS of every
+        write covers the moment between the check and the commit."""
+        fenced = copy.copy(self)
+        fenced._fence = may_write
+        return fenced
+
+    async def _commit(self, ops: Sequence[Op]) -> int:
+        """The one place this class writes to the store."""
+        if self._fence is not None and not self._fence():
+            raise NotLeaderError()
+        return await self.store.txn(ops)
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -115,7 +211,7 @@ class Registry:
         all_namespaces: bool = False,
         label_selector: str = "",
         field_selector: str = "",
-    ) -> tuple[list[Obj], int]:
+    ) -> tuple[builtins.list[Obj], int]:
         k = kinds.lookup(kind)
         ns = None if all_namespaces else (namespace or "default")
         match = ObjectFilter(label_selector, field_selector)
@@ -131,17 +227,19 @@ class Registry:
         await self._require_namespace(k, obj, pending=())
         new = _new_object(obj)
         try:
-            rev = await self.store.create(kinds.key_for(new), encode(new))
+            rev = await self._commit([Op.create(kinds.key_for(new), encode(new))])
         except AlreadyExistsError as e:
             raise ObjectExistsError(k, new["metadata"]["name"]) from e
         meta(new)["resourceVersion"] = str(rev)
         _log.info("object.created", object=_label(new), revision=rev)
         return new
 
-    async def apply(self, objects: list[Obj], *, dry_run: bool = False) -> list[ApplyResult]:
+    async def apply(
+        self, objects: builtins.list[Obj], *, dry_run: bool = False
+    ) -> builtins.list[ApplyResult]:
         """Create or update every object atomically (one store transaction)."""
-        checked: list[Obj] = []
-        errors: list[FieldError] = []
+        checked: builtins.list[Obj] = []
+        errors: builtins.list[FieldError] = []
         for i, raw in enumerate(objects, start=1):
             try:
                 checked.append(_checked(raw))
@@ -163,11 +261,13 @@ class Registry:
                 _log.info("apply.conflict_retry", attempt=attempt + 1)
         raise AssertionError("unreachable")
 
-    async def _apply_once(self, objs: list[Obj], *, dry_run: bool) -> list[ApplyResult]:
+    async def _apply_once(
+        self, objs: builtins.list[Obj], *, dry_run: bool
+    ) -> builtins.list[ApplyResult]:
         # Namespaces this batch creates count as existing; each other one is looked up once.
         known_ns = {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"}
-        ops: list[Op] = []
-        results: list[tuple[Obj, str]] = []
+        ops: builtins.list[Op] = []
+        results: builtins.list[tuple[Obj, str]] = []
         for obj in objs:
             k = kinds.by_kind(obj["kind"])
             await self._require_namespace(k, obj, pending=known_ns)
@@ -192,7 +292,7 @@ class Registry:
             results.append((merged, "configured"))
         if dry_run or not ops:
             return [ApplyResult(o, r) for o, r in results]
-        rev = await self.store.txn(ops)
+        rev = await self._commit(ops)
         out = []
         for obj, outcome in results:
             if outcome != "unchanged":
@@ -230,7 +330,7 @@ class Registry:
         if encode(new) == encode(old):
             return old
         try:
-            rev = await self.store.update(key, encode(new), expected)
+            rev = await self._commit([Op.update(key, encode(new), expected)])
         except ConflictError as e:
             raise StaleObjectError(k, name) from e
         meta(new)["resourceVersion"] = str(rev)
@@ -296,14 +396,95 @@ class Registry:
         if policy == "Orphan":
             ops.extend(await self._orphan_ops(obj))
         try:
-            rev = await self.store.txn(ops)
+            rev = await self._commit(ops)
         except ConflictError as e:
             raise StaleObjectError(k, name) from e
         except NotFoundError as e:
             raise ObjectNotFoundError(k, name) from e
         meta(obj)["resourceVersion"] = str(rev)
+        if k.kind == "Namespace":
+            self._namespaces.pop(name, None)
         _log.info("object.deleted", object=_label(obj), policy=policy, revision=rev)
         return obj
+
+    # ---- batched writes: controllers, events, the scheduler ----------------------------
+
+    async def txn(self, writes: Sequence[Write]) -> TxnResult:
+        """Commit ``writes`` in one store transaction, all or nothing. Every object is
+        defaulted and validated like an API write (InvalidObjectError lists every problem,
+        each naming its object, and nothing is written); creates need their namespace;
+        every update and delete is a CAS on the revision of the object as read, so a lost
+        race raises StaleObjectError (ObjectNotFoundError when it is gone, ObjectExistsError
+        for a create) and writes nothing. Keep batches within etcd's 128 operations."""
+        ops: builtins.list[Op | None] = []
+        stored: builtins.list[Obj | None] = []
+        labels: builtins.list[tuple[kinds.Kind, str]] = []
+        errors: builtins.list[FieldError] = []
+        namespaces: set[str] = set()
+        for w in writes:
+            try:
+                op, out, k = _prepare(w)
+            except InvalidObjectError as e:
+                who = _label(w.obj)
+                errors.extend(replace(err, object=err.object or who) for err in e.errors)
+                continue
+            if isinstance(w, Create) and k.namespaced:
+                namespaces.add(out["metadata"].get("namespace") or "default")  # type: ignore[index]
+            ops.append(op)
+            stored.append(out)
+            labels.append((k, str((w.obj.get("metadata") or {}).get("name", ""))))
+        if errors:
+            raise InvalidObjectError(errors)
+        created_ns = {o["metadata"]["name"] for o in stored if o is not None and o["kind"] == "Namespace"}
+        for ns in sorted(namespaces - created_ns):
+            await self._namespace_exists(ns)
+        real = [op for op in ops if op is not None]
+        if not real:
+            return TxnResult(0, stored)
+        try:
+            rev = await self._commit(real)
+        except (ConflictError, NotFoundError, AlreadyExistsError) as e:
+            raise _lost(e, ops, labels) from e
+        for op, obj in zip(ops, stored):
+            if op is not None and obj is not None:
+                meta(obj)["resourceVersion"] = str(rev)
+        _log.debug("objects.written", writes=len(real), revision=rev)
+        return TxnResult(rev, stored)
+
+    async def bind(self, bindings: Sequence[Binding]) -> int:
+        """Commit the scheduler's bindings in one store transaction (all or nothing): each
+        pod gets ``spec.nodeName``, ``spec.binding`` and PodScheduled=True, with a CAS on
+        the revision it was read at; returns the revision. A lost race raises
+        StaleObjectError (ObjectNotFoundError: deleted) naming the pod, and binds none.
+
+        Validation is of what a binding changes, which is cheap: the rest of the pod was
+        validated when it was stored, and the CAS proves it is still exactly that. A pod
+        already bound or being deleted, a node name that is not a valid name, or a binding
+        that does not fit the pod's schema or containers raises InvalidObjectError."""
+        ops: builtins.list[Op] = []
+        labels: builtins.list[tuple[kinds.Kind, str]] = []
+        errors: builtins.list[FieldError] = []
+        pod_kind = kinds.by_kind("Pod")
+        for b in bindings:
+            problems = _binding_errors(b)
+            if problems:
+                errors.extend(replace(err, object=_label(b.pod)) for err in problems)
+                continue
+            m = b.pod["metadata"]
+            ops.append(Op.update(
+                pod_kind.key(m["name"], m.get("namespace") or "default"),
+                encode(bound_pod(b.pod, b.node_name, b.binding)),
+                int(m["resourceVersion"]),
+            ))
+            labels.append((pod_kind, str(m["name"])))
+        if errors:
+            raise InvalidObjectError(errors)
+        if not ops:
+            return 0
+        try:
+            return await self._commit(ops)
+        except (ConflictError, NotFoundError) as e:
+            raise _lost(e, ops, labels) from e
 
     # ---- helpers -----------------------------------------------------------------------
 
@@ -317,6 +498,20 @@ class Registry:
                     )
                 except ObjectExistsError:
                     pass
+
+    async def _namespace_exists(self, ns: str) -> None:
+        """NamespaceNotFoundError unless ``ns`` exists. For the batched writes of the control
+        plane's own writers, whose objects belong to objects already in that namespace: a
+        namespace seen within NAMESPACE_SEEN_SECONDS is not read again (one store read per
+        scheduler batch queued behind the store's commits cost more than the batch's other
+        writes); one this registry deletes is forgotten at once."""
+        now = time.monotonic()
+        if now - self._namespaces.get(ns, -NAMESPACE_SEEN_SECONDS) < NAMESPACE_SEEN_SECONDS:
+            return
+        if await self.store.get(kinds.by_kind("Namespace").key(ns)) is None:
+            self._namespaces.pop(ns, None)
+            raise NamespaceNotFoundError(ns)
+        self._namespaces[ns] = now
 
     async def _require_namespace(self, k: kinds.Kind, obj: Obj, *, pending: Iterable[str]) -> None:
         if not k.namespaced:
@@ -342,7 +537,7 @@ class Registry:
         obj = marked_for_deletion(obj, grace, finalizer=finalizer)
         m = obj["metadata"]
         try:
-            rev = await self.store.update(key, encode(obj), current.mod_revision)
+            rev = await self._commit([Op.update(key, encode(obj), current.mod_revision)])
         except ConflictError as e:
             raise StaleObjectError(k, m["name"]) from e
         m["resourceVersion"] = str(rev)
@@ -357,14 +552,14 @@ class Registry:
     async def _remove_if_finalized(self, k: kinds.Kind, obj: Obj) -> None:
         m = obj["metadata"]
         try:
-            await self.store.delete(k.key(m["name"], m.get("namespace")), int(m["resourceVersion"]))
+            await self._commit([Op.delete(k.key(m["name"], m.get("namespace")), int(m["resourceVersion"]))])
         except (ConflictError, NotFoundError):
             pass  # someone else changed or removed it; they own the next step
 
-    async def _orphan_ops(self, owner: Obj) -> list[Op]:
+    async def _orphan_ops(self, owner: Obj) -> builtins.list[Op]:
         uid = owner["metadata"].get("uid")
         ns = owner["metadata"].get("namespace")
-        ops: list[Op] = []
+        ops: builtins.list[Op] = []
         for dep_kind in ("ReplicaSet", "Pod"):
             kvs, _ = await self.store.list(kinds.by_kind(dep_kind).prefix(ns))
             for kv in kvs:
@@ -378,6 +573,101 @@ class Registry:
                         dep["metadata"].pop("ownerReferences")
                     ops.append(Op.update(kv.key, encode(dep), kv.mod_revision))
         return ops
+
+
+def _prepare(w: Write) -> tuple[Op | None, Obj | None, kinds.Kind]:
+    """(store op or None for nothing to write, what the store will hold, kind) for one
+    write of a batch; raises InvalidObjectError."""
+    if isinstance(w, Create):
+        new = _new_object(_checked(w.obj), created=w.created)
+        return Op.create(kinds.key_for(new), encode(new)), new, kinds.by_kind(new["kind"])
+    base = w.obj if isinstance(w, (Delete, Guard)) else w.base
+    k = kinds.by_kind(str(base.get("kind", "")))
+    m = base.get("metadata") or {}
+    key = k.key(str(m.get("name", "")), m.get("namespace") or "default")
+    rv = _read_revision(m)
+    if isinstance(w, Delete):
+        if k.kind == "Pod" and _needs_graceful_stop(base, w.grace):
+            if m.get("deletionTimestamp"):
+                return None, thaw(base), k  # already on its way out
+            marked = marked_for_deletion(base, w.grace)
+            return Op.update(key, encode(marked), rv), marked, k
+        return Op.delete(key, rv), None, k
+    target = base if isinstance(w, Guard) else w.obj
+    new = _checked(target)
+    if isinstance(w, Update):
+        new["metadata"] = _carry_system_meta(dict(m), new["metadata"])
+        if new.get("spec") != base.get("spec"):
+            new["metadata"]["generation"] = int(m.get("generation", 1)) + 1
+        errs = validation.validate_update(dict(base), new)
+        if errs:
+            raise InvalidObjectError(errs)
+    else:
+        new["metadata"] = _carry_system_meta(dict(m), new["metadata"])
+    return Op.update(key, encode(new), rv), new, k
+
+
+def _read_revision(m: Mapping[str, Any]) -> int:
+    rv = str(m.get("resourceVersion") or "")
+    if not rv.isdigit():
+        raise InvalidObjectError([FieldError(
+            "metadata.resourceVersion", f'invalid value "{rv}": the object as read is needed')])
+    return int(rv)
+
+
+def _lost(
+    e: Exception, ops: Sequence[Op | None], labels: Sequence[tuple[kinds.Kind, str]]
+) -> RegistryError:
+    """The registry's error for a batch's failed precondition, naming the object."""
+    key = getattr(e, "key", None)
+    k, name = next(
+        (lab for op, lab in zip(ops, labels) if op is not None and op.key == key),
+        labels[0] if labels else (kinds.by_kind("Pod"), "?"),
+    )
+    if isinstance(e, NotFoundError):
+        return ObjectNotFoundError(k, name)
+    if isinstance(e, AlreadyExistsError):
+        return ObjectExistsError(k, name)
+    return StaleObjectError(k, name)
+
+
+def _binding_errors(b: Binding) -> builtins.list[FieldError]:
+    pod = b.pod
+    spec = pod.get("spec") or {}
+    errs: builtins.list[FieldError] = []
+    if pod.get("kind") != "Pod":
+        errs.append(FieldError("kind", f"only pods are bound, not {pod.get('kind')}"))
+    if spec.get("nodeName"):
+        errs.append(FieldError("spec.nodeName", f'already bound to "{spec["nodeName"]}": field is immutable'))
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        errs.append(FieldError("metadata.deletionTimestamp", "a pod being deleted is not bound"))
+    if not isinstance(b.node_name, str) or not b.node_name:
+        errs.append(FieldError("spec.nodeName", "required value"))
+    else:
+        for problem in names.dns_subdomain(b.node_name):
+            errs.append(FieldError("spec.nodeName", f'invalid value "{b.node_name}": {problem}'))
+    schema.BINDING.check(b.binding, "spec.binding", errs)
+    containers = {c.get("name") for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
+                  if isinstance(c, Mapping)}
+    images = b.binding.get("images") if isinstance(b.binding, Mapping) else None
+    for name in images if isinstance(images, Mapping) else ():
+        if name not in containers:
+            errs.append(FieldError(schema.sub("spec", "binding", "images", str(name)),
+                                   f'container "{name}" not found'))
+    return errs
+
+
+def bound_pod(pod: ObjView, node_name: str, binding: Mapping[str, Any]) -> Obj:
+    """What binding ``pod`` stores: spec.nodeName and spec.binding set, phase Pending and
+    PodScheduled=True. A new spec and status over the read pod's other parts (which are
+    never mutated): deep-copying every bound pod cost more than placing it."""
+    status = dict(pod.get("status") or {})
+    status["phase"] = "Pending"
+    status["conditions"] = [
+        c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"
+    ] + [{"type": "PodScheduled", "status": "True", "lastTransitionTime": times.now()}]
+    spec = {**pod["spec"], "nodeName": node_name, "binding": dict(binding)}
+    return {**pod, "spec": spec, "status": status}
 
 
 class ObjectFilter:
@@ -407,20 +697,8 @@ class ObjectFilter:
         return self._fields is None or self._fields.matches(obj)
 
 
-def new_object(obj: Obj, *, created: str | None = None) -> Obj:
-    """What creating ``obj`` stores: defaulted, validated (InvalidObjectError), with a fresh
-    identity. Controllers that batch creates into transactions build objects with it too."""
-    return _new_object(_checked(obj), created=created)
-
-
-def deletion_effect(pod: Obj, grace: int = -1) -> Obj | None:
-    """How deleting a pod starts: the marked copy to store when its node agent must stop it
-    gracefully first, or None when it can go at once."""
-    return marked_for_deletion(pod, grace) if _needs_graceful_stop(pod, grace) else None
-
-
-def marked_for_deletion(obj: Obj, grace: int = -1, *, finalizer: str | None = None) -> Obj:
-    new = copy.deepcopy(obj)
+def marked_for_deletion(obj: ObjView, grace: int = -1, *, finalizer: str | None = None) -> Obj:
+    new: Obj = thaw(obj)
     m = meta(new)
     m["deletionTimestamp"] = times.now()
     if grace < 0:
@@ -432,8 +710,11 @@ def marked_for_deletion(obj: Obj, grace: int = -1, *, finalizer: str | None = No
 
 
 def _new_object(obj: Obj, *, created: str | None = None) -> Obj:
-    new = copy.deepcopy(obj)
-    m = meta(new)
+    """``obj`` (a defaulted copy the registry owns: ``_checked``'s result, never changed
+    after) with a fresh identity. Only the metadata is copied: a second deep copy of every
+    object created cost more than validating it."""
+    new = {**obj, "metadata": dict(obj.get("metadata") or {})}
+    m = new["metadata"]
     m["uid"] = str(uuid.uuid4())
     m["creationTimestamp"] = created or times.now()
     m["generation"] = 1
@@ -485,7 +766,7 @@ def _expected_revision(m: dict[str, Any], current: KV) -> int:
         ) from None
 
 
-def _needs_graceful_stop(pod: Obj, grace: int) -> bool:
+def _needs_graceful_stop(pod: ObjView, grace: int) -> bool:
     if grace == 0:
         return False
     return bool((pod.get("spec") or {}).get("nodeName")) and (pod.get("status") or {}).get(
@@ -496,3 +777,15 @@ def _needs_graceful_stop(pod: Obj, grace: int) -> bool:
 def _deletable(obj: Obj) -> bool:
     m = obj.get("metadata") or {}
     return bool(m.get("deletionTimestamp")) and not m.get("finalizers")
+
+
+def new_object(obj: Obj, *, created: str | None = None) -> Obj:
+    """What creating ``obj`` stores: defaulted, validated (InvalidObjectError), with a fresh
+    identity. (For the controllers' writes until they go through ``Registry.txn``.)"""
+    return _new_object(_checked(obj), created=created)
+
+
+def deletion_effect(pod: ObjView, grace: int = -1) -> Obj | None:
+    """How deleting a pod starts: the marked copy to store when its node agent must stop it
+    gracefully first, or None when it can go at once."""
+    return marked_for_deletion(pod, grace) if _needs_graceful_stop(pod, grace) else None

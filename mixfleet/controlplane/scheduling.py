@@ -4,9 +4,10 @@ Pending pods wait in a queue; a pod that could not be placed parks in ``unschedu
 until the cluster changes (a node added or changed, a pod deleted), the way Kubernetes
 moves pods back to the active queue on cluster events, so there is no busy loop.
 
-Bindings of one batch go to the store in transactions; each binding is a CAS on the pod's
-mod_revision, so two schedulers racing for a pod cannot both win: when a transaction
-conflicts, the batch is retried pod by pod and the losers are re-planned from fresh state.
+Bindings of one batch go to the registry's ``bind`` in chunks, one store transaction each;
+each binding is validated and is a CAS on the pod's mod_revision, so two schedulers racing
+for a pod cannot both win: when a chunk conflicts (or one binding is refused), nothing of it
+is written and it is retried pod by pod; the losers are re-planned from fresh state.
 
 One :class:`Snapshot` lives across batches, as Kubernetes' scheduler cache does: pod events
 charge a bound pod to its node (``charge_bound``) or forget a deleted or finished one, so a
@@ -19,15 +20,17 @@ reads) only mark the snapshot stale; it is rebuilt lazily before the next batch.
 from __future__ import annotations
 
 import asyncio
-import copy
 
-from mixfleet.api import kinds, times
+from mixfleet.api import times
+from mixfleet.api.pods import key as pod_uid  # the snapshot's identity of a pod
+from mixfleet.api.errors import InvalidObjectError
 from mixfleet.api.quantity import QuantityError
-from mixfleet.api.types import Obj
+from mixfleet.api.types import Obj, ObjView
 from mixfleet.controlplane.events import NORMAL, WARNING, EventRecorder
 from mixfleet.controlplane.informer import Informer, cache_key
-from mixfleet.controlplane.objects import encode
+from mixfleet.controlplane.objects import thaw
 from mixfleet.controlplane.registry import (
+    Binding,
     ObjectNotFoundError,
     Registry,
     StaleObjectError,
@@ -41,8 +44,6 @@ from mixfleet.scheduler import (
     Unschedulable,
 )
 from mixfleet.scheduler.nodes import read_node
-from mixfleet.scheduler.snapshot import pod_uid
-from mixfleet.store.base import ConflictError, NotFoundError, Op
 from mixfleet.util import log
 
 _log = log.get("scheduler")
@@ -51,7 +52,7 @@ TXN_OPS = 100  # etcd's default --max-txn-ops is 128
 SCHEDULER_NAMES = ("", "default-scheduler", "mixfleet")
 
 
-def is_pending(pod: Obj) -> bool:
+def is_pending(pod: ObjView) -> bool:
     spec = pod.get("spec") or {}
     return (
         not spec.get("nodeName")
@@ -82,19 +83,19 @@ class SchedulerLoop:
         self._wake = asyncio.Event()
         self._snap: Snapshot | None = None  # None: stale, rebuilt before the next batch
         # Pods this loop bound that the informer has not shown bound yet, by uid.
-        self._assumed: dict[str, tuple[Obj, Placement]] = {}
+        self._assumed: dict[str, tuple[ObjView, Placement]] = {}
 
     @property
     def snapshot(self) -> Snapshot | None:
         """The live snapshot (None while stale), for diagnostics and tests; read only."""
         return self._snap
 
-    def _on_node(self, type_: str, node: Obj) -> None:
+    def _on_node(self, type_: str, node: ObjView) -> None:
         if self._snap is not None and _node_changed(self._snap, type_, node):
             self._snap = None
         self._retry_unschedulable()
 
-    def _on_pod(self, type_: str, pod: Obj) -> None:
+    def _on_pod(self, type_: str, pod: ObjView) -> None:
         self._track_usage(type_, pod)
         key = cache_key(pod)
         if type_ == "DELETED" or not is_pending(pod):
@@ -110,7 +111,7 @@ class SchedulerLoop:
             self._active[key] = None
             self._wake.set()
 
-    def _track_usage(self, type_: str, pod: Obj) -> None:
+    def _track_usage(self, type_: str, pod: ObjView) -> None:
         """Keep the live snapshot's usage in step with the pod's object."""
         uid = pod_uid(pod)
         if type_ == "DELETED":
@@ -167,8 +168,8 @@ class SchedulerLoop:
         if not pods:
             return
         snap = self._snapshot()
-        bound: list[tuple[Obj, Placement]] = []
-        refused: list[tuple[Obj, Unschedulable]] = []
+        bound: list[tuple[ObjView, Placement]] = []
+        refused: list[tuple[ObjView, Unschedulable]] = []
         for pod in pods:
             result = self.scheduler.schedule(pod, snap, seed=pod["metadata"].get("uid", ""))
             if isinstance(result, Placement):
@@ -191,13 +192,12 @@ class SchedulerLoop:
         for pod, result in refused:
             await self._mark_unschedulable(pod, result)
 
-    async def _commit(self, chunk: list[tuple[Obj, Placement]]) -> None:
-        ops = [Op.update(kinds.key_for(p), encode(_bound(p, pl)), _rev(p)) for p, pl in chunk]
+    async def _commit(self, chunk: list[tuple[ObjView, Placement]]) -> None:
         try:
-            await self.registry.store.txn(ops)
+            await self.registry.bind([_binding(p, pl) for p, pl in chunk])
             done = chunk
-        except (ConflictError, NotFoundError):
-            _log.info("scheduler.batch_conflict", pods=len(chunk))
+        except (StaleObjectError, ObjectNotFoundError, InvalidObjectError) as e:
+            _log.info("scheduler.batch_conflict", pods=len(chunk), error=str(e))
             done = [(p, pl) for p, pl in chunk if await self._commit_one(p, pl)]
         for pod, placement in done:
             _log.info(
@@ -210,13 +210,11 @@ class SchedulerLoop:
             reason="Scheduled",
         )
 
-    async def _commit_one(self, pod: Obj, placement: Placement) -> bool:
+    async def _commit_one(self, pod: ObjView, placement: Placement) -> bool:
         try:
-            await self.registry.store.update(
-                kinds.key_for(pod), encode(_bound(pod, placement)), _rev(pod)
-            )
+            await self.registry.bind([_binding(pod, placement)])
             return True
-        except (ConflictError, NotFoundError):
+        except (StaleObjectError, ObjectNotFoundError):
             # Lost the race (another scheduler bound it, or it changed): re-plan from the
             # watch's fresh copy, if it is still pending.
             _log.info("scheduler.bind_conflict", pod=cache_key(pod))
@@ -224,21 +222,28 @@ class SchedulerLoop:
             self._active[cache_key(pod)] = None
             self._wake.set()
             return False
+        except InvalidObjectError as e:
+            # The registry refused this binding (a bug here, not a race): park the pod
+            # until the cluster changes rather than retrying it in a loop.
+            _log.error("scheduler.bind_refused", pod=cache_key(pod), error=str(e))
+            self._unassume(pod)
+            self._unschedulable.add(cache_key(pod))
+            return False
 
-    def _unassume(self, pod: Obj) -> None:
+    def _unassume(self, pod: ObjView) -> None:
         """Drop this loop's assumption, unless the informer already replaced it with the
         pod's real binding (which must stay counted)."""
         if self._assumed.pop(pod_uid(pod), None) is not None and self._snap is not None:
             self._snap.forget(pod)
 
-    async def _mark_unschedulable(self, pod: Obj, result: Unschedulable) -> None:
+    async def _mark_unschedulable(self, pod: ObjView, result: Unschedulable) -> None:
         key = cache_key(pod)
         conds = (pod.get("status") or {}).get("conditions") or []
         old = next((c for c in conds if c.get("type") == "PodScheduled"), None)
         if old and old.get("message") == result.message and old.get("status") == "False":
             return
         _log.info("pod.unschedulable", pod=key, message=result.message)
-        new = copy.deepcopy(pod)
+        new: Obj = thaw(pod)
         status = new.setdefault("status", {})
         status.setdefault("phase", "Pending")
         status["conditions"] = [c for c in conds if c.get("type") != "PodScheduled"] + [
@@ -259,7 +264,7 @@ class SchedulerLoop:
         )
 
 
-def _node_changed(snap: Snapshot, type_: str, node: Obj) -> bool:
+def _node_changed(snap: Snapshot, type_: str, node: ObjView) -> bool:
     """Whether a node event changes what placement reads (heartbeat-only rewrites do not)."""
     name = (node.get("metadata") or {}).get("name", "")
     i = snap.index.get(name)
@@ -272,22 +277,10 @@ def _node_changed(snap: Snapshot, type_: str, node: Obj) -> bool:
     return i is None or facts != snap.nodes[i]
 
 
-def _scheduled_message(pod: Obj, placement: Placement) -> str:
+def _scheduled_message(pod: ObjView, placement: Placement) -> str:
     how = f" with {placement.isolation} isolation" if placement.isolation else ""
     return f"Successfully assigned {cache_key(pod)} to {placement.node_name}{how}"
 
 
-def _rev(pod: Obj) -> int:
-    return int(pod["metadata"]["resourceVersion"])
-
-
-def _bound(pod: Obj, placement: Placement) -> Obj:
-    # A new spec and status over the cached pod's other parts (never mutated): deep-copying
-    # every bound pod cost more than placing it.
-    status = dict(pod.get("status") or {})
-    status["phase"] = "Pending"
-    status["conditions"] = [
-        c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"
-    ] + [{"type": "PodScheduled", "status": "True", "lastTransitionTime": times.now()}]
-    spec = {**pod["spec"], "nodeName": placement.node_name, "binding": placement.binding()}
-    return {**pod, "spec": spec, "status": status}
+def _binding(pod: ObjView, placement: Placement) -> Binding:
+    return Binding(pod, placement.node_name, placement.binding())

@@ -13,6 +13,7 @@ import json
 from typing import Any, AsyncIterator, Awaitable, TypeVar
 
 import grpc
+from grpc_health.v1 import _async as health_aio  # health.aio, which the stubs lack
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -189,7 +190,7 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
 
 async def start_server(
     registry: Registry, listen: str, *, logs: Any = None, watches: WatchCache | None = None
-) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+) -> tuple[grpc.aio.Server, int, health_aio.HealthServicer]:
     """Start serving on ``listen`` (``127.0.0.1:0`` picks a port); returns (server, port,
     health servicer)."""
     server = grpc.aio.server(
@@ -201,7 +202,7 @@ async def start_server(
     pb_grpc.add_ControlPlaneServicer_to_server(
         ControlPlaneServicer(registry, logs, watches), server
     )
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = (
         pb.DESCRIPTOR.services_by_name["ControlPlane"].full_name,
