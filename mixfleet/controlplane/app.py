@@ -3,8 +3,10 @@ only, the scheduler loop and the controllers.
 
 Leadership is an etcd lease (store/election.py); on the embedded store there is one process,
 which always leads. When leadership is lost the leader-only loops are cancelled at once, so
-a deposed leader stops writing; every write they make is also a CAS on a revision, which
-fences a leader that has not noticed yet.
+a deposed leader stops writing; they write through a registry fenced by the elector
+(``Registry.fenced``), which refuses any write from the moment the elector has stepped
+down; and every write they make is also a CAS on a revision, which fences a leader that has
+not noticed yet.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import Awaitable
+from typing import Any, Coroutine
 
 import grpc
 
@@ -27,7 +29,7 @@ from mixfleet.controlplane.watchcache import WatchCache
 from mixfleet.scheduler import SchedulerConfig
 from mixfleet.store import open_store
 from mixfleet.store.base import Store
-from mixfleet.store.election import elector_for
+from mixfleet.store.election import LeaderElector, elector_for
 from mixfleet.util import log
 
 _log = log.get("controlplane")
@@ -78,7 +80,8 @@ class ControlPlane:
             await elector.campaign()
             self.is_leader = True
             _log.info("leader.elected", identity=self.config.identity, token=elector.fencing_token)
-            loops = [asyncio.create_task(c) for c in self._leader_loops()]
+            loops = [asyncio.create_task(c, name=f"leader:{getattr(c, '__qualname__', 'loop')}")
+                     for c in self._leader_loops(elector)]
             lost = asyncio.create_task(elector.lost.wait())
             try:
                 await asyncio.wait([lost, *loops], return_when=asyncio.FIRST_COMPLETED)
@@ -93,17 +96,19 @@ class ControlPlane:
             _log.warning("leader.lost", identity=self.config.identity)
             await asyncio.sleep(0.5)
 
-    def _leader_loops(self) -> list[Awaitable[None]]:
+    def _leader_loops(self, elector: LeaderElector) -> list[Coroutine[Any, Any, None]]:
         assert self.registry is not None
+        # The loops' writes stop the moment the elector steps down, even mid-batch.
+        registry = self.registry.fenced(lambda: elector.is_leader)
         scheduler = SchedulerLoop(
-            self.registry,
+            registry,
             config=SchedulerConfig(strategy=self.config.strategy),
-            events=EventRecorder(self.registry, component="mixfleet-scheduler"),
+            events=EventRecorder(registry, component="mixfleet-scheduler"),
             watches=self.watches,
         )
         return [
             scheduler.run(),
-            *controller_loops(self.registry, self.config, watches=self.watches),
+            *controller_loops(registry, self.config, watches=self.watches),
         ]
 
     async def stop(self) -> None:

@@ -777,15 +777,3 @@ def _needs_graceful_stop(pod: ObjView, grace: int) -> bool:
 def _deletable(obj: Obj) -> bool:
     m = obj.get("metadata") or {}
     return bool(m.get("deletionTimestamp")) and not m.get("finalizers")
-
-
-def new_object(obj: Obj, *, created: str | None = None) -> Obj:
-    """What creating ``obj`` stores: defaulted, validated (InvalidObjectError), with a fresh
-    identity. (For the controllers' writes until they go through ``Registry.txn``.)"""
-    return _new_object(_checked(obj), created=created)
-
-
-def deletion_effect(pod: ObjView, grace: int = -1) -> Obj | None:
-    """How deleting a pod starts: the marked copy to store when its node agent must stop it
-    gracefully first, or None when it can go at once."""
-    return marked_for_deletion(pod, grace) if _needs_graceful_stop(pod, grace) else None

@@ -10,6 +10,9 @@ revision 0 starts with the current objects; a watch from a revision the ring sti
 replays from it; an older revision falls back to the store's own history (which answers
 "too old" after compaction). A watcher that cannot keep up is ended with ``TooSlowError``
 (the client re-lists), so one stuck client never holds the others back.
+
+Every watcher and in-process informer shares the cached objects, so none may change them
+(with ``MIXFLEET_FROZEN_CACHES=1`` they are decoded frozen and cannot: controlplane/objects.py).
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from typing import AsyncIterator
 
 from mixfleet.api import kinds
 from mixfleet.api.selectors import field_value
-from mixfleet.api.types import Obj
+from mixfleet.api.types import Obj, ObjView
 from mixfleet.controlplane.informer import cache_key
-from mixfleet.controlplane.objects import decode
+from mixfleet.controlplane.objects import caches_frozen, decode, with_revision
 from mixfleet.controlplane.registry import ObjectFilter, Registry
 from mixfleet.controlplane.watch import ApiEvent, selector_event, watch
 from mixfleet.store.base import CompactedError, EventType, UnavailableError
@@ -100,9 +103,7 @@ class _Watcher:
 
 
 def _deleted(prev: Obj | None, revision: int) -> Obj:
-    obj = dict(prev or {})
-    obj["metadata"] = {**obj.get("metadata", {}), "resourceVersion": str(revision)}
-    return obj
+    return with_revision(prev if prev is not None else {}, revision)
 
 
 class _KindCache:
@@ -118,6 +119,7 @@ class _KindCache:
         self.by_field: dict[str, set[_Watcher]] = {}  # INDEXED_FIELD value -> watchers
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.frozen = caches_frozen()
 
     def start(self) -> None:
         if self.task is None:
@@ -144,17 +146,18 @@ class _KindCache:
 
     async def _list_and_follow(self) -> None:
         kvs, rev = await self.registry.store.list(self.kind.prefix(None))
-        self.objects = {cache_key(o): o for o in (decode(kv) for kv in kvs)}
+        frozen = self.frozen
+        self.objects = {cache_key(o): o for o in (decode(kv, frozen=frozen) for kv in kvs)}
         self.ring.clear()
         self.revision, self.floor = rev, rev + 1
         self.ready.set()
         async for ev in self.registry.store.watch(self.kind.prefix(None), rev + 1):
             if ev.type is EventType.DELETE:
                 prev_raw = ev.prev_value or ev.kv.value
-                prev = decode(value=prev_raw, revision=ev.revision) if prev_raw else None
+                prev = decode(value=prev_raw, revision=ev.revision, frozen=frozen) if prev_raw else None
                 ch = Change(ev.revision, prev, None)
             else:
-                cur = decode(ev.kv)
+                cur = decode(ev.kv, frozen=frozen)
                 ch = Change(ev.revision, self.objects.get(cache_key(cur)), cur)
             self._apply(ch)
 
@@ -274,15 +277,35 @@ class WatchCache:
         finally:
             cache.discard(w)
 
-    async def follow(self, kind: str) -> tuple[list[Obj], AsyncIterator[ApiEvent]]:
-        """Every object of a kind now, and every change after (for in-process informers).
-        The objects are the cache's own: shared, never to be mutated."""
-        cache = self._cache(kinds.lookup(kind))
+    async def follow(
+        self, kind: str, *, fresh: bool = False
+    ) -> tuple[list[ObjView], int, AsyncIterator[ApiEvent]]:
+        """Every object of a kind now, the revision they are at (every change of the kind
+        up to it), and every change after (for in-process informers). The objects are the
+        cache's own: shared, never to be changed.
+
+        ``fresh``: the objects as the store holds them now, not as far as this cache has
+        got: one store list (each object still taken from the cache when it holds that very
+        revision, so nothing is decoded or held twice). For the controllers at the start of
+        a leadership term, which must see every write of the previous leader."""
+        k = kinds.lookup(kind)
+        cache = self._cache(k)
         await cache.ready.wait()
+        if fresh:
+            kvs, rev = await self.registry.store.list(k.prefix(None))
+            base = len(k.prefix(None))
+            held = cache.objects
+            items: list[ObjView] = []
+            for kv in kvs:
+                obj = held.get(kv.key[base:])
+                if obj is None or obj["metadata"].get("resourceVersion") != str(kv.mod_revision):
+                    obj = decode(kv, frozen=cache.frozen)
+                items.append(obj)
+            return items, rev, self.watch(kind, all_namespaces=True, from_revision=rev + 1)
         w = _Watcher(ObjectFilter(), None)
-        items = list(cache.objects.values())
+        objs: list[ObjView] = list(cache.objects.values())
         cache.add(w)
-        return items, self._following(cache, w)
+        return objs, cache.revision, self._following(cache, w)
 
     @staticmethod
     async def _following(cache: _KindCache, w: _Watcher) -> AsyncIterator[ApiEvent]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable, TypeVar
@@ -10,6 +11,10 @@ from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable, TypeVar
 import pytest_asyncio
 
 from tests.fixtures.etcd import EtcdCluster, unique_prefix
+
+# Caches hand out frozen objects here (also in control-plane processes started from here):
+# a reader that changes a shared object instead of a copy fails (controlplane/objects.py).
+os.environ.setdefault("MIXFLEET_FROZEN_CACHES", "1")
 
 if TYPE_CHECKING:
     from mixfleet.client import Client

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from tests.fixtures.controlplane import ControlPlaneProcess, start_controlplane_process
+
+# Caches hand out frozen objects here (also in control-plane processes started from here):
+# a reader that changes a shared object instead of a copy fails (controlplane/objects.py).
+os.environ.setdefault("MIXFLEET_FROZEN_CACHES", "1")
 
 HA_FLAGS = ("--leader-ttl", "2", "--node-monitor-grace", "30", "--pod-eviction-timeout", "5")
 

@@ -14,7 +14,7 @@ set of informers and are cancelled together when leadership is lost.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable
+from typing import TYPE_CHECKING, Any, Coroutine
 
 if TYPE_CHECKING:
     from mixfleet.controlplane.registry import Registry
@@ -24,7 +24,7 @@ __all__ = ["controller_loops"]
 
 def controller_loops(
     registry: "Registry", config: Any, *, watches: Any = None
-) -> list[Awaitable[None]]:
+) -> list[Coroutine[Any, Any, None]]:
     """``config`` needs ``node_monitor_grace`` and ``pod_eviction_timeout`` (seconds);
     ``watches``, the API server's watch cache, lets the informers share its objects."""
     # Imported here so that mixctl, which uses the pure helpers (pods.py, rollout.py), does

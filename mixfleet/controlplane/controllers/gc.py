@@ -7,20 +7,23 @@
   the finalizer is removed and the registry deletes the owner;
 - orphan: the registry already stripped the references; nothing to do here.
 
-Keys are ``Kind/namespace/name``. Owner existence is always checked with a fresh read, so
-an informer that has not caught up can never cause a wrong deletion.
+Keys are ``Kind/namespace/name``. Objects and their dependents are read from the
+informers (dependents by owner uid); an owner missing from the cache is always checked with
+a fresh read before anything is deleted, so an informer that has not caught up can never
+cause a wrong deletion; every delete is a CAS on the revision read.
 """
 
 from __future__ import annotations
 
-import copy
-
 from mixfleet.api import kinds, objects
 from mixfleet.api import pods as P
-from mixfleet.api.types import Obj
+from mixfleet.api.types import Obj, ObjView
+from mixfleet.controlplane.controllers import writes
 from mixfleet.controlplane.controllers.base import Controller
 from mixfleet.controlplane.controllers.informers import SharedInformers
 from mixfleet.controlplane.controllers.queue import Requeue
+from mixfleet.controlplane.informer import OWNER, cache_key
+from mixfleet.controlplane.objects import thaw
 from mixfleet.controlplane.registry import (
     ObjectNotFoundError,
     Registry,
@@ -36,12 +39,12 @@ _OWNER_KINDS = ("Deployment", "ReplicaSet")
 FOREGROUND_POLL = 1.0  # seconds between checks while dependents finish terminating
 
 
-def gc_key(obj: Obj) -> str:
+def gc_key(obj: ObjView) -> str:
     m = obj.get("metadata") or {}
     return f"{obj.get('kind')}/{m.get('namespace', 'default')}/{m.get('name')}"
 
 
-def _foreground_pending(obj: Obj) -> bool:
+def _foreground_pending(obj: ObjView) -> bool:
     return P.deleting(obj) and FOREGROUND in ((obj.get("metadata") or {}).get("finalizers") or [])
 
 
@@ -53,7 +56,7 @@ class GarbageCollector(Controller):
         super().__init__(registry, informers)
         self._caches = {k: informers.on(k, self._on_event) for k in KINDS}
 
-    def _on_event(self, type_: str, obj: Obj) -> None:
+    def _on_event(self, type_: str, obj: ObjView) -> None:
         m = obj.get("metadata") or {}
         if type_ == "DELETED":
             uid = m.get("uid")
@@ -70,9 +73,16 @@ class GarbageCollector(Controller):
         return [
             gc_key(o)
             for inf in self._caches.values()
-            for o in inf.items()
+            for o in inf.by_index(OWNER, str(uid))
             if (o.get("metadata") or {}).get("namespace", "default") == ns
-            and any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])
+        ] if uid else []
+
+    def _dependents(self, owner: ObjView) -> list[ObjView]:
+        uid, ns = objects.uid(owner), objects.namespace(owner) or "default"
+        return [
+            o for kind in KINDS for o in self._caches[kind].by_index(OWNER, uid)
+            if (o.get("metadata") or {}).get("namespace", "default") == ns
+            and objects.is_owned_by(o, owner)
         ]
 
     def resync_keys(self) -> list[str]:
@@ -84,10 +94,13 @@ class GarbageCollector(Controller):
         ]
 
     async def sync(self, key: str) -> float | None:
+        if self.waiting(key):
+            return writes.EXPECTATION_RECHECK
         kind, ns, name = key.split("/", 2)
-        try:
-            obj = await self.registry.get(kind, name, ns)
-        except ObjectNotFoundError:
+        inf = self._caches.get(kind)
+        obj = inf.get(f"{ns}/{name}") if inf is not None else None
+        if obj is None:
+            self.expectations.forget(key)
             return None
         if _foreground_pending(obj):
             return await self._foreground(obj)
@@ -100,7 +113,10 @@ class GarbageCollector(Controller):
             for ref in refs:
                 if await self._owner_exists(ref, ns):
                     return None
-            await self._delete(obj, "Background", why="all owners are gone")
+            done = await self._delete(obj, "Background", why="all owners are gone")
+            if done is not None and inf is not None:
+                rev = int(done["metadata"]["resourceVersion"])
+                self.expectations.expect(key, [(inf, cache_key(obj), rev, None)])
         return None
 
     def _cached(self, ref: dict, ns: str) -> bool:
@@ -119,20 +135,24 @@ class GarbageCollector(Controller):
             return False
         return owner["metadata"].get("uid") == ref.get("uid")
 
-    async def _foreground(self, owner: Obj) -> float | None:
+    async def _foreground(self, owner: ObjView) -> float | None:
         m = owner["metadata"]
-        ns = m.get("namespace", "default")
-        dependents = []
-        for kind in KINDS:
-            items, _ = await self.registry.list(kind, namespace=ns)
-            dependents.extend(o for o in items if objects.is_owned_by(o, owner))
+        dependents = self._dependents(owner)
         if dependents:
-            for dep in dependents:
-                if not P.deleting(dep):
-                    policy = "Foreground" if dep["kind"] in _OWNER_KINDS else "Background"
-                    await self._delete(dep, policy, why=f"its owner {gc_key(owner)} is deleted")
+            seen: list[writes.Seen] = []
+            try:
+                for dep in dependents:
+                    if not P.deleting(dep):
+                        policy = "Foreground" if dep["kind"] in _OWNER_KINDS else "Background"
+                        done = await self._delete(dep, policy, why=f"its owner {gc_key(owner)} is deleted")
+                        if done is not None:
+                            rev = int(done["metadata"]["resourceVersion"])
+                            seen.append((self._caches[dep["kind"]], cache_key(dep), rev, None))
+            finally:
+                # Until the caches show these deletions, the next poll would delete again.
+                self.expectations.expect(gc_key(owner), seen)
             return FOREGROUND_POLL
-        freed = copy.deepcopy(owner)
+        freed: Obj = thaw(owner)
         freed["metadata"]["finalizers"] = [f for f in m.get("finalizers") or [] if f != FOREGROUND]
         try:
             await self.registry.update(freed)
@@ -143,15 +163,18 @@ class GarbageCollector(Controller):
         _log.info("gc.foreground_done", object=gc_key(owner))
         return None
 
-    async def _delete(self, obj: Obj, policy: str, *, why: str) -> None:
+    async def _delete(self, obj: ObjView, policy: str, *, why: str) -> Obj | None:
+        """Delete through the registry (CAS on the revision read); what it returns, or None
+        if the object was gone already."""
         m = obj["metadata"]
         try:
-            await self.registry.delete(
+            done = await self.registry.delete(
                 obj["kind"], m["name"], m.get("namespace", ""), propagation_policy=policy,
                 precondition_resource_version=m["resourceVersion"],
             )
         except ObjectNotFoundError:
-            return
+            return None
         except StaleObjectError as e:
             raise Requeue(str(e)) from e
         _log.info("gc.deleted", object=gc_key(obj), policy=policy, reason=why)
+        return done

@@ -13,21 +13,26 @@ for it and is left alone.
 - ``pod_eviction_timeout`` later: every pod bound there that does not tolerate the taint is
   marked Failed (reason NodeLost) and deleted at once (grace 0); ReplicaSets replace them;
 - renewals resume: Ready is True again and the taint is removed.
+
+Nodes and the pods bound to each node (the pod informer's node index) are read from the
+informers; node writes are registry transactions (CAS on the node as read), evictions the
+registry's status update and delete, each with the pod's revision as read.
 """
 
 from __future__ import annotations
 
-import copy
 import time
 
 from mixfleet.api import pods as P
 from mixfleet.api import times
-from mixfleet.api.types import Obj
+from mixfleet.api.types import Obj, ObjView
 from mixfleet.controlplane.controllers import writes
 from mixfleet.controlplane.controllers.base import Controller
 from mixfleet.controlplane.controllers.informers import SharedInformers
 from mixfleet.controlplane.controllers.queue import Requeue
 from mixfleet.controlplane.events import NORMAL, WARNING
+from mixfleet.controlplane.informer import NODE, cache_key
+from mixfleet.controlplane.objects import thaw
 from mixfleet.controlplane.registry import (
     ObjectNotFoundError,
     Registry,
@@ -43,27 +48,27 @@ NODE_STATUS_UNKNOWN = "NodeStatusUnknown"
 NODE_LOST = "NodeLost"
 
 
-def _ready(node: Obj) -> dict | None:
+def _ready(node: ObjView) -> dict | None:
     for c in (node.get("status") or {}).get("conditions") or []:
         if c.get("type") == "Ready":
             return c
     return None
 
 
-def _tainted(node: Obj) -> bool:
+def _tainted(node: ObjView) -> bool:
     return any(
         t.get("key") == UNREACHABLE_TAINT["key"] and t.get("effect") == "NoExecute"
         for t in (node.get("spec") or {}).get("taints") or []
     )
 
 
-def _marked_unknown(node: Obj) -> bool:
+def _marked_unknown(node: ObjView) -> bool:
     c = _ready(node)
     return c is not None and c.get("reason") == NODE_STATUS_UNKNOWN
 
 
-def mark_unreachable(node: Obj, *, silent_for: float) -> Obj:
-    new = copy.deepcopy(node)
+def mark_unreachable(node: ObjView, *, silent_for: float) -> Obj:
+    new: Obj = thaw(node)
     now = times.now()
     conds = [c for c in (new.setdefault("status", {}).get("conditions") or [])
              if c.get("type") != "Ready"]
@@ -83,8 +88,8 @@ def mark_unreachable(node: Obj, *, silent_for: float) -> Obj:
     return new
 
 
-def mark_reachable(node: Obj) -> Obj:
-    new = copy.deepcopy(node)
+def mark_reachable(node: ObjView) -> Obj:
+    new: Obj = thaw(node)
     if _marked_unknown(node):
         conds = [c for c in new["status"]["conditions"] if c.get("type") != "Ready"]
         conds.append({
@@ -116,10 +121,18 @@ class NodeLifecycleController(Controller):
         self.eviction = eviction
         self._seen: dict[str, tuple[str, float]] = {}  # node -> (lease revision, when seen)
         self._unreachable_since: dict[str, float] = {}
-        informers.on("Node", lambda t, n: self.queue.add(n["metadata"]["name"]))
+        informers.on("Node", self._on_node)
         informers.on("Lease", self._on_lease)
+        self.pods = informers.informer("Pod")
 
-    def _on_lease(self, type_: str, lease: Obj) -> None:
+    def _on_node(self, type_: str, node: ObjView) -> None:
+        name = str(node["metadata"]["name"])
+        if type_ == "DELETED":
+            self._seen.pop(name, None)
+            self._unreachable_since.pop(name, None)
+        self.queue.add(name)
+
+    def _on_lease(self, type_: str, lease: ObjView) -> None:
         m = lease.get("metadata") or {}
         if m.get("namespace") != LEASE_NAMESPACE or type_ == "DELETED":
             return
@@ -130,11 +143,13 @@ class NodeLifecycleController(Controller):
             self.queue.add(name)
 
     async def sync(self, key: str) -> float | None:
-        try:
-            node = await self.registry.get("Node", key)
-        except ObjectNotFoundError:
-            self._seen.pop(key, None)
-            self._unreachable_since.pop(key, None)
+        if self.waiting(key):
+            return writes.EXPECTATION_RECHECK
+        node = self.primary.get(key)
+        if node is None:
+            # Deleted (the handler forgot its heartbeats), or not in the node cache yet
+            # though its Lease is: the node's ADDED event brings the key back.
+            self.expectations.forget(key)
             return None
         if key not in self._seen:
             return None  # no agent heartbeats for this node
@@ -159,38 +174,44 @@ class NodeLifecycleController(Controller):
         await self._evict_all(node)
         return max(self.eviction, 1.0)  # pods bound there later are evicted too
 
-    async def _write(self, old: Obj, new: Obj) -> None:
+    async def _write(self, old: ObjView, new: Obj) -> None:
         if new != old:
-            await writes.commit(self.registry, [writes.update_op(new)], why=old["metadata"]["name"])
+            await self.commit(old["metadata"]["name"], [writes.update(old, new)])
 
-    async def _evict_all(self, node: Obj) -> None:
+    async def _evict_all(self, node: ObjView) -> None:
         name = node["metadata"]["name"]
-        pods, _ = await self.registry.list("Pod", all_namespaces=True)
-        for pod in pods:
-            if (pod.get("spec") or {}).get("nodeName") != name:
-                continue
-            if P.tolerates(pod, UNREACHABLE_TAINT) and not P.deleting(pod):
-                continue
-            await self._evict(pod, name)
+        seen: list[writes.Seen] = []
+        try:
+            for pod in self.pods.by_index(NODE, name):
+                if P.tolerates(pod, UNREACHABLE_TAINT) and not P.deleting(pod):
+                    continue
+                rev = await self._evict(pod, name)
+                if rev:
+                    seen.append((self.pods, cache_key(pod), rev, True))
+        finally:
+            # Until the pod cache shows these deletions, a sync would evict them again.
+            self.expectations.expect(name, seen)
 
-    async def _evict(self, pod: Obj, node: str) -> None:
+    async def _evict(self, pod: ObjView, node: str) -> int:
+        """Mark ``pod`` Failed and delete it; the revision of the delete (0: gone already)."""
         m = pod["metadata"]
         ref = f"{m.get('namespace')}/{m['name']}"
         message = f"Node {node} which was running pod {m['name']} is unresponsive"
         try:
             if P.phase(pod) not in ("Succeeded", "Failed"):
-                failed = copy.deepcopy(pod)
+                failed: Obj = thaw(pod)
                 st = failed.setdefault("status", {})
                 st.update(phase="Failed", reason=NODE_LOST, message=message)
                 pod = await self.registry.update(failed, status_only=True)
-            await self.registry.delete(
+            done = await self.registry.delete(
                 "Pod", m["name"], m.get("namespace", ""), grace_period_seconds=0,
                 precondition_resource_version=pod["metadata"]["resourceVersion"],
             )
         except ObjectNotFoundError:
-            return  # already gone
+            return 0  # already gone
         except StaleObjectError as e:
             raise Requeue(f"evicting {ref}: {e}") from e
         _log.warning("pod.evicted", pod=ref, node=node)
         await self.events.record(pod, type=WARNING, reason=NODE_LOST,
                                  message=f"{message}: marked Failed and deleted")
+        return int(done["metadata"]["resourceVersion"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mixfleet.api import times
-from mixfleet.api.types import Obj
+from mixfleet.api.types import ObjView
 from mixfleet.api.workloads import (
     surge_and_unavailable,
 )
@@ -94,7 +94,7 @@ _COUNTS = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
 
 
 def deployment_status(
-    deployment: Obj, *, new: RSState | None, all_states: list[RSState], ready: int,
+    deployment: ObjView, *, new: RSState | None, all_states: list[RSState], ready: int,
     now: float,
 ) -> dict[str, Any]:
     """The Deployment's status. ``now`` (epoch seconds) times progress: a rollout whose
@@ -127,7 +127,7 @@ def deployment_status(
     }
 
 
-def progress_deadline(deployment: Obj) -> float | None:
+def progress_deadline(deployment: ObjView) -> float | None:
     """Seconds from now until an unfinished rollout times out (None: nothing to time)."""
     cond = next((c for c in (deployment.get("status") or {}).get("conditions") or []
                  if c.get("type") == "Progressing"), None)
@@ -137,7 +137,7 @@ def progress_deadline(deployment: Obj) -> float | None:
     return times.epoch(cond.get("lastUpdateTime"), default=time.time()) + limit - time.time()
 
 
-def _progressing(d: Obj, old: list[dict], rs_name: str, *, complete: bool, now: float,
+def _progressing(d: ObjView, old: list[dict], rs_name: str, *, complete: bool, now: float,
                  moved: bool) -> dict:
     prev = next((c for c in old if c.get("type") == "Progressing"), {})
     last_update = prev.get("lastUpdateTime") if prev and not moved else None
