@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import functools
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -631,6 +632,11 @@ def _lost(
     return StaleObjectError(k, name)
 
 
+@functools.lru_cache(maxsize=8192)  # a cluster's few thousand node names recur in every batch
+def _node_name_problems(name: str) -> tuple[str, ...]:
+    return tuple(names.dns_subdomain(name))
+
+
 def _binding_errors(b: Binding) -> builtins.list[FieldError]:
     pod = b.pod
     spec = pod.get("spec") or {}
@@ -644,7 +650,7 @@ def _binding_errors(b: Binding) -> builtins.list[FieldError]:
     if not isinstance(b.node_name, str) or not b.node_name:
         errs.append(FieldError("spec.nodeName", "required value"))
     else:
-        for problem in names.dns_subdomain(b.node_name):
+        for problem in _node_name_problems(b.node_name):
             errs.append(FieldError("spec.nodeName", f'invalid value "{b.node_name}": {problem}'))
     schema.BINDING.check(b.binding, "spec.binding", errs)
     containers = {c.get("name") for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
