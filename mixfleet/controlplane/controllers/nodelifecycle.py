@@ -22,9 +22,10 @@ registry's status update and delete, each with the pod's revision as read.
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from mixfleet.api import objects, times
 from mixfleet.api import pods as P
-from mixfleet.api import times
 from mixfleet.api.types import Obj, ObjView
 from mixfleet.controlplane.controllers import writes
 from mixfleet.controlplane.controllers.base import Controller
@@ -48,11 +49,8 @@ NODE_STATUS_UNKNOWN = "NodeStatusUnknown"
 NODE_LOST = "NodeLost"
 
 
-def _ready(node: ObjView) -> dict | None:
-    for c in (node.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready":
-            return c
-    return None
+def _ready(node: ObjView) -> dict[str, Any] | None:
+    return objects.condition(node, "Ready")
 
 
 def _tainted(node: ObjView) -> bool:
