@@ -105,7 +105,7 @@ def _metadata(obj: dict[str, Any], errs: Errors) -> None:
         else:
             _named("metadata.namespace", namespace, names.dns_label, errs)
     _labels("metadata.labels", meta.get("labels"), errs)
-    _annotations(meta.get("annotations"), errs)
+    _annotations("metadata.annotations", meta.get("annotations"), errs)
 
 
 def _named(path: str, value: str, rule: Callable[[str], list[str]], errs: Errors) -> None:
@@ -120,13 +120,13 @@ def _labels(path: str, labels: Any, errs: Errors) -> None:
             _named(child(path, str(key)), value, names.label_value, errs)
 
 
-def _annotations(annotations: Any, errs: Errors) -> None:
+def _annotations(path: str, annotations: Any, errs: Errors) -> None:
     annotations = _map(annotations)
     for key in annotations:
-        _named("metadata.annotations", str(key), names.qualified_name, errs)
+        _named(path, str(key), names.qualified_name, errs)
     size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
     if size > ANNOTATIONS_MAX_BYTES:
-        errs.append(FieldError("metadata.annotations", f"too long: must have at most {ANNOTATIONS_MAX_BYTES} bytes"))
+        errs.append(FieldError(path, f"too long: must have at most {ANNOTATIONS_MAX_BYTES} bytes"))
 
 
 def _pod(obj: dict[str, Any], errs: Errors) -> None:
@@ -287,6 +287,8 @@ def _workload(obj: dict[str, Any], errs: Errors) -> None:
         return
     _pod_spec(template, "spec.template.spec", errs)
     _labels("spec.template.metadata.labels", _map(template.get("metadata")).get("labels"), errs)
+    # The pods made from the template carry these: refuse them here, not at every pod create.
+    _annotations("spec.template.metadata.annotations", _map(template.get("metadata")).get("annotations"), errs)
     policy = _map(template.get("spec")).get("restartPolicy")
     if policy not in (None, "Always"):
         errs.append(FieldError(

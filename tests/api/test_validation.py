@@ -211,6 +211,11 @@ WIN = {"os": "windows"}
                  ['spec.strategy.rollingUpdate.maxUnavailable: invalid value "150%": must not be greater than 100%'],
                  id="unavailable-over-100"),
     pytest.param(_deploy(selector={}), ["spec.selector: required value"], id="empty-selector-map"),
+    pytest.param(_deploy(template={"metadata": {"labels": {"app": "d"}, "annotations": {"not a key!": "x"}},
+                                   "spec": {"containers": [{"name": "c", "image": "i"}]}}),
+                 ['spec.template.metadata.annotations: invalid value "not a key!": name part must consist of '
+                  "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"],
+                 id="template-annotation-key"),
     pytest.param(_deploy(selector={"matchExpressions": [{"key": "app", "operator": "Exists"}]}), [], id="selector-expression"),
     pytest.param(_deploy(selector={"matchExpressions": [{"key": "app", "operator": "Gt", "values": ["1"]}]}),
                  ['spec.selector.matchExpressions[0].operator: unsupported value "Gt": supported values: "In", "NotIn", '

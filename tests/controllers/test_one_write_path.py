@@ -14,9 +14,13 @@ from typing import Any, AsyncIterator
 import pytest
 
 from mixfleet.api import pods as P
-from mixfleet.api.kinds import lookup
+from mixfleet.api import times
+from mixfleet.api.defaults import apply_defaults
+from mixfleet.api.kinds import key_for, lookup
+from mixfleet.api.objects import new_uid
 from mixfleet.client import Client
 from mixfleet.controlplane.informer import Informer
+from mixfleet.controlplane.objects import encode
 from mixfleet.mixctl.commands.scale import set_replicas
 from mixfleet.mixctl.objects import mutate
 from mixfleet.store.embedded import EmbeddedStore
@@ -149,9 +153,9 @@ async def _assert_caches_match_the_store(cp: Any, client: Client) -> None:
 
 
 def _bad_replicaset(name: str) -> dict:
-    """Valid as a ReplicaSet, but every pod made from it is refused: the template's
-    annotation key is not a valid name (the pod's metadata is validated, the template's
-    annotations are not)."""
+    """A ReplicaSet every pod of which the registry refuses: the template's annotation key is
+    not a valid name. Today's API refuses such a ReplicaSet too, so the test stores it as a
+    laxer older release could have (see _store_as_older_release)."""
     return {
         "apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": {"name": name, "namespace": "default"},
@@ -162,14 +166,22 @@ def _bad_replicaset(name: str) -> dict:
     }
 
 
+async def _store_as_older_release(store: EmbeddedStore, obj: dict) -> None:
+    """Write ``obj`` straight into the store, defaulted but not validated, as a release with
+    laxer validation would have left it: what controllers must cope with after an upgrade."""
+    body = apply_defaults(obj)
+    body["metadata"].update(uid=new_uid(), creationTimestamp=times.now(), generation=1)
+    await store.create(key_for(body), encode(body))
+
+
 async def test_a_refused_pod_create_writes_nothing_of_the_sync(
     cluster: tuple[Any, Client, CountingStore]
 ) -> None:
     """The ReplicaSet controller's sync creates its pods and writes the ReplicaSet's status
     in one registry transaction: pods the registry refuses leave no pod and no status
     behind, and the user is told why on the ReplicaSet."""
-    _, client, _ = cluster
-    await client.create(_bad_replicaset("bad"))
+    _, client, store = cluster
+    await _store_as_older_release(store, _bad_replicaset("bad"))
 
     async def failed_create() -> list[dict]:
         events, _ = await client.list("Event")
