@@ -8,8 +8,8 @@ import shutil
 import tarfile
 
 import docker
-from docker.utils import parse_repository_tag
 
+from mixfleet.api import images as image_ref
 from mixfleet.util import log
 
 _log = log.get("nodeagent.images")
@@ -74,10 +74,10 @@ def busybox_rootfs_tar(busybox: str) -> bytes:
 def import_busybox_image(client: docker.DockerClient, tag: str = BUSYBOX_TAG) -> str:
     """Import the busybox rootfs into the engine as ``tag`` (with ``CMD ["sh"]``); returns the
     image id."""
-    repo, version = parse_repository_tag(tag)
+    ref = image_ref.parse(tag)
     data = busybox_rootfs_tar(find_busybox())
     result = client.api.import_image_from_data(
-        data, repository=repo, tag=version or "latest", changes=['CMD ["sh"]', "ENV PATH=/bin"]
+        data, repository=ref.familiar_name, tag=ref.tag or "latest", changes=['CMD ["sh"]', "ENV PATH=/bin"]
     )
     image = client.images.get(tag)
     _log.info("images.imported", tag=tag, id=image.id, result=str(result)[:200])
