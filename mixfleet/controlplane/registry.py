@@ -50,6 +50,9 @@ _log = log.get("registry")
 SYSTEM_NAMESPACES = ("default", "mixfleet-system", "mixfleet-node-lease")
 # Fields that other writers own: a user's apply must not wipe a binding or a cordon.
 _PRESERVED_SPEC_FIELDS = {"Pod": ("nodeName", "binding"), "Node": ("unschedulable", "taints")}
+# Annotations the controllers write on users' objects (the Deployment's revision): a user's
+# apply that does not name them keeps them, else every re-apply would be a change.
+_SYSTEM_ANNOTATION_PREFIXES = ("deployment.kubernetes.io/",)
 _APPLY_RETRIES = 5
 # A delete without a precondition re-reads this often when a concurrent write wins the CAS.
 _DELETE_ATTEMPTS = 5
@@ -756,6 +759,10 @@ def _carry_system_meta(old: dict[str, Any], new: dict[str, Any]) -> dict[str, An
     for f in ("ownerReferences", "finalizers"):
         if f in old and f not in new:
             out[f] = copy.deepcopy(old[f])
+    system = {k: v for k, v in (old.get("annotations") or {}).items()
+              if k.startswith(_SYSTEM_ANNOTATION_PREFIXES) and k not in (new.get("annotations") or {})}
+    if system:
+        out["annotations"] = {**(out.get("annotations") or {}), **system}
     out.pop("resourceVersion", None)
     return out
 

@@ -189,3 +189,40 @@ async def test_a_fenced_registry_refuses_every_write_once_deposed(registry: Regi
             await attempt
     assert await registry.store.current_revision() == before
     await registry.update(changed)  # the API server's own registry is not fenced
+
+
+def _deployment(name: str) -> dict:
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default", "annotations": {"team": "web"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "app", "image": "busybox"}]}}},
+    }
+
+
+async def test_reapply_keeps_controller_annotations_and_is_unchanged(tmp_path: Path) -> None:
+    """Applying the same Deployment again is "unchanged" after the controller annotated its
+    revision: the user's apply neither drops that annotation nor bumps the generation."""
+    store = EmbeddedStore(str(tmp_path / "state.db"))
+    registry = Registry(store)
+    try:
+        await registry.ensure_system_namespaces()
+        [first] = await registry.apply([_deployment("web")])
+        assert first.outcome == "created"
+        stored = await registry.get("Deployment", "web", "default")
+        stored["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "1"
+        await registry.update(stored)
+        [again] = await registry.apply([_deployment("web")])
+        assert again.outcome == "unchanged"
+        after = await registry.get("Deployment", "web", "default")
+        assert after["metadata"]["annotations"] == {"team": "web", "deployment.kubernetes.io/revision": "1"}
+        assert after["metadata"]["generation"] == stored["metadata"]["generation"]
+        changed = _deployment("web")
+        changed["metadata"]["annotations"]["team"] = "api"
+        [third] = await registry.apply([changed])
+        assert third.outcome == "configured"
+        assert (await registry.get("Deployment", "web", "default"))["metadata"]["annotations"] == {
+            "team": "api", "deployment.kubernetes.io/revision": "1"}
+    finally:
+        await store.close()
