@@ -31,6 +31,7 @@ from mixfleet.store import open_store
 from mixfleet.store.base import Store
 from mixfleet.store.election import LeaderElector, elector_for
 from mixfleet.util import log
+from mixfleet.util.aio import settle
 
 _log = log.get("controlplane")
 
@@ -114,7 +115,9 @@ class ControlPlane:
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        stuck = await settle(self._tasks)
+        if stuck:
+            _log.error("controlplane.stop_stuck", tasks=stuck)
         if self.server is not None:
             await self.server.stop(grace=1.0)
         if self.watches is not None:

@@ -26,7 +26,7 @@ from mixfleet.controlplane.watch import watch
 
 if TYPE_CHECKING:
     from mixfleet.controlplane.watchcache import WatchCache
-from mixfleet.store.base import CompactedError, UnavailableError
+from mixfleet.store.base import CompactedError, StoreClosedError, UnavailableError
 from mixfleet.util import log
 
 _log = log.get("informer")
@@ -121,6 +121,8 @@ class Informer:
                 await self._list_and_watch()
             except CompactedError as e:
                 _log.info("informer.relist", kind=self.kind.kind, reason=str(e))
+            except StoreClosedError:
+                return  # shutting down (a stop whose cancellation the store swallowed)
             except UnavailableError as e:
                 _log.warning("informer.store_unavailable", kind=self.kind.kind, error=str(e))
                 await asyncio.sleep(delay)

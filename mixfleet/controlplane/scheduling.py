@@ -22,8 +22,8 @@ from __future__ import annotations
 import asyncio
 
 from mixfleet.api import times
-from mixfleet.api.pods import key as pod_uid  # the snapshot's identity of a pod
 from mixfleet.api.errors import InvalidObjectError
+from mixfleet.api.pods import key as pod_uid  # the snapshot's identity of a pod
 from mixfleet.api.quantity import QuantityError
 from mixfleet.api.types import Obj, ObjView
 from mixfleet.controlplane.events import NORMAL, WARNING, EventRecorder

@@ -29,8 +29,9 @@ from mixfleet.controlplane.informer import cache_key
 from mixfleet.controlplane.objects import caches_frozen, decode, with_revision
 from mixfleet.controlplane.registry import ObjectFilter, Registry
 from mixfleet.controlplane.watch import ApiEvent, selector_event, watch
-from mixfleet.store.base import CompactedError, EventType, UnavailableError
+from mixfleet.store.base import CompactedError, EventType, StoreClosedError, UnavailableError
 from mixfleet.util import log
+from mixfleet.util.aio import settle
 
 _log = log.get("watchcache")
 
@@ -133,6 +134,8 @@ class _KindCache:
             except CompactedError as e:
                 _log.info("watchcache.relist", kind=self.kind.kind, reason=str(e))
                 self._restart_watchers()
+            except StoreClosedError:
+                return  # shutting down (a stop whose cancellation the store swallowed)
             except UnavailableError as e:
                 _log.warning("watchcache.store_unavailable", kind=self.kind.kind, error=str(e))
                 self._restart_watchers()
@@ -319,4 +322,6 @@ class WatchCache:
         tasks = [c.task for c in self._kinds.values() if c.task is not None]
         for t in tasks:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        stuck = await settle(tasks)
+        if stuck:  # a store watch that ignores cancellation: see util.aio.settle
+            _log.error("watchcache.stop_stuck", tasks=stuck)

@@ -70,6 +70,11 @@ class UnavailableError(StoreError):
     """The backend could not be reached (after the adapter's own retries)."""
 
 
+class StoreClosedError(UnavailableError):
+    """The store was closed (its process is shutting down): a loop that retries on
+    UnavailableError should end instead."""
+
+
 @dataclass(frozen=True, slots=True)
 class KV:
     key: str

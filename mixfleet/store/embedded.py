@@ -33,6 +33,7 @@ from mixfleet.store.base import (
     Op,
     OpKind,
     Store,
+    StoreClosedError,
     StoreError,
     UnavailableError,
     WatchEvent,
@@ -98,7 +99,7 @@ class EmbeddedStore(Store):
     async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
         """Run fn(db, *args) on the sqlite thread, opening the database on first use."""
         if self._closed:
-            raise UnavailableError(f"store {self.path} is closed")
+            raise StoreClosedError(f"store {self.path} is closed")
         if self._db is None:
             async with self._opened:
                 if self._db is None:

@@ -44,6 +44,7 @@ from mixfleet.store.base import (
     Op,
     OpKind,
     Store,
+    StoreClosedError,
     StoreError,
     UnavailableError,
     WatchEvent,
@@ -161,7 +162,7 @@ class EtcdStore(Store):
         """Run fn(client) with failover and bounded retries; errors come out translated.
         Public so that store.election can run its lease and txn requests the same way."""
         if self._closed:
-            raise UnavailableError("etcd store is closed")
+            raise StoreClosedError("etcd store is closed")
         clients: list[aetcd.Client] = []
 
         async def before_sleep(state: RetryCallState) -> None:
@@ -175,7 +176,7 @@ class EtcdStore(Store):
             await self._failover(clients[-1])
 
         retrying = AsyncRetrying(
-            retry=retry_if_exception(_is_transient),
+            retry=retry_if_exception(lambda e: _is_transient(e) and not _cancelling()),
             wait=wait_exponential(multiplier=0.05, max=1.0) + wait_random(0, 0.05),
             stop=stop_after_delay(self.retry_budget),
             before_sleep=before_sleep,
@@ -187,12 +188,14 @@ class EtcdStore(Store):
                     return await fn(clients[-1])
         except RetryError as e:
             last = e.last_attempt.exception()
+            _raise_if_cancelling(last)
             raise UnavailableError(
                 f"etcd unreachable at {self.endpoints} for {self.retry_budget}s: {_describe(last)}"
             ) from last
         except StoreError:
             raise
         except Exception as e:
+            _raise_if_cancelling(e)
             raise _translate(e) from e
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -291,6 +294,7 @@ class EtcdStore(Store):
                     return
                 raise _Transient("watch stream ended")
             except Exception as e:
+                _raise_if_cancelling(e)
                 if not _is_transient(e):
                     raise _translate(e, requested=nxt) from e
                 failures += 1
@@ -298,7 +302,7 @@ class EtcdStore(Store):
                 await self._failover(used[-1])
                 await asyncio.sleep(min(0.05 * 2**failures, 1.0) * random.uniform(0.5, 1.0))
             finally:
-                await _cancel_quietly(stream)
+                await _cancel_quietly(stream, self.timeout)
 
     def _event(self, ev: aetcd.Event) -> WatchEvent:
         # aetcd wraps an absent prev_kv as an empty KeyValue (create_revision 0).
@@ -350,8 +354,25 @@ async def _txn(client: aetcd.Client, req: rpc.TxnRequest, timeout: float) -> rpc
     return await client.kvstub.Txn(req, timeout=timeout, metadata=client.metadata)
 
 
-async def _cancel_quietly(stream: aetcd.Watch) -> None:
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _raise_if_cancelling(e: BaseException | None) -> None:
+    """aetcd and gRPC can turn the cancellation of our task into an error of their own (a
+    watch timeout, a failed connection). Retried, it would swallow the cancellation, and the
+    caller's stop() would wait for ever: give it back as what it is."""
+    if _cancelling():
+        raise asyncio.CancelledError() from e
+
+
+async def _cancel_quietly(stream: aetcd.Watch, timeout: float) -> None:
+    # Bounded like close() in _failover: cancelling a watch whose channel died (etcd went
+    # away and came back) can wait forever, and this runs in the watch's ``finally``, where
+    # a caller's cancellation has already been delivered: unbounded, it hangs the caller's
+    # shutdown (a control plane's stop) for good.
     try:
-        await stream.cancel()
-    except Exception as e:  # the stream's channel may already be gone
-        _log.debug("store.watch_cancel_failed", error=str(e))
+        await asyncio.wait_for(stream.cancel(), timeout)
+    except (Exception, asyncio.TimeoutError) as e:  # the stream's channel may already be gone
+        _log.debug("store.watch_cancel_failed", error=repr(e))
