@@ -27,6 +27,7 @@ from mixfleet.proto import mixfleet_pb2 as pb
 from mixfleet.proto import mixfleet_pb2_grpc as pb_grpc
 from mixfleet.store import base as store_errors
 from mixfleet.util import log
+from mixfleet.util.aio import within
 
 _log = log.get("server")
 _T = TypeVar("_T")
@@ -88,7 +89,7 @@ async def _bounded(context: grpc.aio.ServicerContext, aw: Awaitable[_T]) -> _T:
     remaining = context.time_remaining()
     limit = _MAX_REQUEST_SECONDS if remaining is None else min(_MAX_REQUEST_SECONDS, remaining - 0.5)
     try:
-        return await asyncio.wait_for(aw, max(limit, 0.1))
+        return await within(aw, max(limit, 0.1))
     except asyncio.TimeoutError as e:
         raise store_errors.UnavailableError(f"no answer within {limit:.1f}s") from e
 

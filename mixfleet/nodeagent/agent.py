@@ -42,7 +42,7 @@ from mixfleet.nodeagent.podspec import LABEL_NODE, MANAGED, pod_uid
 from mixfleet.nodeagent.probes import Prober
 from mixfleet.nodeagent.reconcile import next_wake, plan
 from mixfleet.util import log
-from mixfleet.util.aio import run_together
+from mixfleet.util.aio import run_together, wait_event
 
 _log = log.get("nodeagent")
 
@@ -236,8 +236,7 @@ class Agent:
             timeout = self.config.resync_seconds
             if wake_at is not None:
                 timeout = min(timeout, max(0.05, (wake_at - self.clock()).total_seconds()))
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_event(self._wake, timeout)
 
     async def sync_once(self) -> datetime | None:
         """One level-triggered pass; returns when the next back-off ends, if any."""

@@ -16,7 +16,6 @@ one; due probes run in small concurrent batches.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import time
@@ -32,6 +31,7 @@ from mixfleet.nodeagent.engines.base import (
 )
 from mixfleet.nodeagent.podspec import LABEL_CONTAINER, LABEL_POD_UID, pod_uid
 from mixfleet.util import log
+from mixfleet.util.aio import wait_event
 
 _log = log.get("nodeagent.probes")
 
@@ -206,5 +206,4 @@ class Prober:
             await self.run_due()
             at = self.next_due()
             timeout = None if at is None else max(0.0, at - self.now())
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_event(self._wake, timeout)

@@ -26,6 +26,7 @@ import aetcd
 from mixfleet.store.base import CompactedError, EventType, Store, StoreError
 from mixfleet.store.etcd import EtcdStore
 from mixfleet.util import log
+from mixfleet.util.aio import within
 
 _log = log.get("store.election")
 
@@ -193,7 +194,7 @@ class EtcdLeaderElector(LeaderElector):
                 await self._lose("lease not refreshed in time")
                 return
             try:
-                resp = await asyncio.wait_for(
+                resp = await within(
                     self._store.call(lambda c: c.refresh_lease(lease_id)), expires - sent
                 )
             except (StoreError, asyncio.TimeoutError) as e:

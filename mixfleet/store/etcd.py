@@ -51,6 +51,7 @@ from mixfleet.store.base import (
 )
 from mixfleet.store.embedded import check_unique_keys, precondition_error, prefix_range
 from mixfleet.util import log
+from mixfleet.util.aio import within
 
 _log = log.get("store.etcd")
 _T = TypeVar("_T")
@@ -154,7 +155,7 @@ class EtcdStore(Store):
         try:
             # aetcd's close() waits for its watcher to shut down, which can hang on a dead
             # channel: bound it, or every caller retrying through here would hang with it.
-            await asyncio.wait_for(client.close(), self.timeout)
+            await within(client.close(), self.timeout)
         except (Exception, asyncio.TimeoutError) as e:  # closing a broken channel may fail
             _log.debug("store.client_close_failed", error=repr(e))
 
@@ -373,6 +374,6 @@ async def _cancel_quietly(stream: aetcd.Watch, timeout: float) -> None:
     # a caller's cancellation has already been delivered: unbounded, it hangs the caller's
     # shutdown (a control plane's stop) for good.
     try:
-        await asyncio.wait_for(stream.cancel(), timeout)
+        await within(stream.cancel(), timeout)
     except (Exception, asyncio.TimeoutError) as e:  # the stream's channel may already be gone
         _log.debug("store.watch_cancel_failed", error=repr(e))

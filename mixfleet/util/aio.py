@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterable
-from typing import Any
+from collections.abc import Awaitable, Coroutine, Iterable
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 
 async def run_together(*coros: Coroutine[Any, Any, None]) -> None:
@@ -31,3 +33,27 @@ async def settle(tasks: Iterable[asyncio.Task[Any]], *, timeout: float = STOP_TI
         return []
     _, pending = await asyncio.wait(pending_tasks, timeout=timeout)
     return sorted(t.get_name() for t in pending)
+
+
+# Python 3.11's asyncio.wait_for loses a cancellation that arrives in the same loop turn as
+# the awaited thing finishing: it returns the result instead of raising (CPython gh-86296,
+# fixed in 3.12 by rebuilding wait_for on asyncio.timeout). A loop that waits on an event
+# which fires often then outlives its TaskGroup's cancel, and whoever stops it hangs for
+# good. Every timed wait in the package goes through these two instead.
+
+
+async def within(aw: Awaitable[_T], timeout: float | None) -> _T:
+    """``aw``'s result, or TimeoutError after ``timeout`` seconds (None: no limit); a
+    cancellation always propagates."""
+    async with asyncio.timeout(timeout):
+        return await aw
+
+
+async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait until ``event`` is set or ``timeout`` passes; whether it was set."""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return event.is_set()
+    return True

@@ -105,3 +105,25 @@ async def test_node_not_rewritten_when_nothing_changed(hollow, client):
 async def _message(client: Any, name: str) -> dict | None:
     st = (await client.get("Pod", name, "default")).get("status") or {}
     return st if st.get("message") else None
+
+
+async def test_agent_stops_when_cancelled_as_it_is_woken(client):
+    """Stopping an agent at the moment something wakes it (a pod worker finishing, a
+    container event) ends it: on Python 3.11 a timed wait could swallow that cancellation
+    and the agent ran on, retrying pulls, while its owner waited for it forever."""
+    engine = SimulatedEngine(build=20348, revision=2655, hyperv=True, hostname="win-20348")
+    for _ in range(3):
+        agent = Agent(
+            client, engine, "win-20348", facts=engine.host_facts(), config=AgentConfig(**FAST)
+        )
+        task = asyncio.create_task(agent.run())
+        await eventually(lambda: _passed(agent))
+        await asyncio.sleep(0.05)  # every loop now waits to be woken
+        agent.wake()
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=10.0)
+        assert done, "the agent ignored its cancellation"
+
+
+async def _passed(agent: Agent) -> bool:
+    return agent.passes > 0

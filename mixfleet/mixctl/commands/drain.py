@@ -25,6 +25,7 @@ from mixfleet.mixctl.commands.nodes import set_unschedulable
 from mixfleet.mixctl.errors import CLIError
 from mixfleet.mixctl.objects import mutate
 from mixfleet.mixctl.session import Invocation
+from mixfleet.util.aio import within
 
 NODE = by_kind("Node")
 RETRY_SECONDS = 1.0
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
 
     async def go(client: Client) -> None:
         try:
-            await asyncio.wait_for(
+            await within(
                 drain(client, args.node, force=args.force, emit=lambda m: print(m, flush=True)),
                 args.timeout or None,
             )

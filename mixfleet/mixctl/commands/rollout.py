@@ -28,6 +28,7 @@ from mixfleet.mixctl.commands import Subparsers
 from mixfleet.mixctl.errors import CLIError
 from mixfleet.mixctl.objects import get_or_explain, mutate, parse_refs
 from mixfleet.mixctl.session import Invocation
+from mixfleet.util.aio import within
 
 DEPLOYMENT = by_kind("Deployment")
 
@@ -124,7 +125,7 @@ def run_status(args: argparse.Namespace, inv: Invocation) -> int:
             return
         task = follow_rollout(client, name, session.namespace, emit=lambda m: print(m, flush=True))
         try:
-            await asyncio.wait_for(task, args.timeout or None)
+            await within(task, args.timeout or None)
         except asyncio.TimeoutError:
             raise CLIError(f"error: timed out waiting for the rollout of deployment/{name}") from None
 
