@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Coroutine
 
 import grpc
+from grpc_health.v1 import health_pb2
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from mixfleet.controlplane.controllers import controller_loops
 from mixfleet.controlplane.events import EventRecorder
@@ -28,12 +30,17 @@ from mixfleet.controlplane.server import start_server
 from mixfleet.controlplane.watchcache import WatchCache
 from mixfleet.scheduler import SchedulerConfig
 from mixfleet.store import open_store
-from mixfleet.store.base import Store
+from mixfleet.store.base import Store, StoreError
 from mixfleet.store.election import LeaderElector, elector_for
 from mixfleet.util import log
 from mixfleet.util.aio import settle
 
 _log = log.get("controlplane")
+
+# A health service of its own, so a probe can tell "this replica answers the API" (the
+# overall service, SERVING on every replica) from "this replica runs the scheduler and the
+# controllers" (SERVING only on the leader, while its loops run).
+LEADER_HEALTH_SERVICE = "mixfleet.leader"
 
 @dataclass
 class ControlPlaneConfig:
@@ -55,6 +62,7 @@ class ControlPlane:
         self.watches: WatchCache | None = None
         self.port = 0
         self.is_leader = False
+        self._health: Any = None
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -68,9 +76,10 @@ class ControlPlane:
         self.registry = Registry(self.store)
         await self.registry.ensure_system_namespaces()
         self.watches = WatchCache(self.registry)
-        self.server, self.port, _ = await start_server(
+        self.server, self.port, self._health = await start_server(
             self.registry, self.config.listen, logs=LogProxy(self.registry), watches=self.watches
         )
+        await self._set_leading(False)
         self._tasks.append(asyncio.create_task(self._lead(), name="leadership"))
         _log.info("controlplane.started", address=self.address, identity=self.config.identity)
 
@@ -78,8 +87,8 @@ class ControlPlane:
         assert self.store is not None and self.registry is not None
         elector = elector_for(self.store, self.config.identity, ttl=self.config.leader_ttl)
         while True:
-            await elector.campaign()
-            self.is_leader = True
+            await self._campaign(elector)
+            await self._set_leading(True)
             _log.info("leader.elected", identity=self.config.identity, token=elector.fencing_token)
             loops = [asyncio.create_task(c, name=f"leader:{getattr(c, '__qualname__', 'loop')}")
                      for c in self._leader_loops(elector)]
@@ -87,7 +96,7 @@ class ControlPlane:
             try:
                 await asyncio.wait([lost, *loops], return_when=asyncio.FIRST_COMPLETED)
             finally:
-                self.is_leader = False
+                await self._set_leading(False)
                 for t in (lost, *loops):
                     t.cancel()
                 await asyncio.gather(lost, *loops, return_exceptions=True)
@@ -96,6 +105,38 @@ class ControlPlane:
                     _log.error("leader.loop_failed", error=repr(t.exception()))
             _log.warning("leader.lost", identity=self.config.identity)
             await asyncio.sleep(0.5)
+
+    async def _campaign(self, elector: LeaderElector) -> None:
+        """Campaign until won. The store being away (etcd down, or answering too slowly)
+        makes a campaign raise: that is retried with backoff for as long as the process
+        lives. Letting it end the leadership task left the cluster without a leader for good
+        after a 20 s etcd outage."""
+
+        def failed(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            _log.warning(
+                "leader.campaign_failed",
+                identity=self.config.identity,
+                attempt=state.attempt_number,
+                error=str(error),
+            )
+
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(StoreError),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
+            before_sleep=failed,
+            reraise=True,
+        ):
+            with attempt:
+                await elector.campaign()
+
+    async def _set_leading(self, leading: bool) -> None:
+        self.is_leader = leading
+        if self._health is not None:
+            status = health_pb2.HealthCheckResponse
+            await self._health.set(
+                LEADER_HEALTH_SERVICE, status.SERVING if leading else status.NOT_SERVING
+            )
 
     def _leader_loops(self, elector: LeaderElector) -> list[Coroutine[Any, Any, None]]:
         assert self.registry is not None
