@@ -114,6 +114,9 @@ class Client:
                 ("grpc.max_receive_message_length", 64 * 1024 * 1024),
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
                 ("grpc.enable_retries", 0),
+                # gRPC's reconnect backoff grows to 120 s: an agent would come back that
+                # long after a control plane that was away for a few minutes.
+                ("grpc.max_reconnect_backoff_ms", 5_000),
             ],
         )
         self._stub = pb_grpc.ControlPlaneStub(self._channel)

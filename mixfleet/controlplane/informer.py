@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mixfleet.controlplane.watchcache import WatchCache
 from mixfleet.store.base import CompactedError, StoreClosedError, UnavailableError
 from mixfleet.util import log
+from mixfleet.util.aio import survivable
 
 _log = log.get("informer")
 
@@ -125,6 +126,13 @@ class Informer:
                 return  # shutting down (a stop whose cancellation the store swallowed)
             except UnavailableError as e:
                 _log.warning("informer.store_unavailable", kind=self.kind.kind, error=str(e))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except (Exception, asyncio.CancelledError) as e:
+                # As in the watch cache: a loop waiting on ``synced`` would wait for ever.
+                if not survivable(e):
+                    raise
+                _log.error("informer.failed", kind=self.kind.kind, error=repr(e))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

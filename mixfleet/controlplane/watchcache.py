@@ -31,7 +31,7 @@ from mixfleet.controlplane.registry import ObjectFilter, Registry
 from mixfleet.controlplane.watch import ApiEvent, selector_event, watch
 from mixfleet.store.base import CompactedError, EventType, StoreClosedError, UnavailableError
 from mixfleet.util import log
-from mixfleet.util.aio import settle
+from mixfleet.util.aio import settle, survivable
 
 _log = log.get("watchcache")
 
@@ -141,6 +141,18 @@ class _KindCache:
                 self._restart_watchers()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            except (Exception, asyncio.CancelledError) as e:
+                # Anything else (a bug, an error a library did not translate, a cancellation
+                # nobody asked for) must not end this task: every watcher and leader loop of
+                # the kind waits on it, and would wait for ever.
+                if not survivable(e):
+                    raise
+                _log.error("watchcache.failed", kind=self.kind.kind, error=repr(e))
+                self._restart_watchers()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            else:
+                delay = 0.2
 
     def _restart_watchers(self) -> None:
         self.ready.clear()

@@ -64,6 +64,14 @@ _CHANNEL_OPTIONS = {
     "grpc.keepalive_time_ms": 10_000,
     "grpc.keepalive_timeout_ms": 5_000,
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    # gRPC's reconnect backoff grows to 120 s, and its subchannels are shared process-wide
+    # (so a new channel after a failover inherits the backoff): after a two-minute outage
+    # the store went on failing for a minute or more with etcd back. Reconnect at most ~2 s
+    # apart, on subchannels of our own.
+    "grpc.initial_reconnect_backoff_ms": 200,
+    "grpc.min_reconnect_backoff_ms": 200,
+    "grpc.max_reconnect_backoff_ms": 2_000,
+    "grpc.use_local_subchannel_pool": 1,
 }
 
 
@@ -79,6 +87,11 @@ def _is_transient(e: BaseException) -> bool:
     if isinstance(e, grpc.aio.AioRpcError):
         return e.code() in _TRANSIENT_CODES
     # A concurrent failover closed the channel this call was using: retry on the new one.
+    # gRPC reports a call on a channel closed under it as CancelledError, though nobody
+    # cancelled the caller's task: given back as is, it ended the watch cache's task as
+    # "cancelled" after an etcd outage, and with it every leader loop waiting on that cache.
+    if isinstance(e, asyncio.CancelledError):
+        return not _cancelling()
     return isinstance(e, grpc.aio.UsageError)
 
 
@@ -294,8 +307,10 @@ class EtcdStore(Store):
                 if self._closed:
                     return
                 raise _Transient("watch stream ended")
-            except Exception as e:
+            except (Exception, asyncio.CancelledError) as e:
                 _raise_if_cancelling(e)
+                if isinstance(e, asyncio.CancelledError) and not _is_transient(e):
+                    raise
                 if not _is_transient(e):
                     raise _translate(e, requested=nxt) from e
                 failures += 1

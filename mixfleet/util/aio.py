@@ -57,3 +57,13 @@ async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
     except TimeoutError:
         return event.is_set()
     return True
+
+
+def survivable(e: BaseException) -> bool:
+    """Whether a loop that must outlive every error it meets may go on after ``e``: any
+    Exception, and a CancelledError that nobody asked for (gRPC raises one in a call whose
+    channel another task closed). A cancellation of the current task is never survivable."""
+    if isinstance(e, asyncio.CancelledError):
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() == 0
+    return isinstance(e, Exception)
