@@ -34,6 +34,12 @@ def _add_controlplane_args(p: argparse.ArgumentParser, *, default_store: str | N
     p.add_argument("--node-monitor-grace", type=float, default=40.0, help="seconds")
     p.add_argument("--pod-eviction-timeout", type=float, default=60.0, help="seconds")
     p.add_argument("--port-file", default=None, help="write the bound port here once serving")
+    p.add_argument(
+        "--max-object-bytes",
+        type=int,
+        default=None,
+        help="largest object the API accepts, encoded (default 1.5 MiB, like etcd's request limit)",
+    )
 
 
 def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
@@ -49,6 +55,8 @@ def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
     )
     if args.identity:
         cfg.identity = args.identity
+    if args.max_object_bytes is not None:
+        cfg.max_object_bytes = args.max_object_bytes
     return cfg
 
 

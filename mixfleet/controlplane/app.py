@@ -21,6 +21,8 @@ import grpc
 from grpc_health.v1 import health_pb2
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
+from mixfleet.api import limits
+from mixfleet.controlplane.compaction import COMPACTION_INTERVAL_SECONDS, compact_periodically
 from mixfleet.controlplane.controllers import controller_loops
 from mixfleet.controlplane.events import EventRecorder
 from mixfleet.controlplane.logs import LogProxy
@@ -51,6 +53,8 @@ class ControlPlaneConfig:
     leader_ttl: float = 5.0
     node_monitor_grace: float = 40.0  # NotReady after this long without a heartbeat
     pod_eviction_timeout: float = 60.0  # pods of a NotReady node are replaced after this
+    max_object_bytes: int = limits.MAX_OBJECT_BYTES  # per object, encoded
+    compaction_interval: float = COMPACTION_INTERVAL_SECONDS
 
 
 class ControlPlane:
@@ -73,7 +77,7 @@ class ControlPlane:
     async def start(self) -> None:
         if self.store is None:
             self.store = open_store(self.config.store_url)
-        self.registry = Registry(self.store)
+        self.registry = Registry(self.store, max_object_bytes=self.config.max_object_bytes)
         await self.registry.ensure_system_namespaces()
         self.watches = WatchCache(self.registry)
         self.server, self.port, self._health = await start_server(
@@ -151,6 +155,7 @@ class ControlPlane:
         return [
             scheduler.run(),
             *controller_loops(registry, self.config, watches=self.watches),
+            compact_periodically(self.registry.store, interval=self.config.compaction_interval),
         ]
 
     async def stop(self) -> None:

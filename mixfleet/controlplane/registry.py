@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
-from mixfleet.api import defaults, kinds, names, schema, selectors, times, validation
+from mixfleet.api import defaults, kinds, limits, names, schema, selectors, times, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.api.types import Obj, ObjView
 from mixfleet.controlplane.objects import decode, encode, meta, thaw
@@ -178,8 +178,9 @@ def _label(obj: ObjView) -> str:
 
 
 class Registry:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, max_object_bytes: int = limits.MAX_OBJECT_BYTES) -> None:
         self.store = store
+        self.max_object_bytes = max_object_bytes
         self._fence: Callable[[], bool] | None = None
         self._namespaces: dict[str, float] = {}  # namespace -> when last seen to exist
 
@@ -196,7 +197,24 @@ class Registry:
         """The one place this class writes to the store."""
         if self._fence is not None and not self._fence():
             raise NotLeaderError()
+        self._check_sizes(ops)
         return await self.store.txn(ops)
+
+    def _check_sizes(self, ops: Sequence[Op]) -> None:
+        """Every object written is at most ``max_object_bytes`` encoded: checked here, the
+        one place every write passes, so controllers' writes are held to it too."""
+        errors = [
+            FieldError(
+                "",
+                f"object is {limits.mebibytes(len(op.value))} encoded, above the limit of "
+                f"{limits.mebibytes(self.max_object_bytes)} per object (--max-object-bytes)",
+                object=op.key.removeprefix(kinds.REGISTRY_PREFIX),
+            )
+            for op in ops
+            if len(op.value) > self.max_object_bytes
+        ]
+        if errors:
+            raise InvalidObjectError(errors)
 
     # ---- reads -------------------------------------------------------------------------
 

@@ -35,7 +35,12 @@ from mixfleet.util.aio import settle, survivable
 
 _log = log.get("watchcache")
 
-RING_SIZE = 10_000  # recent changes kept per kind for watches that resume from a revision
+# Recent changes kept per kind for watches that resume from a revision: at most this many,
+# and at most this many bytes of objects (as encoded in the store). A count alone let 300
+# updates of a 2 MB pod hold 600 MB; watchers resuming from further back are served from
+# the store's history instead.
+RING_SIZE = 10_000
+RING_BYTES = 8 * 1024 * 1024
 QUEUE_SIZE = 10_000  # changes a watcher may fall behind by before it is ended
 # Watchers that pin this field (every node agent: spec.nodeName=<node>) are indexed by its
 # value, so a pod change wakes the one or two agents concerned, not all of them.
@@ -63,6 +68,7 @@ class Change:
     revision: int
     prev: Obj | None  # None: created
     cur: Obj | None  # None: deleted
+    size: int = 0  # bytes of the object this change brings (the removed one for a delete)
 
 
 class _Watcher:
@@ -112,7 +118,8 @@ class _KindCache:
         self.registry = registry
         self.kind = kind
         self.objects: dict[str, Obj] = {}
-        self.ring: collections.deque[Change] = collections.deque(maxlen=RING_SIZE)
+        self.ring: collections.deque[Change] = collections.deque()
+        self.ring_bytes = 0
         self.revision = 0  # every change up to here has been applied
         self.floor = 0  # the ring holds every change from here on
         self.watchers: set[_Watcher] = set()  # all of them
@@ -164,16 +171,17 @@ class _KindCache:
         frozen = self.frozen
         self.objects = {cache_key(o): o for o in (decode(kv, frozen=frozen) for kv in kvs)}
         self.ring.clear()
+        self.ring_bytes = 0
         self.revision, self.floor = rev, rev + 1
         self.ready.set()
         async for ev in self.registry.store.watch(self.kind.prefix(None), rev + 1):
             if ev.type is EventType.DELETE:
                 prev_raw = ev.prev_value or ev.kv.value
                 prev = decode(value=prev_raw, revision=ev.revision, frozen=frozen) if prev_raw else None
-                ch = Change(ev.revision, prev, None)
+                ch = Change(ev.revision, prev, None, len(prev_raw or b""))
             else:
                 cur = decode(ev.kv, frozen=frozen)
-                ch = Change(ev.revision, self.objects.get(cache_key(cur)), cur)
+                ch = Change(ev.revision, self.objects.get(cache_key(cur)), cur, len(ev.kv.value))
             self._apply(ch)
 
     def _apply(self, ch: Change) -> None:
@@ -184,11 +192,14 @@ class _KindCache:
                 self.objects.pop(key, None)
             else:
                 self.objects[key] = ch.cur
-        if len(self.ring) == self.ring.maxlen:
+        self.ring.append(ch)
+        self.ring_bytes += ch.size
+        while len(self.ring) > 1 and (len(self.ring) > RING_SIZE or self.ring_bytes > RING_BYTES):
+            gone = self.ring.popleft()
+            self.ring_bytes -= gone.size
             # One transaction's changes share a revision: once any of them leaves the ring,
             # that whole revision is served from the store.
-            self.floor = self.ring[0].revision + 1
-        self.ring.append(ch)
+            self.floor = gone.revision + 1
         self.revision = ch.revision
         for w in self._concerned(ch):
             w.offer(ch)

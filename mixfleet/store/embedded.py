@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import collections
 import functools
 import os
 import sqlite3
+import time
 from typing import AsyncGenerator, Callable, Sequence, TypeVar
 
 from mixfleet.store.base import (
@@ -43,7 +45,15 @@ from mixfleet.util import log
 _log = log.get("store.embedded")
 _T = TypeVar("_T")
 
+# History (the event log watchers resume from) is compacted on whichever comes first: more
+# revisions than this, more bytes of values than this, or revisions older than this. A count
+# alone let a few large objects updated often fill memory and disk (10,000 revisions of a
+# 2 MB pod are 20 GB); the Kubernetes API server compacts etcd every 5 minutes for the same
+# reason. Watchers that fall further behind re-list ("too old"), as with etcd.
 DEFAULT_HISTORY_LIMIT = 10_000
+DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
+DEFAULT_HISTORY_SECONDS = 600.0
+_CHECKPOINT_SECONDS = 10.0  # how finely revisions are dated for the age limit
 # A watcher reads at most this many revisions of history per query.
 _WATCH_BATCH = 500
 
@@ -81,9 +91,20 @@ def check_unique_keys(ops: Sequence[Op]) -> None:
 class EmbeddedStore(Store):
     """SQLite-backed Store. ``path`` is a file (created if absent) or ":memory:"."""
 
-    def __init__(self, path: str, *, history_limit: int = DEFAULT_HISTORY_LIMIT) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
+        history_bytes: int = DEFAULT_HISTORY_BYTES,
+        history_seconds: float = DEFAULT_HISTORY_SECONDS,
+    ) -> None:
         self.path = path
         self._history_limit = history_limit
+        self._history_budget = history_bytes
+        self._history_seconds = history_seconds
+        self._history_bytes = 0  # estimate of the bytes history holds; exact after compaction
+        self._checkpoints: collections.deque[tuple[float, int]] = collections.deque()
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="mixfleet-sqlite"
         )
@@ -122,6 +143,9 @@ class EmbeddedStore(Store):
         db.executescript(_SCHEMA)
         self._revision = _meta(db, "revision")
         self._compacted = _meta(db, "compacted")
+        self._history_bytes = db.execute(
+            "SELECT ifnull(sum(ifnull(length(value), 0) + ifnull(length(prev_value), 0)), 0) FROM history"
+        ).fetchone()[0]
         self._db = db
         _log.info("store.opened", path=self.path, revision=self._revision)
 
@@ -145,12 +169,30 @@ class EmbeddedStore(Store):
             self._revision = rev
             async with self._changed:
                 self._changed.notify_all()
-            # Compact once a tenth of the limit piles up beyond it, so the delete is
-            # amortised instead of running on every commit.
-            slack = self._history_limit // 10
-            if rev - self._compacted > self._history_limit + slack:
-                await self.compact(rev - self._history_limit)
+            await self._compact_history(rev, ops)
         return rev
+
+    async def _compact_history(self, rev: int, ops: Sequence[Op]) -> None:
+        """Auto-compaction after a commit, on count, age or size of history."""
+        # An update also records the value it replaced: count the new value twice.
+        self._history_bytes += sum(2 * len(op.value) for op in ops)
+        now = time.monotonic()
+        if not self._checkpoints or now - self._checkpoints[-1][0] >= _CHECKPOINT_SECONDS:
+            self._checkpoints.append((now, rev))
+        target = 0
+        # Once a tenth of the limit piles up beyond it, so the delete is amortised instead
+        # of running on every commit.
+        if rev - self._compacted > self._history_limit + self._history_limit // 10:
+            target = rev - self._history_limit
+        while self._checkpoints and now - self._checkpoints[0][0] > self._history_seconds:
+            target = max(target, self._checkpoints.popleft()[1])
+        if target > self._compacted:
+            await self.compact(target)
+        if self._history_bytes > self._history_budget:
+            cut, kept = await self._run(_bytes_cut, self._history_budget // 2)
+            self._history_bytes = kept
+            if cut > self._compacted:
+                await self.compact(cut)
 
     async def compact(self, revision: int) -> None:
         done = await self._run(_compact, revision)
@@ -279,6 +321,22 @@ def _write(db: sqlite3.Connection, op: Op, cur: KV | None, rev: int, seq: int) -
         event = (rev, seq, key, EventType.PUT.value, op.value, prev, created)
     db.execute("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?)", event)
     return 1
+
+
+def _bytes_cut(db: sqlite3.Connection, keep: int) -> tuple[int, int]:
+    """The revision to compact to so that history keeps about ``keep`` bytes of values (the
+    newest revisions), and the bytes it then keeps. Whole revisions only."""
+    kept = 0
+    rows = db.execute(
+        "SELECT revision, sum(ifnull(length(value), 0) + ifnull(length(prev_value), 0)) "
+        "FROM history GROUP BY revision ORDER BY revision DESC"
+    )
+    for revision, size in rows:
+        if kept + size > keep:
+            # The newest revision stays even when it alone is larger than ``keep``.
+            return (revision + 1, kept) if kept else (revision, size)
+        kept += size
+    return 0, kept
 
 
 def _compact(db: sqlite3.Connection, revision: int) -> bool:

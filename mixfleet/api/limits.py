@@ -1,0 +1,15 @@
+"""Limits on what one request or one object may hold, so that no single user's input can
+exhaust the control plane's memory or the store (each overridable by a control-plane flag).
+"""
+
+from __future__ import annotations
+
+# etcd refuses requests above 1.5 MiB (--max-request-bytes), and the Kubernetes API server
+# holds objects to that size for the same reason: every version of an object is kept in the
+# watch cache and the store's history, so a 50 MB object costs gigabytes. Measured on the
+# encoded object as stored.
+MAX_OBJECT_BYTES = 1536 * 1024
+
+
+def mebibytes(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB"
