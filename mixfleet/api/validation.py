@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from mixfleet.api import names, quantity, schema, selectors
+from mixfleet.api import names, quantity, schema, selectors, supported
 from mixfleet.api.errors import FieldError
 from mixfleet.api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
 from mixfleet.api.pods import PodFactError, pod_os
@@ -55,10 +55,26 @@ def validate(obj: Any) -> list[FieldError]:
     if errs:
         return errs
     schema.root(obj["kind"], obj["apiVersion"]).check(obj, "", errs)
+    errs = _with_unsupported(obj, errs)
     _metadata(obj, errs)
     for check in _BY_KIND.get(obj["kind"], ()):
         check(obj, errs)
     return errs
+
+
+def _with_unsupported(obj: dict[str, Any], errs: Errors) -> Errors:
+    """``errs`` plus a "not supported" error for each field Mixfleet does not honour, which
+    replaces the schema's errors inside that field (they are moot: the field must go). A
+    field unknown to the schema (a typo) keeps just its "unknown field" error."""
+    unknown = " ".join(e.message for e in errs if e.message.startswith("unknown field"))
+    refused = [e for e in supported.unsupported(obj) if f'"{e.path}"' not in unknown]
+    if not refused:
+        return errs
+
+    def inside(path: str) -> bool:
+        return any(path == r.path or path.startswith((r.path + ".", r.path + "[")) for r in refused)
+
+    return [e for e in errs if not inside(e.path)] + refused
 
 
 def _type_meta(obj: dict[str, Any]) -> Errors:

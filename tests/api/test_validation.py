@@ -204,7 +204,10 @@ WIN = {"os": "windows"}
     pytest.param(_pod(containers=[{"name": "app", "image": " busybox"}]),
                  ["spec.containers[0].image: must not have leading or trailing whitespace"], id="image-whitespace"),
     pytest.param(_pod(initContainers=[{"name": "app", "image": "x"}]),
-                 ['spec.containers[0].name: duplicate value "app"'], id="init-container-same-name"),
+                 ["spec.initContainers: not supported by Mixfleet (supported here: affinity, binding, "
+                  "containers, nodeName, nodeSelector, os, platform, restartPolicy, runtimeClassName, "
+                  "schedulerName, schedulingStrategy, terminationGracePeriodSeconds, tolerations)",
+                  'spec.containers[0].name: duplicate value "app"'], id="init-container-same-name"),
     pytest.param(_deploy(strategy={"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}),
                  ["spec.strategy.rollingUpdate: may not be specified when strategy type is Recreate"], id="recreate-rolling"),
     pytest.param(_deploy(strategy={"rollingUpdate": {"maxUnavailable": "150%"}}),
@@ -224,7 +227,10 @@ WIN = {"os": "windows"}
                                  "spec": {"containers": [{"name": "a", "image": "b"}]}}), [], id="generate-name"),
     pytest.param(_pod(containers=[{"name": "a", "image": "b", "resources": {"requests": {"memory": "1Gi"}}}],
                       overhead={"memory": "x"}),
-                 ['spec.overhead.memory: invalid quantity "x"'], id="overhead-quantity"),
+                 ["spec.overhead: not supported by Mixfleet (supported here: affinity, binding, "
+                  "containers, nodeName, nodeSelector, os, platform, restartPolicy, runtimeClassName, "
+                  "schedulerName, schedulingStrategy, terminationGracePeriodSeconds, tolerations)"],
+                 id="overhead-not-supported"),
     pytest.param({**NODE, "spec": {"taints": [{"key": "os", "effect": "NoSchedule"}, {"key": "os", "effect": "NoSchedule"}]}},
                  ['spec.taints[1]: duplicate taint "os" with effect NoSchedule'], id="duplicate-taint"),
 ])

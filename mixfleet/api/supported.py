@@ -1,0 +1,165 @@
+"""The fields Mixfleet honours, as data, and the check that refuses every other one.
+
+The schema (api/schema.py) knows every Kubernetes field, so an existing manifest is read
+field for field; but knowing a field is not honouring it. A field that nothing in Mixfleet
+acts on (the agent, the engines, the scheduler, the controllers) is refused at apply, naming
+it — never accepted and silently dropped (an ``httpGet`` probe that counted as ready, a
+``secretKeyRef`` that gave the container an empty variable). docs/MANIFESTS.md lists this
+set for users; tests/api/test_supported_fields.py walks every Pod spec field against it.
+
+A field set to its zero value (None, false, 0, "", {} or []) asks for nothing and passes:
+``kubectl get -o yaml`` output carries many such.
+
+A spec here is one of:
+- ``ALL``: the field and everything under it is honoured;
+- a mapping of field name to spec: a map whose other fields are refused;
+- ``Each(spec)``: a list whose items follow ``spec``;
+- ``Keys(names)``: a map whose keys must be among ``names`` (resource names).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Union
+
+from mixfleet.api.errors import FieldError
+from mixfleet.api.schema import child, item
+
+NOT_SUPPORTED = "not supported by Mixfleet"
+
+
+class _All:
+    def __repr__(self) -> str:
+        return "ALL"
+
+
+ALL = _All()
+
+
+@dataclass(frozen=True)
+class Each:
+    spec: "Spec"
+
+
+@dataclass(frozen=True)
+class Keys:
+    names: frozenset[str]
+
+
+Spec = Union[_All, Mapping[str, "Spec"], Each, Keys]
+
+# Requests and limits the scheduler counts and the engines enforce.
+RESOURCE_NAMES = Keys(frozenset({"cpu", "memory"}))
+
+# Readiness only, exec only: that is what the agent's prober runs (nodeagent/probes.py).
+READINESS_PROBE: Mapping[str, Spec] = {
+    "exec": {"command": ALL},
+    "initialDelaySeconds": ALL,
+    "periodSeconds": ALL,
+    "timeoutSeconds": ALL,
+    "successThreshold": ALL,
+    "failureThreshold": ALL,
+}
+
+CONTAINER: Mapping[str, Spec] = {
+    "name": ALL,
+    "image": ALL,
+    "imagePullPolicy": ALL,
+    "command": ALL,
+    "args": ALL,
+    "workingDir": ALL,
+    "env": Each({"name": ALL, "value": ALL}),
+    "ports": Each({"name": ALL, "containerPort": ALL, "hostPort": ALL, "protocol": ALL}),
+    "resources": {"requests": RESOURCE_NAMES, "limits": RESOURCE_NAMES},
+    "readinessProbe": READINESS_PROBE,
+}
+
+_POD_TERM: Mapping[str, Spec] = {"labelSelector": ALL, "topologyKey": ALL, "namespaces": ALL}
+
+POD_SPEC: Mapping[str, Spec] = {
+    "containers": Each(CONTAINER),
+    "nodeName": ALL,
+    "nodeSelector": ALL,
+    "affinity": {
+        "nodeAffinity": ALL,
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": Each(_POD_TERM),
+            "preferredDuringSchedulingIgnoredDuringExecution": Each(
+                {"weight": ALL, "podAffinityTerm": _POD_TERM}
+            ),
+        },
+    },
+    "tolerations": ALL,
+    "os": ALL,
+    "runtimeClassName": ALL,  # Windows isolation (api/pods.py)
+    "schedulerName": ALL,
+    "schedulingStrategy": ALL,  # binpack | spread, per pod
+    "restartPolicy": ALL,
+    "terminationGracePeriodSeconds": ALL,
+    # Mixfleet's own fields.
+    "platform": ALL,
+    "binding": ALL,
+}
+
+_TEMPLATE: Mapping[str, Spec] = {"metadata": ALL, "spec": POD_SPEC}
+_STRATEGY: Mapping[str, Spec] = {"type": ALL, "rollingUpdate": ALL}
+
+DEPLOYMENT_SPEC: Mapping[str, Spec] = {
+    "replicas": ALL,
+    "selector": ALL,
+    "template": _TEMPLATE,
+    "strategy": _STRATEGY,
+    "revisionHistoryLimit": ALL,
+    "progressDeadlineSeconds": ALL,
+}
+
+REPLICASET_SPEC: Mapping[str, Spec] = {"replicas": ALL, "selector": ALL, "template": _TEMPLATE}
+
+# The spec of each kind that has one to check; kinds not here are honoured as the schema has them.
+BY_KIND: Mapping[str, Mapping[str, Spec]] = {
+    "Pod": POD_SPEC,
+    "Deployment": DEPLOYMENT_SPEC,
+    "ReplicaSet": REPLICASET_SPEC,
+}
+
+
+def _zero(value: Any) -> bool:
+    return value is None or value is False or value == 0 or value in ("", {}, [])
+
+
+def unsupported(obj: Mapping[str, Any]) -> list[FieldError]:
+    """A FieldError for every field of ``obj``'s spec that Mixfleet does not honour."""
+    spec = BY_KIND.get(str(obj.get("kind")))
+    if spec is None:
+        return []
+    errs: list[FieldError] = []
+    _walk(obj.get("spec"), spec, "spec", errs)
+    return errs
+
+
+def _walk(value: Any, spec: Spec, path: str, errs: list[FieldError]) -> None:
+    if isinstance(spec, _All) or _zero(value):
+        return
+    if isinstance(spec, Each):
+        if isinstance(value, list):
+            for i, v in enumerate(value):
+                _walk(v, spec.spec, item(path, i), errs)
+        return
+    if not isinstance(value, dict):
+        return  # a wrong type is the schema's to report
+    if isinstance(spec, Keys):
+        for key, v in value.items():
+            if key not in spec.names and not _zero(v):
+                errs.append(FieldError(child(path, key), f"{NOT_SUPPORTED} (supported: {_names(spec.names)})"))
+        return
+    for key, v in value.items():
+        sub = spec.get(key)
+        if sub is None:
+            if not _zero(v):
+                errs.append(FieldError(child(path, key), f"{NOT_SUPPORTED} (supported here: {_names(spec)})"))
+            continue
+        _walk(v, sub, child(path, key), errs)
+
+
+def _names(names: Any) -> str:
+    return ", ".join(sorted(names))
