@@ -79,7 +79,9 @@ async def test_failed_sync_is_retried_with_growing_backoff() -> None:
     await _run_until(q, sync, done)
     gaps = [b - a for a, b in zip(attempts, attempts[1:])]
     assert len(attempts) == 4
-    assert gaps == sorted(gaps)
+    # Each wait is at least its doubled delay (a loaded machine only adds to a wait, so
+    # comparing gaps with each other would be flaky).
+    assert all(gap >= 0.01 * 2**i * 0.95 for i, gap in enumerate(gaps)), gaps
 
 
 async def test_sync_can_ask_to_be_looked_at_again() -> None:
