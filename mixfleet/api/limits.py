@@ -13,3 +13,13 @@ MAX_OBJECT_BYTES = 1536 * 1024
 
 def mebibytes(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MiB"
+
+
+# Manifests (mixctl apply and the server's decoding): a YAML alias bomb is a few hundred bytes
+# that stand for billions of values (each alias repeats a whole subtree), and walking it froze
+# mixctl for minutes and took gigabytes; a document nested thousands deep breaks every
+# recursive reader after it (printing it as YAML, for one). Kubernetes objects nest about 15
+# deep and a large List holds a few hundred thousand values.
+MAX_NESTING_DEPTH = 100
+MAX_DOCUMENT_VALUES = 1_000_000  # counted with every alias expanded
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024

@@ -22,7 +22,7 @@ from typing import Any, Iterator, TextIO
 
 import yaml
 
-from mixfleet.api import objects, schema
+from mixfleet.api import bounds, limits, objects, schema
 from mixfleet.api.defaults import DEFAULT_NAMESPACE, apply_defaults
 from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.api.kinds import UnknownKindError, by_kind
@@ -43,8 +43,25 @@ class Document:
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML that keeps timestamps as strings (objects are JSON) and rejects duplicate
-    keys (PyYAML would silently keep the last one)."""
+    """Safe YAML that keeps timestamps as strings (objects are JSON), rejects duplicate
+    keys (PyYAML would silently keep the last one), and stops composing a document nested
+    deeper than MAX_NESTING_DEPTH (PyYAML recurses per level: 10,000 levels took seconds,
+    then a bare RecursionError)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > limits.MAX_NESTING_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"document refused: nested more than {limits.MAX_NESTING_DEPTH} deep",
+                    self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -121,21 +138,45 @@ def _sources(paths: list[str], *, stdin: TextIO | None, recursive: bool,
 
 
 def _documents(source: str, text: str, errs: list[FieldError]) -> Iterator[tuple[int, Any]]:
-    """(1-based index, parsed document); empty documents are skipped but keep their number."""
+    """(1-based index, parsed document); empty documents are skipped but keep their number.
+    A document too deep or too large (an alias bomb) is an error, and so is a file above
+    MAX_MANIFEST_BYTES: nothing walks them."""
+    if len(text) > limits.MAX_MANIFEST_BYTES:
+        errs.append(FieldError("", f"file is larger than {limits.mebibytes(limits.MAX_MANIFEST_BYTES)}",
+                               file=source))
+        return
     if source.endswith(".json"):
         try:
-            yield 1, json.loads(text)
+            yield from _bounded(source, 1, json.loads(text), errs)
         except json.JSONDecodeError as e:
             errs.append(FieldError("", f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
                                    file=source, document=1))
+        except RecursionError:
+            errs.append(_too_deep(source, 1))
         return
     index = 0
     try:
         for index, doc in enumerate(yaml.load_all(text, Loader=_Loader), start=1):  # noqa: S506
             if doc is not None:
-                yield index, doc
+                yield from _bounded(source, index, doc, errs)
     except yaml.YAMLError as e:
         errs.append(_yaml_error(source, index + 1, e))
+    except RecursionError:  # the YAML composer recurses once per level
+        errs.append(_too_deep(source, index + 1))
+
+
+def _bounded(source: str, index: int, doc: Any, errs: list[FieldError]) -> Iterator[tuple[int, Any]]:
+    try:
+        bounds.check(doc)
+    except bounds.TooLargeError as e:
+        errs.append(FieldError("", f"document refused: {e}", file=source, document=index))
+        return
+    yield index, doc
+
+
+def _too_deep(source: str, index: int) -> FieldError:
+    return FieldError("", f"document refused: nested more than {limits.MAX_NESTING_DEPTH} deep",
+                      file=source, document=index)
 
 
 def _yaml_error(source: str, index: int, e: yaml.YAMLError) -> FieldError:

@@ -18,6 +18,13 @@ from kubernetes.utils import parse_quantity
 _BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
 
 
+# The largest quantity accepted, in base units (cores, bytes): Kubernetes keeps quantities
+# as int64. Checked on the Decimal, before any conversion to an integer: math.ceil of
+# "1e1000000" builds a million-digit integer, which held the event loop for 26 s.
+MAX_QUANTITY = Decimal(2**63 - 1)
+MAX_QUANTITY_TEXT = 64  # characters; any real quantity is far shorter
+
+
 class QuantityError(ValueError):
     """A resource quantity that Kubernetes would not accept."""
 
@@ -34,6 +41,8 @@ def parse(q: str | int | float) -> Decimal:
     if isinstance(q, str) and (q != q.strip() or q.endswith("K")):
         # parse_quantity tolerates these; Kubernetes does not (only lower-case "k").
         raise _invalid(q)
+    if isinstance(q, str) and len(q) > MAX_QUANTITY_TEXT:
+        raise _invalid(q[:MAX_QUANTITY_TEXT] + "...", f"longer than {MAX_QUANTITY_TEXT} characters")
     try:
         value: Decimal = parse_quantity(q)  # type: ignore[no-untyped-call]  # kubernetes ships no types
     except (ValueError, ArithmeticError) as e:
@@ -42,6 +51,8 @@ def parse(q: str | int | float) -> Decimal:
         raise _invalid(q)
     if value < 0:
         raise _invalid(q, "must not be negative")
+    if value > MAX_QUANTITY:
+        raise _invalid(q, f"must be at most {MAX_QUANTITY} (2^63-1)")
     return value
 
 
