@@ -58,7 +58,7 @@ class _Loader(yaml.SafeLoader):
             if self._depth > limits.MAX_NESTING_DEPTH:
                 raise yaml.composer.ComposerError(
                     None, None, f"document refused: nested more than {limits.MAX_NESTING_DEPTH} deep",
-                    self.peek_event().start_mark)
+                    self.peek_event().start_mark)  # type: ignore[no-untyped-call]
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
