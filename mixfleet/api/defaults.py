@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mixfleet.api import quantity
+from mixfleet.api import configdata, quantity
 from mixfleet.api.kinds import KINDS
 
 DEFAULT_NAMESPACE = "default"
@@ -49,6 +49,10 @@ def apply_defaults(obj: dict[str, Any], *, namespace: str = DEFAULT_NAMESPACE) -
         _pod_spec(out.get("spec"))
     elif kind in ("Deployment", "ReplicaSet"):
         _workload(out, kind)
+    elif kind == "Secret":
+        configdata.merge_string_data(out)
+        if out.get("type") is None:
+            out["type"] = configdata.OPAQUE
     return out
 
 

@@ -56,6 +56,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("ReplicaSet", "apps/v1", "replicasets", ("rs",), namespaced=True),
     Kind("Event", "v1", "events", ("ev",), namespaced=True, has_status=False),
     Kind("Lease", "coordination.k8s.io/v1", "leases", (), namespaced=True, has_status=False),
+    Kind("ConfigMap", "v1", "configmaps", ("cm",), namespaced=True, has_status=False),
+    Kind("Secret", "v1", "secrets", (), namespaced=True, has_status=False),
 )
 
 _BY_NAME: dict[str, Kind] = {}
@@ -71,6 +73,8 @@ ACCEPTED_API_VERSIONS: dict[str, tuple[str, ...]] = {
     "ReplicaSet": ("apps/v1",),
     "Event": ("v1", "events.k8s.io/v1"),
     "Lease": ("coordination.k8s.io/v1",),
+    "ConfigMap": ("v1",),
+    "Secret": ("v1",),
 }
 
 

@@ -338,6 +338,9 @@ OVERRIDES: dict[str, dict[str, Any]] = {
         "progressDeadlineSeconds": Int(min=1),
     },
     "V1DeploymentStrategy": {"type": Enum(("RollingUpdate", "Recreate"))},
+    # The client's models type these "bytes"; in JSON they are base64 strings (api/configdata.py).
+    "V1Secret": {"data": MapOf(STRING)},
+    "V1ConfigMap": {"binaryData": MapOf(STRING)},
     "V1RollingUpdateDeployment": {"maxSurge": INT_OR_PERCENT, "maxUnavailable": INT_OR_PERCENT},
     "V1ReplicaSetSpec": {"replicas": Int(min=0), "minReadySeconds": Int(min=0)},
     "V1NodeStatus": {
@@ -378,6 +381,8 @@ _ROOTS = {
     ("Event", "v1"): "CoreV1Event",
     ("Event", "events.k8s.io/v1"): "EventsV1Event",
     ("Lease", "coordination.k8s.io/v1"): "V1Lease",
+    ("ConfigMap", "v1"): "V1ConfigMap",
+    ("Secret", "v1"): "V1Secret",
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from mixfleet.api import names, quantity, schema, selectors, supported
+from mixfleet.api import configdata, names, quantity, schema, selectors, supported
 from mixfleet.api.errors import FieldError
 from mixfleet.api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
 from mixfleet.api.pods import PodFactError, pod_os
@@ -55,6 +55,7 @@ def validate(obj: Any) -> list[FieldError]:
     if errs:
         return errs
     schema.root(obj["kind"], obj["apiVersion"]).check(obj, "", errs)
+    errs = configdata.redact(obj, errs)  # the schema's messages quote values
     errs = _with_unsupported(obj, errs)
     _metadata(obj, errs)
     for check in _BY_KIND.get(obj["kind"], ()):
@@ -362,6 +363,8 @@ _BY_KIND: dict[str, tuple[Callable[[dict[str, Any], Errors], None], ...]] = {
     "Deployment": (_workload, _strategy),
     "ReplicaSet": (_workload,),
     "Node": (_node,),
+    "ConfigMap": (configdata.validate_configmap,),
+    "Secret": (configdata.validate_secret,),
 }
 
 
@@ -387,7 +390,8 @@ def validate_update(old: dict[str, Any], new: dict[str, Any]) -> list[FieldError
         pairs.append(("spec.containers", _container_names(old_spec), _container_names(new_spec)))
         if old_spec.get("nodeName"):
             pairs.append(("spec.nodeName", old_spec.get("nodeName"), new_spec.get("nodeName")))
-    return [FieldError(path, "field is immutable") for path, before, after in pairs if before != after]
+    errs = [FieldError(path, "field is immutable") for path, before, after in pairs if before != after]
+    return errs + configdata.validate_immutable(old, new)
 
 
 def validate_propagation(policy: str) -> list[FieldError]:

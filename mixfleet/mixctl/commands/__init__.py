@@ -18,6 +18,7 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 MODULES: tuple[str, ...] = (
     "mixfleet.mixctl.commands.apply",
+    "mixfleet.mixctl.commands.create",  # secret generic|docker-registry, configmap
     "mixfleet.mixctl.commands.get",
     "mixfleet.mixctl.commands.describe",
     "mixfleet.mixctl.commands.delete",

@@ -50,6 +50,8 @@ async def _describe_one(client: Client, kind: Kind, name: str, namespace: str) -
         return d.describe_node(obj, running, events, now=now)
     if kind.kind in ("Deployment", "ReplicaSet"):
         return d.describe_workload(obj, events, now=now)
+    if kind.kind == "Secret":
+        return d.describe_secret(obj, events, now=now)
     return d.describe_generic(obj, events, now=now)
 
 

@@ -171,6 +171,14 @@ def _lease(o: Obj, now: datetime) -> list[str]:
     return [_or_none((o.get("spec") or {}).get("holderIdentity")), _created(o, now)]
 
 
+def _configmap(o: Obj, now: datetime) -> list[str]:
+    return [str(len(o.get("data") or {}) + len(o.get("binaryData") or {})), _created(o, now)]
+
+
+def _secret(o: Obj, now: datetime) -> list[str]:
+    return [str(o.get("type") or "Opaque"), str(len(o.get("data") or {})), _created(o, now)]
+
+
 def _generic(o: Obj, now: datetime) -> list[str]:
     return [_created(o, now)]
 
@@ -198,6 +206,8 @@ _COLUMNS: dict[str, Columns] = {
     "Namespace": Columns(("STATUS", "AGE"), _namespace),
     "Event": Columns(("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"), _event, has_name=False),
     "Lease": Columns(("HOLDER", "AGE"), _lease),
+    "ConfigMap": Columns(("DATA", "AGE"), _configmap),
+    "Secret": Columns(("TYPE", "DATA", "AGE"), _secret),
 }
 
 

@@ -6,6 +6,8 @@ pods) and returns text: no I/O here, so the output is easy to test.
 
 from __future__ import annotations
 
+import base64
+
 from datetime import datetime
 from typing import Sequence
 
@@ -247,6 +249,21 @@ def describe_workload(o: Obj, events: Sequence[Obj], *, now: datetime) -> str:
         doc.line(f"{c.get('name')}:", indent=3)
         doc.fields([("Image", c.get("image"))], indent=5)
     _conditions(doc, status.get("conditions") or [])
+    events_section(doc, events, now=now)
+    return doc.text()
+
+
+def describe_secret(o: Obj, events: Sequence[Obj], *, now: datetime) -> str:
+    """Like kubectl: each key with its size, never its value."""
+    doc = Doc()
+    fields = _meta_fields(o, namespaced=True)
+    fields.append(("Type", o.get("type") or "Opaque"))
+    doc.fields(fields)
+    doc.line("Data")
+    doc.line("====")
+    for key, value in sorted((o.get("data") or {}).items()):
+        size = len(base64.b64decode(value)) if isinstance(value, str) else 0
+        doc.line(f"{key}:  {size} bytes")
     events_section(doc, events, now=now)
     return doc.text()
 
