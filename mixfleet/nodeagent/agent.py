@@ -27,7 +27,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
-from mixfleet.client import APIError, Client, GoneError, UnavailableError
+from mixfleet.client import APIError, Client, GoneError, NotFoundError, UnavailableError
 from mixfleet.nodeagent.backoff import BackoffState
 from mixfleet.nodeagent.engines.base import Engine, EngineError
 from mixfleet.nodeagent.executor import Executor
@@ -180,11 +180,28 @@ class Agent:
             await self.refresh_node()
 
     async def refresh_node(self) -> None:
-        """Re-read facts from the engine; write the Node only when something changed."""
+        """Re-read facts from the engine; write the Node only when something changed. A Node
+        that is gone (``mixctl delete node``) is registered again, facts and all, as the
+        agent does on start: its pods were removed with it (controllers/podgc.py), and the
+        reconcile loop stops their containers as orphans."""
+        desired = await self._node_object()
         try:
-            await self.node.update_status((await self._node_object())["status"])
+            if not await self.node.update_status(desired["status"]):
+                # Nothing to write: still make sure the Node is there (one read per refresh).
+                await self.client.get("Node", self.node_name)
+        except NotFoundError:
+            await self._reregister(desired)
         except APIError as e:
             _log.warning("node.update_failed", node=self.node_name, error=str(e))
+
+    async def _reregister(self, desired: dict[str, Any]) -> None:
+        try:
+            await self.node.register(desired)
+        except APIError as e:
+            _log.warning("node.reregister_failed", node=self.node_name, error=str(e))
+            return
+        _log.warning("node.reregistered", node=self.node_name,
+                     why="the Node object was deleted while this agent ran")
 
     # -- pods ------------------------------------------------------------------------------
     async def _watch_loop(self) -> None:
