@@ -28,6 +28,7 @@ from typing import Any, Awaitable, Callable, Mapping
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from mixfleet.client import APIError, Client, GoneError, NotFoundError, UnavailableError
+from mixfleet.nodeagent.admission import PodAdmission
 from mixfleet.nodeagent.backoff import BackoffState
 from mixfleet.nodeagent.engines.base import Engine, EngineError
 from mixfleet.nodeagent.executor import Executor
@@ -38,7 +39,7 @@ from mixfleet.nodeagent.facts import (
     node_object,
 )
 from mixfleet.nodeagent.nodestatus import NodeWriter
-from mixfleet.nodeagent.podspec import LABEL_NODE, MANAGED, pod_uid
+from mixfleet.nodeagent.podspec import LABEL_NODE, LABEL_POD_UID, MANAGED, pod_uid
 from mixfleet.nodeagent.probes import Prober
 from mixfleet.nodeagent.reconcile import next_wake, plan
 from mixfleet.util import log
@@ -96,6 +97,7 @@ class Agent:
             on_done=self.wake,
         )
         self.executor.pods = self.pods
+        self.admission = PodAdmission(client, node_name)
         self.prober = Prober(engine, on_change=self.wake)
         self.executor.ready_ids = self.prober.ready
         self._wake = asyncio.Event()
@@ -267,7 +269,12 @@ class Agent:
         except EngineError as e:
             _log.warning("reconcile.engine_unavailable", node=self.node_name, error=e.message)
             return None
-        desired = list(self.pods.values())
+        running = {c.labels.get(LABEL_POD_UID, "") for c in actual}
+        await self.admission.admit_new(self.pods, running)
+        desired = [
+            self.admission.bound(p) for p in self.pods.values()
+            if self.admission.runnable(p, has_containers=pod_uid(p) in running)
+        ]
         ex = self.executor
         ex.backoff = ex.backoff.forget_pods({pod_uid(p) for p in desired})
         self.prober.sync(desired, actual, wall_now=self.clock())

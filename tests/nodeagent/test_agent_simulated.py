@@ -127,3 +127,36 @@ async def test_agent_stops_when_cancelled_as_it_is_woken(client):
 
 async def _passed(agent: Agent) -> bool:
     return agent.passes > 0
+
+
+def user_bound(name: str, image: str, isolation: str) -> dict:
+    """A Windows pod a user bound by hand: spec.nodeName, no scheduler's spec.binding."""
+    pod = windows_pod(name, "win-20348", image, isolation)
+    del pod["spec"]["binding"]
+    pod["spec"]["os"] = {"name": "windows"}
+    pod["spec"]["platform"] = {"isolation": isolation}
+    return pod
+
+
+async def test_user_bound_auto_pod_runs_older_image_with_hyperv(hollow, client):
+    """A hand-bound pod with isolation auto and an older image is admitted with Hyper-V,
+    as the scheduler would have chosen on this host, and runs so."""
+    await client.create(user_bound("auto-old", f"{MCR}:ltsc2019", "auto"))
+    st = await eventually(lambda: _phase(client, "auto-old", "Running"))
+    assert st["isolation"] == "hyperv"
+
+
+async def test_user_bound_process_pod_of_older_build_is_rejected(hollow, client):
+    """A hand-bound process-isolated pod whose image build the host cannot run is Failed
+    (reason WindowsBuild) before any pull or start, saying which builds."""
+    await client.create(user_bound("proc-old", f"{MCR}:ltsc2019", "process"))
+    st = await eventually(lambda: _failed(client, "proc-old"))
+    assert st["reason"] == "WindowsBuild"
+    assert st["message"] == ("Pod was rejected: node win-20348: host build 20348 cannot run "
+                             "image build 17763 with process isolation")
+    assert not st.get("containerStatuses")
+
+
+async def _failed(client: Any, name: str) -> dict | None:
+    st = (await client.get("Pod", name, "default")).get("status") or {}
+    return st if st.get("phase") == "Failed" else None
