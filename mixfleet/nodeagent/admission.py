@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from typing import Any, Collection, Mapping
+from typing import Any, Awaitable, Callable, Collection, Mapping
 
 from mixfleet.api import times
 from mixfleet.api.pods import phase
@@ -41,9 +41,13 @@ def _created(pod: Mapping[str, Any]) -> tuple[str, str]:
 
 
 class PodAdmission:
-    def __init__(self, client: Client, node_name: str) -> None:
+    def __init__(
+        self, client: Client, node_name: str,
+        *, local_node: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> None:
         self.client = client
         self.node_name = node_name
+        self.local_node = local_node  # this node's Node object built from its own facts
         self.admitted: dict[str, Admitted] = {}  # uid -> what it runs with
         self.refused: dict[str, Rejected] = {}  # uid -> why (kept: the watch may lag our write)
         self._unwritten: set[str] = set()  # refusals whose status write must be retried
@@ -92,19 +96,24 @@ class PodAdmission:
     async def _decide(
         self, new: list[dict[str, Any]], pods: Mapping[str, dict[str, Any]], running: Collection[str]
     ) -> None:
+        node: Mapping[str, Any] | None
         try:
             # The Node as the API has it: labels and taints admins added are part of it.
             node = await self.client.get("Node", self.node_name)
         except APIError as e:
             _log.warning("admission.node_unavailable", node=self.node_name, error=str(e))
-            return  # decide next pass; nothing new starts meanwhile
+            node = None  # new pods wait for the next pass; nothing new starts meanwhile
         # What runs already is admitted first and never refused; then the rest, oldest first.
         for pod in sorted(new, key=lambda p: (pod_uid(p) not in running, _created(p))):
             uid = pod_uid(pod)
             if uid in running:
-                decision = admit(pod, node, [])
+                # Decided now, even from this node's own facts, or its containers would be
+                # planned without the isolation and images they were started with.
+                decision = admit(pod, node if node is not None else await self.local_node(), [])
                 self.admitted[uid] = decision if isinstance(decision, Admitted) else Admitted(None)
                 continue
+            if node is None:
+                break
             others = [self.bound(pods[u]) for u in self.admitted if u in pods]
             decision = admit(pod, node, others)
             if isinstance(decision, Admitted):

@@ -97,7 +97,7 @@ class Agent:
             on_done=self.wake,
         )
         self.executor.pods = self.pods
-        self.admission = PodAdmission(client, node_name)
+        self.admission = PodAdmission(client, node_name, local_node=self._node_object)
         self.prober = Prober(engine, on_change=self.wake)
         self.executor.ready_ids = self.prober.ready
         self._wake = asyncio.Event()

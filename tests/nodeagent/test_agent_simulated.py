@@ -160,3 +160,28 @@ async def test_user_bound_process_pod_of_older_build_is_rejected(hollow, client)
 async def _failed(client: Any, name: str) -> dict | None:
     st = (await client.get("Pod", name, "default")).get("status") or {}
     return st if st.get("phase") == "Failed" else None
+
+
+async def test_restarted_agent_keeps_a_hand_bound_pod_running_as_it_was(client):
+    """A restarted agent adopts the Hyper-V container admission chose for a hand-bound pod
+    instead of recreating it (its spec, isolation included, is decided the same again)."""
+    engine = SimulatedEngine(build=20348, revision=2655, hyperv=True, hostname="win-20348",
+                             images=[f"{MCR}:ltsc2019"])
+    ids = []
+    for _ in range(2):
+        agent = Agent(client, engine, "win-20348", facts=engine.host_facts(),
+                      config=AgentConfig(**FAST))
+        task = asyncio.create_task(agent.run())
+        if not ids:
+            await client.create(user_bound("kept", f"{MCR}:ltsc2019", "auto"))
+        await eventually(lambda: _phase(client, "kept", "Running"))
+        await eventually(lambda: _passed_twice(agent))
+        ids.append(sorted(c.id for c in await engine.list_containers()))
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert len(ids[0]) == 1 and ids[1] == ids[0]
+
+
+async def _passed_twice(agent: Agent) -> bool:
+    return agent.passes >= 2
