@@ -49,6 +49,7 @@ class PodAdmission:
         self.node_name = node_name
         self.local_node = local_node  # this node's Node object built from its own facts
         self.admitted: dict[str, Admitted] = {}  # uid -> what it runs with
+        self._images_seen: dict[str, tuple[tuple[str, str], ...]] = {}  # uid -> images decided on
         self.refused: dict[str, Rejected] = {}  # uid -> why (kept: the watch may lag our write)
         self._unwritten: set[str] = set()  # refusals whose status write must be retried
 
@@ -79,8 +80,14 @@ class PodAdmission:
     async def admit_new(self, pods: Mapping[str, dict[str, Any]], running: Collection[str]) -> None:
         """Decide every pod of ``pods`` (uid -> pod) not decided yet; ``running``: uids
         with containers here. Writes the status of refused pods."""
-        for gone in [u for u in (*self.admitted, *self.refused) if u not in pods]:
+        for uid, seen in list(self._images_seen.items()):
+            if uid in pods and _images(pods[uid]) != seen:
+                # A user changed a container's image: the choice made for the old one (its
+                # Windows build, hence isolation) no longer holds. Decide again.
+                self.admitted.pop(uid, None)
+        for gone in [u for u in (*self.admitted, *self.refused, *self._images_seen) if u not in pods]:
             self.admitted.pop(gone, None)
+            self._images_seen.pop(gone, None)
             self.refused.pop(gone, None)
             self._unwritten.discard(gone)
         new = [
@@ -111,6 +118,7 @@ class PodAdmission:
                 # planned without the isolation and images they were started with.
                 decision = admit(pod, node if node is not None else await self.local_node(), [])
                 self.admitted[uid] = decision if isinstance(decision, Admitted) else Admitted(None)
+                self._images_seen[uid] = _images(pod)
                 continue
             if node is None:
                 break
@@ -118,6 +126,7 @@ class PodAdmission:
             decision = admit(pod, node, others)
             if isinstance(decision, Admitted):
                 self.admitted[uid] = decision
+                self._images_seen[uid] = _images(pod)
                 continue
             self.refused[uid] = decision
             self._unwritten.add(uid)
@@ -172,6 +181,13 @@ class PodAdmission:
             pass
         except APIError as e:
             _log.warning("event.write_failed", reason=why.reason, error=str(e))
+
+
+def _images(pod: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (str(c.get("name")), str(c.get("image")))
+        for c in (pod.get("spec") or {}).get("containers") or ()
+    )
 
 
 def _ref(pod: Mapping[str, Any]) -> str:

@@ -185,3 +185,23 @@ async def test_restarted_agent_keeps_a_hand_bound_pod_running_as_it_was(client):
 
 async def _passed_twice(agent: Agent) -> bool:
     return agent.passes >= 2
+
+
+async def test_hand_bound_pod_image_change_is_admitted_again(hollow, client):
+    """Changing a hand-bound auto pod's image to an older build re-decides its isolation:
+    the new container runs with Hyper-V instead of the process isolation chosen before."""
+    await client.create(user_bound("swap", f"{MCR}:ltsc2022", "auto"))
+    st = await eventually(lambda: _phase(client, "swap", "Running"))
+    assert st["isolation"] == "process"
+    pod = await client.get("Pod", "swap", "default")
+    pod["spec"]["containers"][0]["image"] = f"{MCR}:ltsc2019"
+    await client.update(pod)
+    st = await eventually(lambda: _running_image(client, "swap", f"{MCR}:ltsc2019"))
+    assert st["isolation"] == "hyperv"
+
+
+async def _running_image(client: Any, name: str, image: str) -> dict | None:
+    st = await _phase(client, name, "Running")
+    if st and st["containerStatuses"][0]["image"] == image and "running" in st["containerStatuses"][0]["state"]:
+        return st
+    return None
