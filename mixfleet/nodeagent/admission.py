@@ -116,14 +116,16 @@ class PodAdmission:
             if uid in running:
                 # Decided now, even from this node's own facts, or its containers would be
                 # planned without the isolation and images they were started with.
-                decision = admit(pod, node if node is not None else await self.local_node(), [])
+                decision = await self._admit(pod, node if node is not None else await self.local_node(), [])
                 self.admitted[uid] = decision if isinstance(decision, Admitted) else Admitted(None)
                 self._images_seen[uid] = _images(pod)
                 continue
             if node is None:
                 break
             others = [self.bound(pods[u]) for u in self.admitted if u in pods]
-            decision = admit(pod, node, others)
+            decision = await self._admit(pod, node, others)
+            if decision is None:
+                continue  # a bug, logged: decided again next pass, not started meanwhile
             if isinstance(decision, Admitted):
                 self.admitted[uid] = decision
                 self._images_seen[uid] = _images(pod)
@@ -132,6 +134,16 @@ class PodAdmission:
             self._unwritten.add(uid)
             _log.warning("pod.rejected", node=self.node_name, pod=_ref(pod),
                          reason=decision.reason, message=decision.message)
+
+    async def _admit(
+        self, pod: Mapping[str, Any], node: Mapping[str, Any], others: list[dict[str, Any]]
+    ) -> Admitted | Rejected | None:
+        try:
+            return admit(pod, node, others)
+        except Exception:
+            # Never let one odd pod stop the reconcile loop, and every other pod with it.
+            _log.exception("admission.crashed", node=self.node_name, pod=_ref(pod))
+            return None
 
     async def _write_refusal(self, pod: dict[str, Any], why: Rejected) -> None:
         uid = pod_uid(pod)

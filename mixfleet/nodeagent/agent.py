@@ -8,7 +8,9 @@ resync repairs anything an event missed; the engine's container events (a contai
 started, was removed) wake the loop at once, so an exit is reported without waiting for the
 resync. Readiness probes run in one scheduler per agent (``nodeagent.probes``); a readiness
 change wakes the loop too, and status reports it. A restarted agent adopts the containers it
-finds (they carry their pod's uid in labels). The control plane being unreachable only
+finds (they carry their pod's uid in labels). Each pod bound here is admitted first
+(``nodeagent.admission``, the kubelet's admission): one this node cannot run, e.g. placed
+by hand through ``spec.nodeName``, is Failed with the reason instead of started. The control plane being unreachable only
 pauses the watch (reconnect with exponential backoff and jitter) and heartbeats; containers
 keep running.
 
