@@ -104,6 +104,10 @@ class Informer:
         keys = self._indexes[index].get(value, ())
         return [self.cache[k] for k in keys]
 
+    def index_values(self, index: str) -> list[str]:
+        """Every value ``index`` has objects under (e.g. each node name pods are bound to)."""
+        return [v for v, keys in self._indexes[index].items() if keys]
+
     def observed(self, key: str, revision: int, *, gone: bool | None = False) -> bool:
         """Whether the cache shows a write made at ``revision`` to ``key``: the object at
         that revision or later (``gone``: removed; None: either)."""

@@ -8,7 +8,9 @@ resync repairs anything an event missed; the engine's container events (a contai
 started, was removed) wake the loop at once, so an exit is reported without waiting for the
 resync. Readiness probes run in one scheduler per agent (``nodeagent.probes``); a readiness
 change wakes the loop too, and status reports it. A restarted agent adopts the containers it
-finds (they carry their pod's uid in labels). The control plane being unreachable only
+finds (they carry their pod's uid in labels). Each pod bound here is admitted first
+(``nodeagent.admission``, the kubelet's admission): one this node cannot run, e.g. placed
+by hand through ``spec.nodeName``, is Failed with the reason instead of started. The control plane being unreachable only
 pauses the watch (reconnect with exponential backoff and jitter) and heartbeats; containers
 keep running.
 
@@ -27,7 +29,8 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
-from mixfleet.client import APIError, Client, GoneError, UnavailableError
+from mixfleet.client import APIError, Client, GoneError, NotFoundError, UnavailableError
+from mixfleet.nodeagent.admission import PodAdmission
 from mixfleet.nodeagent.backoff import BackoffState
 from mixfleet.nodeagent.engines.base import Engine, EngineError
 from mixfleet.nodeagent.executor import Executor
@@ -38,7 +41,7 @@ from mixfleet.nodeagent.facts import (
     node_object,
 )
 from mixfleet.nodeagent.nodestatus import NodeWriter
-from mixfleet.nodeagent.podspec import LABEL_NODE, MANAGED, pod_uid
+from mixfleet.nodeagent.podspec import LABEL_NODE, LABEL_POD_UID, MANAGED, pod_uid
 from mixfleet.nodeagent.probes import Prober
 from mixfleet.nodeagent.reconcile import next_wake, plan
 from mixfleet.util import log
@@ -96,6 +99,7 @@ class Agent:
             on_done=self.wake,
         )
         self.executor.pods = self.pods
+        self.admission = PodAdmission(client, node_name, local_node=self._node_object)
         self.prober = Prober(engine, on_change=self.wake)
         self.executor.ready_ids = self.prober.ready
         self._wake = asyncio.Event()
@@ -180,11 +184,28 @@ class Agent:
             await self.refresh_node()
 
     async def refresh_node(self) -> None:
-        """Re-read facts from the engine; write the Node only when something changed."""
+        """Re-read facts from the engine; write the Node only when something changed. A Node
+        that is gone (``mixctl delete node``) is registered again, facts and all, as the
+        agent does on start: its pods were removed with it (controllers/podgc.py), and the
+        reconcile loop stops their containers as orphans."""
+        desired = await self._node_object()
         try:
-            await self.node.update_status((await self._node_object())["status"])
+            if not await self.node.update_status(desired["status"]):
+                # Nothing to write: still make sure the Node is there (one read per refresh).
+                await self.client.get("Node", self.node_name)
+        except NotFoundError:
+            await self._reregister(desired)
         except APIError as e:
             _log.warning("node.update_failed", node=self.node_name, error=str(e))
+
+    async def _reregister(self, desired: dict[str, Any]) -> None:
+        try:
+            await self.node.register(desired)
+        except APIError as e:
+            _log.warning("node.reregister_failed", node=self.node_name, error=str(e))
+            return
+        _log.warning("node.reregistered", node=self.node_name,
+                     why="the Node object was deleted while this agent ran")
 
     # -- pods ------------------------------------------------------------------------------
     async def _watch_loop(self) -> None:
@@ -250,7 +271,12 @@ class Agent:
         except EngineError as e:
             _log.warning("reconcile.engine_unavailable", node=self.node_name, error=e.message)
             return None
-        desired = list(self.pods.values())
+        running = {c.labels.get(LABEL_POD_UID, "") for c in actual}
+        await self.admission.admit_new(self.pods, running)
+        desired = [
+            self.admission.bound(p) for p in self.pods.values()
+            if self.admission.runnable(p, has_containers=pod_uid(p) in running)
+        ]
         ex = self.executor
         ex.backoff = ex.backoff.forget_pods({pod_uid(p) for p in desired})
         self.prober.sync(desired, actual, wall_now=self.clock())

@@ -127,3 +127,81 @@ async def test_agent_stops_when_cancelled_as_it_is_woken(client):
 
 async def _passed(agent: Agent) -> bool:
     return agent.passes > 0
+
+
+def user_bound(name: str, image: str, isolation: str) -> dict:
+    """A Windows pod a user bound by hand: spec.nodeName, no scheduler's spec.binding."""
+    pod = windows_pod(name, "win-20348", image, isolation)
+    del pod["spec"]["binding"]
+    pod["spec"]["os"] = {"name": "windows"}
+    pod["spec"]["platform"] = {"isolation": isolation}
+    return pod
+
+
+async def test_user_bound_auto_pod_runs_older_image_with_hyperv(hollow, client):
+    """A hand-bound pod with isolation auto and an older image is admitted with Hyper-V,
+    as the scheduler would have chosen on this host, and runs so."""
+    await client.create(user_bound("auto-old", f"{MCR}:ltsc2019", "auto"))
+    st = await eventually(lambda: _phase(client, "auto-old", "Running"))
+    assert st["isolation"] == "hyperv"
+
+
+async def test_user_bound_process_pod_of_older_build_is_rejected(hollow, client):
+    """A hand-bound process-isolated pod whose image build the host cannot run is Failed
+    (reason WindowsBuild) before any pull or start, saying which builds."""
+    await client.create(user_bound("proc-old", f"{MCR}:ltsc2019", "process"))
+    st = await eventually(lambda: _failed(client, "proc-old"))
+    assert st["reason"] == "WindowsBuild"
+    assert st["message"] == ("Pod was rejected: node win-20348: host build 20348 cannot run "
+                             "image build 17763 with process isolation")
+    assert not st.get("containerStatuses")
+
+
+async def _failed(client: Any, name: str) -> dict | None:
+    st = (await client.get("Pod", name, "default")).get("status") or {}
+    return st if st.get("phase") == "Failed" else None
+
+
+async def test_restarted_agent_keeps_a_hand_bound_pod_running_as_it_was(client):
+    """A restarted agent adopts the Hyper-V container admission chose for a hand-bound pod
+    instead of recreating it (its spec, isolation included, is decided the same again)."""
+    engine = SimulatedEngine(build=20348, revision=2655, hyperv=True, hostname="win-20348",
+                             images=[f"{MCR}:ltsc2019"])
+    ids = []
+    for _ in range(2):
+        agent = Agent(client, engine, "win-20348", facts=engine.host_facts(),
+                      config=AgentConfig(**FAST))
+        task = asyncio.create_task(agent.run())
+        if not ids:
+            await client.create(user_bound("kept", f"{MCR}:ltsc2019", "auto"))
+        await eventually(lambda: _phase(client, "kept", "Running"))
+        await eventually(lambda: _passed_twice(agent))
+        ids.append(sorted(c.id for c in await engine.list_containers()))
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert len(ids[0]) == 1 and ids[1] == ids[0]
+
+
+async def _passed_twice(agent: Agent) -> bool:
+    return agent.passes >= 2
+
+
+async def test_hand_bound_pod_image_change_is_admitted_again(hollow, client):
+    """Changing a hand-bound auto pod's image to an older build re-decides its isolation:
+    the new container runs with Hyper-V instead of the process isolation chosen before."""
+    await client.create(user_bound("swap", f"{MCR}:ltsc2022", "auto"))
+    st = await eventually(lambda: _phase(client, "swap", "Running"))
+    assert st["isolation"] == "process"
+    pod = await client.get("Pod", "swap", "default")
+    pod["spec"]["containers"][0]["image"] = f"{MCR}:ltsc2019"
+    await client.update(pod)
+    st = await eventually(lambda: _running_image(client, "swap", f"{MCR}:ltsc2019"))
+    assert st["isolation"] == "hyperv"
+
+
+async def _running_image(client: Any, name: str, image: str) -> dict | None:
+    st = await _phase(client, name, "Running")
+    if st and st["containerStatuses"][0]["image"] == image and "running" in st["containerStatuses"][0]["state"]:
+        return st
+    return None

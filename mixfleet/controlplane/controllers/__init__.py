@@ -7,6 +7,7 @@ shared informers (informers.py):
 - replicaset.py      ReplicaSet -> pods
 - nodelifecycle.py   heartbeats -> node NotReady + unreachable taint -> pod eviction
 - gc.py              ownerReferences -> cascading deletion (background, foreground)
+- podgc.py           pods bound to a Node that no longer exists -> Failed and deleted
 
 ``controller_loops`` is called once per leadership term; the returned coroutines share one
 set of informers and are cancelled together when leadership is lost.
@@ -33,6 +34,7 @@ def controller_loops(
     from mixfleet.controlplane.controllers.gc import GarbageCollector
     from mixfleet.controlplane.controllers.informers import SharedInformers
     from mixfleet.controlplane.controllers.nodelifecycle import NodeLifecycleController
+    from mixfleet.controlplane.controllers.podgc import PodGarbageCollector
     from mixfleet.controlplane.controllers.replicaset import ReplicaSetController
 
     informers = SharedInformers(registry, watches=watches)
@@ -46,5 +48,6 @@ def controller_loops(
             eviction=float(config.pod_eviction_timeout),
         ),
         GarbageCollector(registry, informers),
+        PodGarbageCollector(registry, informers),
     ]
     return [informers.run(), *(c.run() for c in controllers)]

@@ -29,16 +29,12 @@ from mixfleet.api import pods as P
 from mixfleet.api.types import Obj, ObjView
 from mixfleet.controlplane.controllers import writes
 from mixfleet.controlplane.controllers.base import Controller
+from mixfleet.controlplane.controllers.evict import force_delete
 from mixfleet.controlplane.controllers.informers import SharedInformers
-from mixfleet.controlplane.controllers.queue import Requeue
 from mixfleet.controlplane.events import NORMAL, WARNING
 from mixfleet.controlplane.informer import NODE, cache_key
 from mixfleet.controlplane.objects import thaw
-from mixfleet.controlplane.registry import (
-    ObjectNotFoundError,
-    Registry,
-    StaleObjectError,
-)
+from mixfleet.controlplane.registry import Registry
 from mixfleet.util import log
 
 _log = log.get("controllers.nodelifecycle")
@@ -192,24 +188,7 @@ class NodeLifecycleController(Controller):
 
     async def _evict(self, pod: ObjView, node: str) -> int:
         """Mark ``pod`` Failed and delete it; the revision of the delete (0: gone already)."""
-        m = pod["metadata"]
-        ref = f"{m.get('namespace')}/{m['name']}"
-        message = f"Node {node} which was running pod {m['name']} is unresponsive"
-        try:
-            if P.phase(pod) not in ("Succeeded", "Failed"):
-                failed: Obj = thaw(pod)
-                st = failed.setdefault("status", {})
-                st.update(phase="Failed", reason=NODE_LOST, message=message)
-                pod = await self.registry.update(failed, status_only=True)
-            done = await self.registry.delete(
-                "Pod", m["name"], m.get("namespace", ""), grace_period_seconds=0,
-                precondition_resource_version=pod["metadata"]["resourceVersion"],
-            )
-        except ObjectNotFoundError:
-            return 0  # already gone
-        except StaleObjectError as e:
-            raise Requeue(f"evicting {ref}: {e}") from e
-        _log.warning("pod.evicted", pod=ref, node=node)
-        await self.events.record(pod, type=WARNING, reason=NODE_LOST,
-                                 message=f"{message}: marked Failed and deleted")
-        return int(done["metadata"]["resourceVersion"])
+        message = f"Node {node} which was running pod {pod['metadata']['name']} is unresponsive"
+        return await force_delete(
+            self.registry, self.events, pod, node=node, reason=NODE_LOST, message=message
+        )
