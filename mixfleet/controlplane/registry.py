@@ -25,6 +25,7 @@ from __future__ import annotations
 import builtins
 import copy
 import functools
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -173,7 +174,7 @@ def _checked(obj: ObjView) -> Obj:
 
 
 def _label(obj: ObjView) -> str:
-    m = obj.get("metadata", {})
+    m = obj.get("metadata") or {}
     return f"{obj.get('kind')}/{m.get('name')}"
 
 
@@ -244,7 +245,7 @@ class Registry:
     # ---- writes ------------------------------------------------------------------------
 
     async def create(self, obj: Obj) -> Obj:
-        obj = _checked(obj)
+        obj = _checked(_generated_name(obj))
         k = kinds.by_kind(obj["kind"])
         await self._require_namespace(k, obj, pending=())
         new = _new_object(obj)
@@ -263,6 +264,12 @@ class Registry:
         checked: builtins.list[Obj] = []
         errors: builtins.list[FieldError] = []
         for i, raw in enumerate(objects, start=1):
+            m = raw.get("metadata") if isinstance(raw, dict) else None
+            if isinstance(m, dict) and not m.get("name") and m.get("generateName"):
+                # As kubectl: apply finds an object by its name, which a generated one lacks.
+                errors.append(FieldError("metadata.generateName", "cannot be used with apply: "
+                                         "give metadata.name, or use create", document=i))
+                continue
             try:
                 checked.append(_checked(raw))
             except InvalidObjectError as e:
@@ -272,6 +279,7 @@ class Registry:
                     )
                     for err in e.errors
                 )
+        errors.extend(_duplicates(checked))
         if errors:
             raise InvalidObjectError(errors)
         for attempt in range(_APPLY_RETRIES):
@@ -597,6 +605,22 @@ class Registry:
         return ops
 
 
+def _duplicates(objs: Sequence[Obj]) -> builtins.list[FieldError]:
+    """One apply names each object once: it is one store transaction, which writes a key
+    once (and which of two versions should win would be a guess)."""
+    first: dict[str, int] = {}
+    errors: builtins.list[FieldError] = []
+    for i, obj in enumerate(objs, start=1):
+        key = kinds.key_for(obj)
+        if key in first:
+            errors.append(FieldError(
+                "metadata.name", f"duplicate: document {first[key]} is the same object",
+                document=i, object=_label(obj)))
+        else:
+            first.setdefault(key, i)
+    return errors
+
+
 def _prepare(w: Write) -> tuple[Op | None, Obj | None, kinds.Kind]:
     """(store op or None for nothing to write, what the store will hold, kind) for one
     write of a batch; raises InvalidObjectError."""
@@ -748,6 +772,20 @@ def _new_object(obj: Obj, *, created: str | None = None) -> Obj:
     for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
         m.pop(f, None)
     return new
+
+
+# Kubernetes' generated-name suffix: 5 characters with no vowels (no words) and no
+# look-alikes (0/o, 1/l), after at most 58 of the prefix, so the name fits 63.
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def _generated_name(obj: Obj) -> Obj:
+    """``obj`` with ``metadata.name`` made from ``metadata.generateName`` when it has none."""
+    m = obj.get("metadata")
+    if not isinstance(m, dict) or m.get("name") or not isinstance(m.get("generateName"), str):
+        return obj
+    suffix = "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+    return {**obj, "metadata": {**m, "name": m["generateName"][:58] + suffix}}
 
 
 def _merge_applied(old: Obj, applied: Obj) -> Obj:

@@ -10,15 +10,16 @@ import asyncio
 import contextlib
 import functools
 import json
-from typing import Any, AsyncIterator, Awaitable, TypeVar
+from dataclasses import replace
+from typing import Any, AsyncIterator, Awaitable, Sequence, TypeVar
 
 import grpc
 from grpc_health.v1 import _async as health_aio  # health.aio, which the stubs lack
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from mixfleet.api import kinds
-from mixfleet.api.errors import InvalidObjectError
+from mixfleet.api import kinds, validation
+from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.controlplane import registry as reg
 from mixfleet.controlplane.registry import Registry
 from mixfleet.controlplane.watch import watch
@@ -94,14 +95,47 @@ async def _bounded(context: grpc.aio.ServicerContext, aw: Awaitable[_T]) -> _T:
         raise store_errors.UnavailableError(f"no answer within {limit:.1f}s") from e
 
 
-def _load(data: bytes) -> dict[str, Any]:
+def _load(data: bytes, *, document: int | None = None) -> dict[str, Any]:
+    """One request body: JSON whose envelope (api.validation.validate_envelope) holds, so
+    nothing after this reads a field of the wrong type. InvalidObjectError names the field."""
     try:
         obj = json.loads(data)
-    except ValueError as e:
-        from mixfleet.api.errors import FieldError
-
-        raise InvalidObjectError([FieldError("", f"not valid JSON: {e}")]) from e
+    except RecursionError:
+        # The C decoder gives up on deep nesting (10,000 "[") with RecursionError.
+        raise InvalidObjectError([FieldError(
+            "", f"nested too deeply: at most {validation.MAX_NESTING_DEPTH} levels", document=document
+        )]) from None
+    except ValueError as e:  # also UnicodeDecodeError
+        raise InvalidObjectError([FieldError("", f"not valid JSON: {e}", document=document)]) from e
+    errors = validation.validate_envelope(obj)
+    if errors:
+        raise InvalidObjectError([replace(err, document=document, object=_label(obj)) for err in errors])
     return obj
+
+
+def _load_all(data: Sequence[bytes]) -> list[dict[str, Any]]:
+    """Every body of an Apply, reporting the problems of all of them at once."""
+    objs: list[dict[str, Any]] = []
+    errors: list[FieldError] = []
+    for i, d in enumerate(data, start=1):
+        try:
+            objs.append(_load(d, document=i))
+        except InvalidObjectError as e:
+            errors.extend(e.errors)
+    if errors:
+        raise InvalidObjectError(errors)
+    return objs
+
+
+def _label(obj: Any) -> str:
+    """``Kind/name`` for messages, when the body has them as strings."""
+    if not isinstance(obj, dict):
+        return ""
+    kind, meta = obj.get("kind"), obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if isinstance(kind, str) and kind and isinstance(name, str) and name:
+        return f"{kind}/{name}"
+    return ""
 
 
 def _dump(obj: dict[str, Any]) -> bytes:
@@ -116,7 +150,7 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
 
     async def Apply(self, request: pb.ApplyRequest, context: Any) -> pb.ApplyResponse:
         async with _errors(context, "Apply"):
-            objs = [_load(o) for o in request.objects]
+            objs = _load_all(request.objects)
             results = await _bounded(context, self.registry.apply(objs, dry_run=request.dry_run))
             return pb.ApplyResponse(
                 results=[pb.ApplyResult(object=_dump(r.object), outcome=r.outcome) for r in results]
@@ -130,7 +164,8 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
     async def Update(self, request: pb.UpdateRequest, context: Any) -> pb.ObjectResponse:
         async with _errors(context, "Update"):
             obj = await _bounded(
-                context, self.registry.update(_load(request.object), status_only=request.status_only)
+                context,
+                self.registry.update(_load(request.object), status_only=request.status_only),
             )
             return pb.ObjectResponse(object=_dump(obj))
 
