@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Sequence
 
@@ -207,5 +209,26 @@ def test_mixctl_says_how_much_a_failed_batch_left_applied(tmp_path: Path) -> Non
         assert "the other 3 were not. Repeating the apply is safe." in done.stderr
         assert "Traceback" not in done.stderr
         assert done.stdout.count(" created") == 10
+    finally:
+        cp.stop()
+
+
+def test_mixctl_apply_with_no_answer_says_outcome_unknown(tmp_path: Path) -> None:
+    """The control plane takes the request and never answers (it is SIGSTOPped): mixctl
+    says the outcome is unknown and repeating is safe, not "cannot reach" or "failed"."""
+    cp = start_controlplane_process(tmp_path, f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        mixctl = Mixctl(cp.address, tmp_path / "config")
+        path = tmp_path / "ns.yaml"
+        path.write_text(json.dumps(_namespaces("silent", 1)[0]))
+        os.kill(cp.proc.pid, signal.SIGSTOP)
+        try:
+            done = mixctl("apply", "-f", str(path))
+        finally:
+            os.kill(cp.proc.pid, signal.SIGCONT)
+        assert done.returncode == 1
+        assert "outcome unknown: the apply may have been committed; repeating the apply is safe" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert mixctl("apply", "-f", str(path)).returncode == 0  # and repeating it is
     finally:
         cp.stop()

@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Any, Callable
 
-from mixfleet.client import APIError, Client, OutcomeUnknownError, TooLargeError
+from mixfleet.client import APIError, Client, OutcomeUnknownError, TooLargeError, UnavailableError
 from mixfleet.mixctl import names
 from mixfleet.mixctl.commands import Subparsers
 from mixfleet.mixctl.errors import CLIError, api_error_message
@@ -83,9 +83,25 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
                 raise
             await _apply_in_batches(client, objects, e.limit, dry_run=args.dry_run, show=show,
                                     server=session.target.server)
+        except UnavailableError as e:
+            if args.dry_run or not _maybe_committed(e):
+                raise
+            # Our own deadline passed with the request sent: "cannot reach" would be a guess.
+            raise CLIError(
+                f"error: no answer from the control plane at {session.target.server} in time: "
+                "outcome unknown: the apply may have been committed; repeating the apply is safe"
+            ) from e
 
     session.run(go)
     return 0
+
+
+def _maybe_committed(err: APIError) -> bool:
+    """Whether a failed apply may still have been committed: the server said "outcome
+    unknown", or the client's own deadline passed while the request was out."""
+    if isinstance(err, OutcomeUnknownError):
+        return True
+    return isinstance(err, UnavailableError) and "deadline exceeded" in err.message.lower()
 
 
 def batches(objects: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
@@ -111,7 +127,7 @@ async def _apply_in_batches(
         except APIError as e:
             if done == 0:
                 raise
-            unknown = len(batch) if isinstance(e, OutcomeUnknownError) else 0
+            unknown = len(batch) if not dry_run and _maybe_committed(e) else 0
             maybe = f", the {unknown} of this batch may have been" if unknown else ""
             raise CLIError(
                 f"{api_error_message(e, server=server)}\n"
