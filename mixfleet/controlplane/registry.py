@@ -450,10 +450,16 @@ class Registry:
             new.pop("status", None)
         if encode(new) == encode(old):
             return old
+        value = encode(new)
         try:
-            rev = await self._commit([Op.update(key, encode(new), expected)])
+            rev = await self._commit([Op.update(key, value, expected)])
         except ConflictError as e:
-            raise StaleObjectError(k, name) from e
+            # The store retried a commit whose answer was lost (etcd, after a timeout):
+            # the bytes there being exactly this update's, it is this update that won.
+            now = await self.store.get(key)
+            if now is None or now.value != value:
+                raise StaleObjectError(k, name) from e
+            rev = now.mod_revision
         meta(new)["resourceVersion"] = str(rev)
         if k.kind != "Pod" and _deletable(new):
             await self._remove_if_finalized(k, new)

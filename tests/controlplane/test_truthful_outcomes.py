@@ -130,7 +130,8 @@ async def test_commit_past_the_deadline_is_outcome_unknown_and_then_found(
 
 async def test_a_commit_sent_twice_is_still_a_success(served: ControlPlane) -> None:
     """The store commits, loses the answer and sends the commit again, which then finds the
-    objects there: the create and the apply still succeed, not "already exists"."""
+    objects there: the create, the apply and the update still succeed, not "already
+    exists" or "the object has been modified"."""
     store = served.store
     assert isinstance(store, _LateAnswers)
     store.answer_lost = True
@@ -139,6 +140,9 @@ async def test_a_commit_sent_twice_is_still_a_success(served: ControlPlane) -> N
         assert created["metadata"]["name"] == "twice-create-0"
         results = await client.apply(_namespaces("twice-apply", 3))
         assert [o["metadata"]["name"] for o, _ in results] == [f"twice-apply-{i}" for i in range(3)]
+        created["metadata"]["labels"] = {"changed": "yes"}
+        updated = await client.update(created)  # a CAS on the revision it read
+        assert updated["metadata"]["labels"] == {"changed": "yes"}
         store.answer_lost = False
         assert await _names(client, "twice-apply") == {f"twice-apply-{i}" for i in range(3)}
 
