@@ -162,7 +162,8 @@ def _pod_spec(pod: dict[str, Any], path: str, errs: Errors) -> None:
         _toleration(t, item(child(path, "tolerations"), i), errs)
     _labels(child(path, "nodeSelector"), spec.get("nodeSelector"), errs)
     _affinity(_map(spec.get("affinity")), child(path, "affinity"), errs)
-    _platform(pod, spec, path, {c.get("name") for _, _, c in containers}, errs)
+    names_ = {c.get("name") for _, _, c in containers if isinstance(c.get("name"), str)}
+    _platform(pod, spec, path, names_, errs)
 
 
 def _container(c: dict[str, Any], path: str, seen: set[str], errs: Errors) -> None:
@@ -266,7 +267,7 @@ def _platform(pod: dict[str, Any], spec: dict[str, Any], path: str, containers: 
     seen = set()
     for i, o in _items(platform.get("imageOverrides")):
         opath = item(child(ppath, "imageOverrides"), i)
-        target = o.get("container")
+        target = _str(o.get("container"))  # another type: reported by the schema check
         if target is not None and target not in containers:
             errs.append(FieldError(child(opath, "container"), f"container {show(target)} not found"))
         try:  # one image per build and container: the revision does not tell images apart
@@ -320,6 +321,9 @@ def _selector_matches(selector: dict[str, Any], labels: Any, errs: Errors) -> No
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         errs.append(FieldError("spec.selector", "empty selector is invalid: it would select every pod"))
         return
+    labels_, exprs = selector.get("matchLabels"), selector.get("matchExpressions")
+    if not isinstance(labels_ or {}, dict) or not isinstance(exprs or [], list):
+        return  # the wrong types are reported by the schema check
     try:
         compiled = selectors.from_dict(selector)
     except ValueError:
@@ -400,3 +404,83 @@ def validate_propagation(policy: str) -> list[FieldError]:
         return []
     supported = _supported(PROPAGATION_POLICIES)
     return [FieldError("propagationPolicy", f"unsupported value {show(policy)}: supported values: {supported}")]
+
+
+# ---- the envelope: the shape every request body has before anything reads it ----------
+
+# Deeper than any real object (a Deployment's deepest field is about 12 levels down), and
+# far below the depth where copying or walking an object would exhaust Python's stack.
+MAX_NESTING_DEPTH = 64
+_ENVELOPE_MAPS = ("metadata", "spec", "status")
+_METADATA_STRINGS = ("name", "generateName", "namespace", "resourceVersion", "uid")
+_METADATA_STRING_MAPS = ("labels", "annotations")
+
+
+def validate_envelope(body: Any) -> Errors:
+    """What is wrong with the outer shape of a request body (empty: nothing), each problem
+    naming its field: a JSON object; ``apiVersion`` and ``kind`` strings (kind required);
+    ``metadata``, ``spec``, ``status`` objects; metadata's names strings; labels and
+    annotations maps of string to string; no deeper nesting than MAX_NESTING_DEPTH.
+    Checked on every body the API receives before the registry reads it, so a malformed
+    one is INVALID_ARGUMENT naming the field, never a crash deep in the write path."""
+    if not isinstance(body, dict):
+        return [FieldError("", f"must be a JSON object, got {schema.type_name(body)}")]
+    errs: Errors = []
+    kind = body.get("kind")
+    if kind is None or kind == "":
+        errs.append(FieldError("kind", "required value"))
+    for key in ("apiVersion", "kind"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            errs.append(FieldError(key, f"must be a string, got {schema.type_name(body[key])}"))
+    for key in _ENVELOPE_MAPS:
+        if body.get(key) is not None and not isinstance(body[key], dict):
+            errs.append(FieldError(key, f"must be an object, got {schema.type_name(body[key])}"))
+    meta = _map(body.get("metadata"))
+    for key in _METADATA_STRINGS:
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            errs.append(FieldError(child("metadata", key), f"must be a string, got {schema.type_name(meta[key])}"))
+    for key in _METADATA_STRING_MAPS:
+        _string_map(child("metadata", key), meta.get(key), errs)
+    too_deep = _too_deep(body, MAX_NESTING_DEPTH)
+    if too_deep is not None:
+        errs.append(FieldError(too_deep, f"nested too deeply: at most {MAX_NESTING_DEPTH} levels"))
+    return errs
+
+
+def _string_map(path: str, value: Any, errs: Errors) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        errs.append(FieldError(path, f"must be a map of string to string, got {schema.type_name(value)}"))
+        return
+    for key, v in value.items():
+        if not isinstance(v, str):
+            errs.append(FieldError(child(path, str(key)), f"must be a string, got {schema.type_name(v)}"))
+
+
+def _too_deep(body: Any, limit: int) -> str | None:
+    """The path of the first value nested deeper than ``limit``, or None. Iterative: a
+    recursive walk would itself overflow on the bodies it is meant to refuse. Each value
+    carries its trail of keys (a linked pair), and the path is spelt only when it is needed:
+    this runs on every write."""
+    stack: list[tuple[Any, int, Any]] = [(body, 0, None)]
+    while stack:
+        value, depth, trail = stack.pop()
+        if depth > limit:
+            return _spell(trail)
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1, (trail, str(k))) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1, (trail, i)) for i, v in enumerate(value))
+    return None
+
+
+def _spell(trail: Any) -> str:
+    keys: list[str | int] = []
+    while trail is not None:
+        trail, key = trail
+        keys.append(key)
+    path = ""
+    for key in reversed(keys):
+        path = item(path, key) if isinstance(key, int) else child(path, key)
+    return path

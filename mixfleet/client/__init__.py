@@ -9,6 +9,8 @@ from mixfleet.client.client import (
     GoneError,
     InvalidError,
     NotFoundError,
+    OutcomeUnknownError,
+    TooLargeError,
     UnavailableError,
 )
 
@@ -20,5 +22,7 @@ __all__ = [
     "GoneError",
     "InvalidError",
     "NotFoundError",
+    "OutcomeUnknownError",
+    "TooLargeError",
     "UnavailableError",
 ]

@@ -8,6 +8,9 @@ Objects go in and come out as plain dicts. gRPC errors are translated here, once
     ├── AlreadyExistsError  ALREADY_EXISTS
     ├── ConflictError       ABORTED: resourceVersion conflict, re-read and retry
     ├── GoneError           OUT_OF_RANGE: watch revision compacted, re-list
+    ├── TooLargeError       RESOURCE_EXHAUSTED: too many objects for one request (``limit``)
+    ├── OutcomeUnknownError DEADLINE_EXCEEDED from the server while it was committing:
+    │                       the write may be committed; not retried, repeating is the caller's call
     └── UnavailableError    UNAVAILABLE / DEADLINE_EXCEEDED after retries (temporary)
 
 Transport glitches (UNAVAILABLE) are retried with exponential backoff and jitter for up to
@@ -63,8 +66,24 @@ class GoneError(APIError):
     code = grpc.StatusCode.OUT_OF_RANGE
 
 
+class TooLargeError(APIError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, *, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit  # the server's objects-per-apply limit, when it said so
+
+
+class OutcomeUnknownError(APIError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 class UnavailableError(APIError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+# The server's trailer with its per-request object limit (controlplane/server.py).
+MAX_OBJECTS_TRAILER = "mixfleet-max-objects-per-apply"
 
 
 _BY_CODE: dict[grpc.StatusCode, type[APIError]] = {
@@ -78,10 +97,23 @@ _BY_CODE[grpc.StatusCode.DEADLINE_EXCEEDED] = UnavailableError
 def translate(err: grpc.RpcError, target: str) -> APIError:
     code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
     details = err.details() if hasattr(err, "details") else str(err)
+    if code is grpc.StatusCode.DEADLINE_EXCEEDED and (details or "").startswith("outcome unknown"):
+        return OutcomeUnknownError(details or "")  # the server's own answer, not a lost connection
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return TooLargeError(details or code.name, limit=_limit(err))
     cls = _BY_CODE.get(code, APIError)
     if cls is UnavailableError:
         details = f"cannot reach the control plane at {target}: {details}"
     return cls(details or code.name)
+
+
+def _limit(err: grpc.RpcError) -> int | None:
+    trailers: Any = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
+    for entry in trailers or ():
+        key, value = entry  # a (key, value) pair; grpc's stubs type it loosely
+        if key == MAX_OBJECTS_TRAILER and str(value).isdigit():
+            return int(value)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

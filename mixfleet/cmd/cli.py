@@ -40,6 +40,11 @@ def _add_controlplane_args(p: argparse.ArgumentParser, *, default_store: str | N
         default=None,
         help="largest object the API accepts, encoded (default 1.5 MiB, like etcd's request limit)",
     )
+    p.add_argument(
+        "--max-objects-per-apply", type=int, default=0, metavar="N",
+        help="refuse an apply of more objects (mixctl splits larger files); "
+             "default 1000 on the embedded store, 100 on etcd (its --max-txn-ops is 128)",
+    )
 
 
 def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
@@ -52,6 +57,7 @@ def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
         leader_ttl=args.leader_ttl,
         node_monitor_grace=args.node_monitor_grace,
         pod_eviction_timeout=args.pod_eviction_timeout,
+        max_objects_per_apply=args.max_objects_per_apply,
     )
     if args.identity:
         cfg.identity = args.identity

@@ -26,7 +26,7 @@ from mixfleet.controlplane.compaction import COMPACTION_INTERVAL_SECONDS, compac
 from mixfleet.controlplane.controllers import controller_loops
 from mixfleet.controlplane.events import EventRecorder
 from mixfleet.controlplane.logs import LogProxy
-from mixfleet.controlplane.registry import Registry
+from mixfleet.controlplane.registry import ETCD_OBJECTS_PER_APPLY, MAX_OBJECTS_PER_APPLY, Registry
 from mixfleet.controlplane.scheduling import SchedulerLoop
 from mixfleet.controlplane.server import start_server
 from mixfleet.controlplane.watchcache import WatchCache
@@ -55,6 +55,8 @@ class ControlPlaneConfig:
     pod_eviction_timeout: float = 60.0  # pods of a NotReady node are replaced after this
     max_object_bytes: int = limits.MAX_OBJECT_BYTES  # per object, encoded
     compaction_interval: float = COMPACTION_INTERVAL_SECONDS
+    # Objects one Apply may carry; 0: what the store commits in time (registry's constants).
+    max_objects_per_apply: int = 0
 
 
 class ControlPlane:
@@ -77,7 +79,11 @@ class ControlPlane:
     async def start(self) -> None:
         if self.store is None:
             self.store = open_store(self.config.store_url)
-        self.registry = Registry(self.store, max_object_bytes=self.config.max_object_bytes)
+        self.registry = Registry(
+            self.store,
+            max_object_bytes=self.config.max_object_bytes,
+            max_objects_per_apply=self._objects_per_apply(),
+        )
         await self.registry.ensure_system_namespaces()
         self.watches = WatchCache(self.registry)
         self.server, self.port, self._health = await start_server(
@@ -86,6 +92,13 @@ class ControlPlane:
         await self._set_leading(False)
         self._tasks.append(asyncio.create_task(self._lead(), name="leadership"))
         _log.info("controlplane.started", address=self.address, identity=self.config.identity)
+
+    def _objects_per_apply(self) -> int:
+        if self.config.max_objects_per_apply > 0:
+            return self.config.max_objects_per_apply
+        if self.config.store_url.startswith("etcd://"):
+            return ETCD_OBJECTS_PER_APPLY
+        return MAX_OBJECTS_PER_APPLY
 
     async def _lead(self) -> None:
         assert self.store is not None and self.registry is not None

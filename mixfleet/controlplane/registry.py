@@ -22,14 +22,18 @@ no: a deposed leader that has noticed stops at once; one that has not is stopped
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import contextlib
+import contextvars
 import copy
 import functools
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from mixfleet.api import defaults, kinds, limits, names, schema, selectors, times, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
@@ -58,6 +62,17 @@ _APPLY_RETRIES = 5
 _DELETE_ATTEMPTS = 5
 # Registry.txn trusts a namespace it saw exist this recently (see _namespace_exists).
 NAMESPACE_SEEN_SECONDS = 10.0
+# How many objects one Apply may carry; a larger one is refused before anything is read.
+# An apply is one store commit, and a commit the request's deadline overtakes has an
+# unknown outcome: 40,000 Namespaces took the embedded store past mixctl's 10 s while it
+# went on to commit all of them. On the project's shared 2-core machine (load 6), with the
+# scheduler busy, applying 5,000 Pods took 7.6 s of the 9.5 s the server has; 2,000 took
+# 2.1 s, 1,000 1.4 s: 1,000 keeps a margin of several times for a loaded host. mixctl
+# splits a larger file into batches by itself.
+MAX_OBJECTS_PER_APPLY = 1000
+# etcd refuses a txn of more than --max-txn-ops operations (default 128) whatever its time;
+# 100 like the scheduler's batches (controlplane/scheduling.py TXN_OPS).
+ETCD_OBJECTS_PER_APPLY = 100
 
 
 class RegistryError(Exception):
@@ -82,6 +97,31 @@ class ObjectExistsError(RegistryError):
 class NotLeaderError(RegistryError):
     def __init__(self) -> None:
         super().__init__("this control plane is no longer the leader: write refused")
+
+
+class TooManyObjectsError(RegistryError):
+    """An apply of more objects than one request may carry; nothing was read or written."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(
+            f"apply of {count} objects refused: at most {limit} per request "
+            "(--max-objects-per-apply); nothing was applied. Send them in batches "
+            "(mixctl apply does so by itself)"
+        )
+        self.count = count
+        self.limit = limit
+
+
+class OutcomeUnknownError(RegistryError):
+    """A request's deadline passed while its store commit was under way: the write may or
+    may not be committed. Every write of the API is safe to repeat (apply is idempotent; a
+    create answers AlreadyExists, an update with a resourceVersion a conflict)."""
+
+    def __init__(self, seconds: float, *, verb: str = "apply") -> None:
+        super().__init__(
+            f"outcome unknown: no answer from the store within {seconds:.1f}s while it was "
+            f"committing; the write may have been committed; repeating the {verb} is safe"
+        )
 
 
 class StaleObjectError(RegistryError):
@@ -172,15 +212,50 @@ def _checked(obj: ObjView) -> Obj:
     return out
 
 
+# The commits started by the current request's task, while ``tracked_commits`` is active.
+_TRACKED: contextvars.ContextVar[builtins.list["asyncio.Future[int]"] | None] = contextvars.ContextVar(
+    "mixfleet_tracked_commits", default=None
+)
+
+
+@contextlib.contextmanager
+def tracked_commits() -> Iterator[builtins.list["asyncio.Future[int]"]]:
+    """Within this block, every store commit the current task starts through a Registry is
+    recorded in the yielded list and shielded from the task's cancellation: a deadline that
+    cancels the request then no longer cuts a commit in half (etcd) or lets it finish
+    unseen (the SQLite thread goes on regardless), and the caller can tell "nothing was
+    written" (no commit began) from "outcome unknown" (one was under way)."""
+    commits: builtins.list[asyncio.Future[int]] = []
+    token = _TRACKED.set(commits)
+    try:
+        yield commits
+    finally:
+        _TRACKED.reset(token)
+
+
+def _retrieve(commit: "asyncio.Future[int]") -> None:
+    # A commit whose waiter was cancelled keeps its error: fetch it so asyncio does not
+    # log "exception was never retrieved"; the request that gave up reports it.
+    if not commit.cancelled():
+        commit.exception()
+
+
 def _label(obj: ObjView) -> str:
-    m = obj.get("metadata", {})
+    m = obj.get("metadata") or {}
     return f"{obj.get('kind')}/{m.get('name')}"
 
 
 class Registry:
-    def __init__(self, store: Store, *, max_object_bytes: int = limits.MAX_OBJECT_BYTES) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_object_bytes: int = limits.MAX_OBJECT_BYTES,
+        max_objects_per_apply: int = MAX_OBJECTS_PER_APPLY,
+    ) -> None:
         self.store = store
         self.max_object_bytes = max_object_bytes
+        self.max_objects_per_apply = max_objects_per_apply
         self._fence: Callable[[], bool] | None = None
         self._namespaces: dict[str, float] = {}  # namespace -> when last seen to exist
 
@@ -198,7 +273,13 @@ class Registry:
         if self._fence is not None and not self._fence():
             raise NotLeaderError()
         self._check_sizes(ops)
-        return await self.store.txn(ops)
+        tracked = _TRACKED.get()
+        if tracked is None:  # the control plane's own writers: no request deadline
+            return await self.store.txn(ops)
+        commit = asyncio.ensure_future(self.store.txn(ops))
+        commit.add_done_callback(_retrieve)
+        tracked.append(commit)
+        return await asyncio.shield(commit)
 
     def _check_sizes(self, ops: Sequence[Op]) -> None:
         """Every object written is at most ``max_object_bytes`` encoded: checked here, the
@@ -244,14 +325,20 @@ class Registry:
     # ---- writes ------------------------------------------------------------------------
 
     async def create(self, obj: Obj) -> Obj:
-        obj = _checked(obj)
+        obj = _checked(_generated_name(obj))
         k = kinds.by_kind(obj["kind"])
         await self._require_namespace(k, obj, pending=())
         new = _new_object(obj)
+        key = kinds.key_for(new)
         try:
-            rev = await self._commit([Op.create(kinds.key_for(new), encode(new))])
+            rev = await self._commit([Op.create(key, encode(new))])
         except AlreadyExistsError as e:
-            raise ObjectExistsError(k, new["metadata"]["name"]) from e
+            # The store retried a commit whose answer was lost (etcd, after a timeout):
+            # the object there with this very uid is this create's, not someone else's.
+            current = await self.store.get(key)
+            if current is None or decode(current)["metadata"].get("uid") != new["metadata"]["uid"]:
+                raise ObjectExistsError(k, new["metadata"]["name"]) from e
+            rev = current.mod_revision
         meta(new)["resourceVersion"] = str(rev)
         _log.info("object.created", object=_label(new), revision=rev)
         return new
@@ -259,10 +346,19 @@ class Registry:
     async def apply(
         self, objects: builtins.list[Obj], *, dry_run: bool = False
     ) -> builtins.list[ApplyResult]:
-        """Create or update every object atomically (one store transaction)."""
+        """Create or update every object atomically (one store transaction); at most
+        ``max_objects_per_apply`` of them (TooManyObjectsError)."""
+        if len(objects) > self.max_objects_per_apply:
+            raise TooManyObjectsError(len(objects), self.max_objects_per_apply)
         checked: builtins.list[Obj] = []
         errors: builtins.list[FieldError] = []
         for i, raw in enumerate(objects, start=1):
+            m = raw.get("metadata") if isinstance(raw, dict) else None
+            if isinstance(m, dict) and not m.get("name") and m.get("generateName"):
+                # As kubectl: apply finds an object by its name, which a generated one lacks.
+                errors.append(FieldError("metadata.generateName", "cannot be used with apply: "
+                                         "give metadata.name, or use create", document=i))
+                continue
             try:
                 checked.append(_checked(raw))
             except InvalidObjectError as e:
@@ -272,12 +368,15 @@ class Registry:
                     )
                     for err in e.errors
                 )
+        errors.extend(_duplicates(checked))
         if errors:
             raise InvalidObjectError(errors)
         for attempt in range(_APPLY_RETRIES):
             try:
                 return await self._apply_once(checked, dry_run=dry_run)
-            except ConflictError:
+            # AlreadyExists: a concurrent create, or the store retrying a commit whose
+            # answer was lost; read again, and what is there is "unchanged".
+            except (ConflictError, AlreadyExistsError):
                 if attempt == _APPLY_RETRIES - 1:
                     raise
                 _log.info("apply.conflict_retry", attempt=attempt + 1)
@@ -351,10 +450,16 @@ class Registry:
             new.pop("status", None)
         if encode(new) == encode(old):
             return old
+        value = encode(new)
         try:
-            rev = await self._commit([Op.update(key, encode(new), expected)])
+            rev = await self._commit([Op.update(key, value, expected)])
         except ConflictError as e:
-            raise StaleObjectError(k, name) from e
+            # The store retried a commit whose answer was lost (etcd, after a timeout):
+            # the bytes there being exactly this update's, it is this update that won.
+            now = await self.store.get(key)
+            if now is None or now.value != value:
+                raise StaleObjectError(k, name) from e
+            rev = now.mod_revision
         meta(new)["resourceVersion"] = str(rev)
         if k.kind != "Pod" and _deletable(new):
             await self._remove_if_finalized(k, new)
@@ -597,6 +702,22 @@ class Registry:
         return ops
 
 
+def _duplicates(objs: Sequence[Obj]) -> builtins.list[FieldError]:
+    """One apply names each object once: it is one store transaction, which writes a key
+    once (and which of two versions should win would be a guess)."""
+    first: dict[str, int] = {}
+    errors: builtins.list[FieldError] = []
+    for i, obj in enumerate(objs, start=1):
+        key = kinds.key_for(obj)
+        if key in first:
+            errors.append(FieldError(
+                "metadata.name", f"duplicate: document {first[key]} is the same object",
+                document=i, object=_label(obj)))
+        else:
+            first.setdefault(key, i)
+    return errors
+
+
 def _prepare(w: Write) -> tuple[Op | None, Obj | None, kinds.Kind]:
     """(store op or None for nothing to write, what the store will hold, kind) for one
     write of a batch; raises InvalidObjectError."""
@@ -748,6 +869,20 @@ def _new_object(obj: Obj, *, created: str | None = None) -> Obj:
     for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
         m.pop(f, None)
     return new
+
+
+# Kubernetes' generated-name suffix: 5 characters with no vowels (no words) and no
+# look-alikes (0/o, 1/l), after at most 58 of the prefix, so the name fits 63.
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def _generated_name(obj: Obj) -> Obj:
+    """``obj`` with ``metadata.name`` made from ``metadata.generateName`` when it has none."""
+    m = obj.get("metadata")
+    if not isinstance(m, dict) or m.get("name") or not isinstance(m.get("generateName"), str):
+        return obj
+    suffix = "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+    return {**obj, "metadata": {**m, "name": m["generateName"][:58] + suffix}}
 
 
 def _merge_applied(old: Obj, applied: Obj) -> Obj:

@@ -10,15 +10,17 @@ import asyncio
 import contextlib
 import functools
 import json
-from typing import Any, AsyncIterator, Awaitable, TypeVar
+from dataclasses import replace
+from typing import Any, AsyncIterator, Awaitable, Sequence, TypeVar
 
 import grpc
 from grpc_health.v1 import _async as health_aio  # health.aio, which the stubs lack
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from mixfleet.api import kinds
-from mixfleet.api.errors import InvalidObjectError
+from mixfleet.api import kinds, validation
+from mixfleet.api.errors import FieldError, InvalidObjectError
+from mixfleet.client.client import MAX_OBJECTS_TRAILER
 from mixfleet.controlplane import registry as reg
 from mixfleet.controlplane.registry import Registry
 from mixfleet.controlplane.watch import watch
@@ -39,6 +41,8 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (reg.NamespaceNotFoundError, grpc.StatusCode.NOT_FOUND),
     (reg.ObjectExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (reg.StaleObjectError, grpc.StatusCode.ABORTED),
+    (reg.TooManyObjectsError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (reg.OutcomeUnknownError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (store_errors.ConflictError, grpc.StatusCode.ABORTED),
     (store_errors.AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (store_errors.NotFoundError, grpc.StatusCode.NOT_FOUND),
@@ -77,31 +81,95 @@ async def _errors(context: grpc.aio.ServicerContext, method: str) -> AsyncIterat
         # A missing object is an ordinary answer (agents probe for their Lease), not news.
         level = _log.debug if code is grpc.StatusCode.NOT_FOUND else _log.info
         level("rpc.failed", method=method, code=code.name, error=message)
-        await context.abort(code, message)
+        await context.abort(code, message, trailing_metadata=_trailers(e))
+
+
+def _trailers(err: BaseException) -> tuple[tuple[str, str], ...]:
+    # The per-request limit travels as data too, so mixctl splits an apply by it without
+    # parsing the message.
+    if isinstance(err, reg.TooManyObjectsError):
+        return ((MAX_OBJECTS_TRAILER, str(err.limit)),)
+    return ()
 
 
 _MAX_REQUEST_SECONDS = 30.0
 
 
-async def _bounded(context: grpc.aio.ServicerContext, aw: Awaitable[_T]) -> _T:
-    """Answer before the client's deadline even when the store hangs: UNAVAILABLE, not a
-    silent DEADLINE_EXCEEDED (or a handler that never ends when there is no deadline)."""
+async def _bounded(
+    context: grpc.aio.ServicerContext, aw: Awaitable[_T], *, verb: str = "request"
+) -> _T:
+    """Answer before the client's deadline even when the store hangs, and say truthfully
+    what happened: UNAVAILABLE when no commit had begun (nothing was written, as the
+    cancelled request never starts one), DEADLINE_EXCEEDED "outcome unknown" when one was
+    under way. That commit is shielded and finishes on its own; its result is logged."""
     remaining = context.time_remaining()
-    limit = _MAX_REQUEST_SECONDS if remaining is None else min(_MAX_REQUEST_SECONDS, remaining - 0.5)
-    try:
-        return await within(aw, max(limit, 0.1))
-    except asyncio.TimeoutError as e:
-        raise store_errors.UnavailableError(f"no answer within {limit:.1f}s") from e
+    limit = max(_MAX_REQUEST_SECONDS if remaining is None else min(_MAX_REQUEST_SECONDS, remaining - 0.5), 0.1)
+    with reg.tracked_commits() as commits:
+        try:
+            return await within(aw, limit)
+        except asyncio.TimeoutError as e:
+            if not any(_may_have_written(c) for c in commits):
+                raise store_errors.UnavailableError(f"no answer within {limit:.1f}s") from e
+            for c in commits:
+                c.add_done_callback(functools.partial(_log_late_commit, verb))
+            raise reg.OutcomeUnknownError(limit, verb=verb) from e
 
 
-def _load(data: bytes) -> dict[str, Any]:
+def _may_have_written(commit: "asyncio.Future[int]") -> bool:
+    return not commit.done() or (not commit.cancelled() and commit.exception() is None)
+
+
+def _log_late_commit(verb: str, commit: "asyncio.Future[int]") -> None:
+    """What became of a commit whose request was answered "outcome unknown"."""
+    if commit.cancelled():
+        _log.warning("rpc.late_commit", verb=verb, outcome="cancelled")
+    elif commit.exception() is not None:
+        _log.warning("rpc.late_commit", verb=verb, outcome="failed", error=str(commit.exception()))
+    else:
+        _log.info("rpc.late_commit", verb=verb, outcome="committed", revision=commit.result())
+
+
+def _load(data: bytes, *, document: int | None = None) -> dict[str, Any]:
+    """One request body: JSON whose envelope (api.validation.validate_envelope) holds, so
+    nothing after this reads a field of the wrong type. InvalidObjectError names the field."""
     try:
         obj = json.loads(data)
-    except ValueError as e:
-        from mixfleet.api.errors import FieldError
-
-        raise InvalidObjectError([FieldError("", f"not valid JSON: {e}")]) from e
+    except RecursionError:
+        # The C decoder gives up on deep nesting (10,000 "[") with RecursionError.
+        raise InvalidObjectError([FieldError(
+            "", f"nested too deeply: at most {validation.MAX_NESTING_DEPTH} levels", document=document
+        )]) from None
+    except ValueError as e:  # also UnicodeDecodeError
+        raise InvalidObjectError([FieldError("", f"not valid JSON: {e}", document=document)]) from e
+    errors = validation.validate_envelope(obj)
+    if errors:
+        raise InvalidObjectError([replace(err, document=document, object=_label(obj)) for err in errors])
     return obj
+
+
+def _load_all(data: Sequence[bytes]) -> list[dict[str, Any]]:
+    """Every body of an Apply, reporting the problems of all of them at once."""
+    objs: list[dict[str, Any]] = []
+    errors: list[FieldError] = []
+    for i, d in enumerate(data, start=1):
+        try:
+            objs.append(_load(d, document=i))
+        except InvalidObjectError as e:
+            errors.extend(e.errors)
+    if errors:
+        raise InvalidObjectError(errors)
+    return objs
+
+
+def _label(obj: Any) -> str:
+    """``Kind/name`` for messages, when the body has them as strings."""
+    if not isinstance(obj, dict):
+        return ""
+    kind, meta = obj.get("kind"), obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if isinstance(kind, str) and kind and isinstance(name, str) and name:
+        return f"{kind}/{name}"
+    return ""
 
 
 def _dump(obj: dict[str, Any]) -> bytes:
@@ -116,21 +184,27 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
 
     async def Apply(self, request: pb.ApplyRequest, context: Any) -> pb.ApplyResponse:
         async with _errors(context, "Apply"):
-            objs = [_load(o) for o in request.objects]
-            results = await _bounded(context, self.registry.apply(objs, dry_run=request.dry_run))
+            if len(request.objects) > self.registry.max_objects_per_apply:  # before decoding any
+                raise reg.TooManyObjectsError(len(request.objects), self.registry.max_objects_per_apply)
+            objs = _load_all(request.objects)
+            results = await _bounded(
+                context, self.registry.apply(objs, dry_run=request.dry_run), verb="apply"
+            )
             return pb.ApplyResponse(
                 results=[pb.ApplyResult(object=_dump(r.object), outcome=r.outcome) for r in results]
             )
 
     async def Create(self, request: pb.CreateRequest, context: Any) -> pb.ObjectResponse:
         async with _errors(context, "Create"):
-            obj = await _bounded(context, self.registry.create(_load(request.object)))
+            obj = await _bounded(context, self.registry.create(_load(request.object)), verb="create")
             return pb.ObjectResponse(object=_dump(obj))
 
     async def Update(self, request: pb.UpdateRequest, context: Any) -> pb.ObjectResponse:
         async with _errors(context, "Update"):
             obj = await _bounded(
-                context, self.registry.update(_load(request.object), status_only=request.status_only)
+                context,
+                self.registry.update(_load(request.object), status_only=request.status_only),
+                verb="update",
             )
             return pb.ObjectResponse(object=_dump(obj))
 
@@ -161,7 +235,7 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
                 propagation_policy=request.propagation_policy,
                 grace_period_seconds=request.grace_period_seconds,
                 precondition_resource_version=request.precondition_resource_version,
-            ))
+            ), verb="delete")
             return pb.ObjectResponse(object=_dump(obj))
 
     async def Watch(self, request: pb.WatchRequest, context: Any) -> AsyncIterator[pb.WatchEvent]:

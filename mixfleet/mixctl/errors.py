@@ -22,6 +22,8 @@ _REASONS: dict[type[cp.APIError], str] = {
     cp.AlreadyExistsError: "AlreadyExists",
     cp.ConflictError: "Conflict",
     cp.GoneError: "Expired",
+    cp.TooLargeError: "RequestEntityTooLarge",
+    cp.OutcomeUnknownError: "Timeout",
 }
 
 _HINT = "(is 'mixfleet dev' running?)"
