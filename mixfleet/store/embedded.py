@@ -23,7 +23,7 @@ import functools
 import os
 import sqlite3
 import time
-from typing import AsyncGenerator, Callable, Sequence, TypeVar
+from typing import IO, AsyncGenerator, Callable, Sequence, TypeVar
 
 from mixfleet.store.base import (
     KV,
@@ -36,10 +36,12 @@ from mixfleet.store.base import (
     OpKind,
     Store,
     StoreClosedError,
+    StoreCorruptError,
     StoreError,
     UnavailableError,
     WatchEvent,
 )
+from mixfleet.store import sqlite_files
 from mixfleet.util import log
 
 _log = log.get("store.embedded")
@@ -54,6 +56,7 @@ DEFAULT_HISTORY_LIMIT = 10_000
 DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
 DEFAULT_HISTORY_SECONDS = 600.0
 _CHECKPOINT_SECONDS = 10.0  # how finely revisions are dated for the age limit
+_CORRUPT_ERRORS = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 # A watcher reads at most this many revisions of history per query.
 _WATCH_BATCH = 500
 
@@ -114,6 +117,7 @@ class EmbeddedStore(Store):
         self._changed = asyncio.Condition()
         self._closed = False
         self._opened = asyncio.Lock()
+        self._lock: IO[str] | None = None  # shared lock: keeps `snapshot restore` away
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -132,12 +136,27 @@ class EmbeddedStore(Store):
         try:
             return await loop.run_in_executor(self._executor, fn)
         except sqlite3.Error as e:
+            if getattr(e, "sqlite_errorname", "") in _CORRUPT_ERRORS:
+                # Damage found after start (the check at open saw none): not worth a retry.
+                _log.error("store.corrupt", path=self.path, error=str(e))
+                raise StoreCorruptError(sqlite_files.corrupt_message(self.path, str(e))) from e
             raise UnavailableError(f"sqlite {self.path}: {e}") from e
 
     def _open(self) -> None:
         if self.path != ":memory:" and os.path.dirname(self.path):
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        lock = sqlite_files.hold_lock(self.path, exclusive=False)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            # Before anything writes to it: serving a corrupt file answered health checks
+            # while every write and watch failed, for good.
+            sqlite_files.check_file(db, self.path)
+        except StoreError:
+            db.close()
+            if lock is not None:
+                lock.close()
+            raise
+        self._lock = lock
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
@@ -224,6 +243,8 @@ class EmbeddedStore(Store):
             self._changed.notify_all()
         if self._db is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
+        if self._lock is not None:
+            self._lock.close()
         self._executor.shutdown(wait=False)
         _log.info("store.closed", path=self.path)
 
