@@ -9,6 +9,7 @@ from mixfleet.client.client import (
     GoneError,
     InvalidError,
     NotFoundError,
+    ResourceExhaustedError,
     UnavailableError,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "GoneError",
     "InvalidError",
     "NotFoundError",
+    "ResourceExhaustedError",
     "UnavailableError",
 ]

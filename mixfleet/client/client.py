@@ -67,9 +67,19 @@ class UnavailableError(APIError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class ResourceExhaustedError(APIError):
+    """The server refused for want of a resource (the store's disk is full): retrying at
+    once will not help; deleting something may."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 _BY_CODE: dict[grpc.StatusCode, type[APIError]] = {
     c.code: c
-    for c in (InvalidError, NotFoundError, AlreadyExistsError, ConflictError, GoneError)
+    for c in (
+        InvalidError, NotFoundError, AlreadyExistsError, ConflictError, GoneError,
+        ResourceExhaustedError,
+    )
 }
 _BY_CODE[grpc.StatusCode.UNAVAILABLE] = UnavailableError
 _BY_CODE[grpc.StatusCode.DEADLINE_EXCEEDED] = UnavailableError

@@ -41,7 +41,7 @@ from mixfleet.store.base import (
     UnavailableError,
     WatchEvent,
 )
-from mixfleet.store import sqlite_files
+from mixfleet.store import sqlite_files, sqlite_space
 from mixfleet.util import log
 
 _log = log.get("store.embedded")
@@ -101,6 +101,7 @@ class EmbeddedStore(Store):
         history_limit: int = DEFAULT_HISTORY_LIMIT,
         history_bytes: int = DEFAULT_HISTORY_BYTES,
         history_seconds: float = DEFAULT_HISTORY_SECONDS,
+        reserve_bytes: int = sqlite_space.DEFAULT_RESERVE_BYTES,
     ) -> None:
         self.path = path
         self._history_limit = history_limit
@@ -108,6 +109,9 @@ class EmbeddedStore(Store):
         self._history_seconds = history_seconds
         self._history_bytes = 0  # estimate of the bytes history holds; exact after compaction
         self._checkpoints: collections.deque[tuple[float, int]] = collections.deque()
+        # No reserve for an in-memory database: it has no disk to fill.
+        self._space = sqlite_space.SpaceGuard(path, 0 if path == ":memory:" else reserve_bytes)
+        self._reclaimed_at = -1  # the store revision the last reclaim ran at
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="mixfleet-sqlite"
         )
@@ -157,9 +161,14 @@ class EmbeddedStore(Store):
                 lock.close()
             raise
         self._lock = lock
+        # Only takes effect on a new file (before its first table): lets a full disk get
+        # back the pages that deletes free (sqlite_space.reclaim).
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
+        if not self._space.ensure_reserve():
+            _log.warning("store.reserve_missing", path=self.path, free_bytes=self._space.free_bytes())
         self._revision = _meta(db, "revision")
         self._compacted = _meta(db, "compacted")
         self._history_bytes = db.execute(
@@ -183,12 +192,15 @@ class EmbeddedStore(Store):
 
     async def txn(self, ops: Sequence[Op]) -> int:
         check_unique_keys(ops)
-        rev = await self._run(_apply, list(ops))
+        rev = await self._run(self._apply_in_space, list(ops))
         if rev > self._revision:
             self._revision = rev
             async with self._changed:
                 self._changed.notify_all()
-            await self._compact_history(rev, ops)
+            try:
+                await self._compact_history(rev, ops)
+            except StoreError as e:  # the txn committed: say so, retry next time
+                _log.warning("store.compact_failed", path=self.path, error=str(e))
         return rev
 
     async def _compact_history(self, rev: int, ops: Sequence[Op]) -> None:
@@ -212,6 +224,58 @@ class EmbeddedStore(Store):
             self._history_bytes = kept
             if cut > self._compacted:
                 await self.compact(cut)
+
+    def _apply_in_space(self, db: sqlite3.Connection, ops: Sequence[Op]) -> int:
+        """_apply, with the disk-full rules of sqlite_space: under the alarm only deletes
+        run; a delete that finds the disk full runs again in the released reserve."""
+        space = self._space
+        deletes_only = all(op.kind is OpKind.DELETE for op in ops)
+        if not deletes_only and (space.full or space.low()) and not self._make_room(db):
+            space.raise_alarm()
+            raise space.error()
+        try:
+            try:
+                rev = _apply(db, ops)
+            except sqlite3.Error as e:
+                if not sqlite_space.is_disk_full(e):
+                    raise
+                space.raise_alarm()
+                if not (deletes_only and space.release()):
+                    raise space.error() from e
+                rev = _apply(db, ops)
+        except sqlite3.Error as e:
+            if sqlite_space.is_disk_full(e):
+                raise space.error() from e
+            raise
+        if space.full or space.low():
+            # Every commit adds history (a delete two copies of the value): on a disk this
+            # full, compact it right away, or deletes would fill the disk they are clearing.
+            self._reclaim(db, rev)
+        return rev
+
+    def _make_room(self, db: sqlite3.Connection) -> bool:
+        """Before a create or update on a (nearly) full disk: reclaim what the commits since
+        the last try freed, then say whether there is room (the alarm's hysteresis when it
+        is up, the floor otherwise)."""
+        rev = _meta(db, "revision")
+        if rev != self._reclaimed_at:
+            self._reclaim(db, rev)
+        return self._space.recovered() if self._space.full else not self._space.low()
+
+    def _reclaim(self, db: sqlite3.Connection, rev: int) -> None:
+        """On a full disk: drop history (which holds a copy of every value, two of a
+        deleted one), give free pages back to the disk, maybe clear the alarm."""
+        self._reclaimed_at = rev
+        target = rev - sqlite_space.PRESSURE_HISTORY
+        if target > self._compacted:
+            try:
+                if _compact(db, target):
+                    self._compacted = target
+                    _log.info("store.compacted_for_space", path=self.path, revision=target)
+            except sqlite3.Error as e:
+                _log.warning("store.reclaim_failed", step="compact", error=str(e))
+        sqlite_space.reclaim(db)
+        self._space.recovered()
 
     async def compact(self, revision: int) -> None:
         done = await self._run(_compact, revision)
@@ -302,7 +366,7 @@ def precondition_error(op: Op, cur: KV | None) -> StoreError | None:
     return None
 
 
-def _apply(db: sqlite3.Connection, ops: list[Op]) -> int:
+def _apply(db: sqlite3.Connection, ops: Sequence[Op]) -> int:
     """Validate every op against the state before the txn (as etcd compares do), then apply
     all of them under one new revision. Returns the store revision after the txn."""
     db.execute("BEGIN IMMEDIATE")
@@ -367,13 +431,18 @@ def _compact(db: sqlite3.Connection, revision: int) -> bool:
         if revision > current:
             raise ValueError(f"cannot compact to future revision {revision} (now {current})")
         if revision <= _meta(db, "compacted"):
+            db.execute("COMMIT")
             return False
         db.execute("DELETE FROM history WHERE revision < ?", (revision,))
         db.execute("UPDATE meta SET value=? WHERE name='compacted'", (revision,))
+        db.execute("COMMIT")
         return True
-    finally:
+    except BaseException:
+        # A COMMIT that fails (a full disk) can leave the transaction open: every later
+        # BEGIN would then fail.
         if db.in_transaction:
-            db.execute("COMMIT")
+            db.execute("ROLLBACK")
+        raise
 
 
 def _history(db: sqlite3.Connection, prefix: str, lo: int, hi: int) -> list[WatchEvent]:
