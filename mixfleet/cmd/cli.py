@@ -104,6 +104,14 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node-name", default=None, help="name of the real node (default hostname)")
     p.add_argument("--agent-listen", default="127.0.0.1:0", help="agent gRPC (logs) address")
     p.add_argument("--heartbeat-interval", type=float, default=5.0, help="seconds")
+    p.add_argument(
+        "--disk-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory whose filesystem sets the real node's DiskPressure when under 10%% "
+        "free (the engine's data root always counts when it is on this host)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
