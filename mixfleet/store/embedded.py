@@ -226,11 +226,14 @@ class EmbeddedStore(Store):
                 await self.compact(cut)
 
     def _apply_in_space(self, db: sqlite3.Connection, ops: Sequence[Op]) -> int:
-        """_apply, with the disk-full rules of sqlite_space: under the alarm only deletes
-        run; a delete that finds the disk full runs again in the released reserve."""
+        """_apply, with the disk-full rules of sqlite_space: under the alarm only writes
+        that add no data run (deletes, and updates that do not grow their object: lease
+        renewals, status, deletion marks); one of those that finds the disk full runs again
+        in the released reserve."""
         space = self._space
-        deletes_only = all(op.kind is OpKind.DELETE for op in ops)
-        if not deletes_only and (space.full or space.low()) and not self._make_room(db):
+        pressed = space.full or space.low()
+        adds = pressed and _adds_data(db, ops)
+        if adds and not self._make_room(db):
             space.raise_alarm()
             raise space.error()
         try:
@@ -240,7 +243,7 @@ class EmbeddedStore(Store):
                 if not sqlite_space.is_disk_full(e):
                     raise
                 space.raise_alarm()
-                if not (deletes_only and space.release()):
+                if (adds or _adds_data(db, ops)) or not space.release():
                     raise space.error() from e
                 rev = _apply(db, ops)
         except sqlite3.Error as e:
@@ -364,6 +367,21 @@ def precondition_error(op: Op, cur: KV | None) -> StoreError | None:
     if cur.mod_revision != op.expected_mod_revision:
         return ConflictError(op.key, op.expected_mod_revision, cur.mod_revision)
     return None
+
+
+def _adds_data(db: sqlite3.Connection, ops: Sequence[Op]) -> bool:
+    """Whether ops store more than they replace: a create, a put of a new key, or an update
+    growing its value by more than sqlite_space.UPDATE_SLACK. (Read outside the txn: only
+    this thread writes, and it is an admission rule, not a precondition.)"""
+    for op in ops:
+        if op.kind is OpKind.DELETE:
+            continue
+        if op.kind is OpKind.CREATE:
+            return True
+        cur = _get(db, op.key.encode())
+        if cur is None or len(op.value) > len(cur.value) + sqlite_space.UPDATE_SLACK:
+            return True
+    return False
 
 
 def _apply(db: sqlite3.Connection, ops: Sequence[Op]) -> int:

@@ -6,13 +6,16 @@ a delete also records the deleted value in the history table. On a full disk SQL
 fails the delete as well (``database or disk is full``), so nothing could ever free space.
 Two guards, so that deletes always find room:
 
-- a floor: a create or update is refused (``StoreFullError``, RESOURCE_EXHAUSTED at the API)
-  once the filesystem has less free space than the reserve size, like etcd's
-  ``--quota-backend-bytes``; the full alarm goes up and stays up until space is back;
+- a floor: a write that adds data is refused (``StoreFullError``, RESOURCE_EXHAUSTED at the
+  API) once the filesystem has less free space than the reserve size, like etcd's
+  ``--quota-backend-bytes``; the full alarm goes up and stays up until space is back. Unlike
+  etcd, updates that do not grow their object (by more than ``UPDATE_SLACK``) still run, so
+  node heartbeats and graceful deletes keep working: with history compacted on every
+  commit under the alarm they take no space;
 - a reserve for when something else fills the disk (a log, another program): the store keeps
   ``PATH.reserve``, a preallocated file beside the database. A write failing with
   SQLITE_FULL raises the alarm too, and a delete that fails so releases the reserve and
-  runs again in the space it gave back.
+  runs again in the space it gave back (so does an update that adds no data).
 
 The way out is automatic, with no `alarm disarm` step: after each delete under the alarm
 the store compacts its history (it holds a copy of every value), lets SQLite hand free
@@ -39,6 +42,10 @@ DEFAULT_RESERVE_BYTES = 16 << 20
 # compaction. History holds a copy of every value (two for a delete), so it is where a
 # full disk's space is.
 PRESSURE_HISTORY = 50
+# Under the alarm an update may still grow its object by this much: a node's heartbeat
+# (a Lease renewal, a condition's message) or a pod's deletion mark must keep working on
+# a full disk, and with history compacted on every commit they add next to nothing.
+UPDATE_SLACK = 1024
 _CHUNK = 1 << 20
 _PAGES_PER_STEP = 128  # 512 KiB of WAL per reclaim step at SQLite's 4 KiB pages
 _RECLAIM_STEPS = 256
@@ -69,8 +76,9 @@ class SpaceGuard:
     def error(self) -> StoreFullError:
         return StoreFullError(
             f"store disk full: {self.free_bytes()} bytes free on the filesystem of "
-            f"{self.db_path}; creates and updates are refused until space is freed; reads "
-            "and deletes still work"
+            f"{self.db_path}; creates and updates that grow objects are refused until "
+            "space is freed; reads, deletes and updates that do not grow objects (heartbeats, "
+            "status) still work"
         )
 
     def ensure_reserve(self) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mixfleet.client import Client, ResourceExhaustedError
+from mixfleet.client import Client, NotFoundError, ResourceExhaustedError
 from tests.fixtures.controlplane import start_controlplane_process
 from tests.fixtures.smallfs import fill
 
@@ -44,18 +44,30 @@ async def full_disk_controlplane(small_fs: Path) -> Any:
         await cp.stop()
 
 
+def _lease(renew: str) -> dict[str, Any]:
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "node-1", "namespace": "default"},
+            "spec": {"holderIdentity": "node-1", "renewTime": renew, "leaseDurationSeconds": 40}}
+
+
 async def test_full_store_refuses_writes_but_reads_and_deletes_work(full_disk_controlplane: Any) -> None:
     """Filling the store's disk with objects: the next create is RESOURCE_EXHAUSTED saying
-    the disk is full and that deletes still work; get and list answer; deleting most of
-    the objects succeeds, after which creates succeed again."""
+    the disk is full and what still works; an update growing an object is refused too,
+    while a heartbeat (a Lease renewal, same size) still commits; get and list answer;
+    deleting most of the objects succeeds, after which creates succeed again."""
     async with Client(full_disk_controlplane.address, retry_seconds=5) as client:
+        lease = await client.create(_lease("2026-12-03T07:00:00.000000Z"))
         made, refused = await _fill_with_objects(client)
         assert made > 100
-        assert "store disk full" in refused.message and "deletes still work" in refused.message
-        with pytest.raises(ResourceExhaustedError):  # an update is refused too
-            ns = await client.get("Namespace", "fill-0")
-            ns["metadata"]["labels"] = {"touched": "yes"}
+        assert "store disk full" in refused.message
+        assert "deletes and updates that do not grow objects (heartbeats, status) still work" in refused.message
+        ns = await client.get("Namespace", "fill-0")
+        ns["metadata"]["annotations"]["more"] = "y" * 5000
+        with pytest.raises(ResourceExhaustedError, match="store disk full"):
             await client.update(ns)
+        lease["spec"]["renewTime"] = "2026-12-03T07:00:05.000000Z"
+        renewed = await client.update(lease)
+        assert renewed["spec"]["renewTime"] == "2026-12-03T07:00:05.000000Z"
 
         items, _ = await client.list("Namespace")
         assert len([i for i in items if i["metadata"]["name"].startswith("fill-")]) == made
@@ -110,3 +122,49 @@ def test_server_survives_its_log_on_the_full_disk(small_fs: Path) -> None:
     finally:
         cp.stop()
     assert "log.lines_dropped" in cp.logs() or "store.disk_full" in cp.logs()
+
+
+async def test_running_pod_is_deleted_and_node_heartbeats_on_a_full_disk(
+    full_disk_controlplane: Any, small_fs: Path
+) -> None:
+    """With the store's disk filled to the last byte by another file, a running pod is
+    still deleted (the graceful mark, then the agent's final delete) and its node's Lease
+    keeps being renewed."""
+    from tests.controllers.agents import SimulatedNode
+    from tests.controllers.conftest import eventually
+
+    async with Client(full_disk_controlplane.address, retry_seconds=5) as client:
+        node = await SimulatedNode(client, "sim-1").start()
+        try:
+            await client.create({
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+                "spec": {"containers": [{"name": "app", "image": "mixfleet/busybox:latest"}]},
+            })
+
+            async def running() -> bool:
+                pod = await client.get("Pod", "web")
+                return (pod.get("status") or {}).get("phase") == "Running"
+
+            await eventually(running, what="the pod running")
+            fill(small_fs / "filler")
+            with pytest.raises(ResourceExhaustedError):
+                await client.create(_namespace("refused"))
+            before = (await client.get("Lease", "sim-1", "mixfleet-node-lease"))["spec"]["renewTime"]
+            await client.delete("Pod", "web")
+
+            async def gone() -> bool:
+                try:
+                    await client.get("Pod", "web")
+                except NotFoundError:
+                    return True
+                return False
+
+            await eventually(gone, what="the pod deleted on the full disk")
+
+            async def renewed() -> bool:
+                lease = await client.get("Lease", "sim-1", "mixfleet-node-lease")
+                return lease["spec"]["renewTime"] != before
+
+            await eventually(renewed, what="the node's Lease renewed on the full disk")
+        finally:
+            await node.stop()
