@@ -62,14 +62,14 @@ def _corrupt_tail(path: Path, *, seed: int = 9) -> None:
         f.write(data)
 
 
-def _start_outcome(workdir: Path, db: Path) -> tuple[int | None, str]:
-    """Start `mixfleet controlplane` on db: (exit code, stderr) if it exits, (None, log)
-    if it came up and served (then it is stopped)."""
+def _start_outcome(workdir: Path, db: Path, command: tuple[str, ...] = ("controlplane",)) -> tuple[int | None, str]:
+    """Start `mixfleet controlplane` (or ``command``) on db: (exit code, stderr) if it
+    exits, (None, log) if it came up and served (then it is stopped)."""
     port_file = workdir / "corrupt.port"
     log_path = workdir / "corrupt.log"
     env = {**os.environ, "MIXFLEET_LOG_FORMAT": "json", "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mixfleet", "controlplane", "--store", f"sqlite://{db}",
+        [sys.executable, "-m", "mixfleet", *command, "--store", f"sqlite://{db}",
          "--listen", "127.0.0.1:0", "--port-file", str(port_file)],
         stdout=subprocess.DEVNULL, stderr=log_path.open("wb"), cwd=workdir, env=env,
     )
@@ -98,12 +98,18 @@ def served_db(tmp_path: Path) -> Path:
     return db
 
 
-def test_corrupt_database_is_refused_with_the_way_back(tmp_path: Path, served_db: Path) -> None:
-    """Random bytes over the last 64 KB of the store: the control plane does not serve it;
-    it exits non-zero with one paragraph naming the file, the check that failed and the
-    restore command, and no traceback."""
+@pytest.mark.parametrize(
+    "command",
+    [pytest.param(("controlplane",), id="controlplane"), pytest.param(("dev", "--no-docker"), id="dev")],
+)
+def test_corrupt_database_is_refused_with_the_way_back(
+    tmp_path: Path, served_db: Path, command: tuple[str, ...]
+) -> None:
+    """Random bytes over the last 64 KB of the store: neither `mixfleet controlplane` nor
+    `mixfleet dev` serves it; each exits non-zero with one paragraph naming the file, the
+    check that failed and the restore command, and no traceback."""
     _corrupt_tail(served_db)
-    code, stderr = _start_outcome(tmp_path, served_db)
+    code, stderr = _start_outcome(tmp_path, served_db, command)
     assert code is not None, f"the control plane served a corrupt database:\n{stderr[-2000:]}"
     assert code != 0
     assert f"store {served_db} is corrupt" in stderr
