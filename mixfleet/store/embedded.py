@@ -164,6 +164,8 @@ class EmbeddedStore(Store):
         # Only takes effect on a new file (before its first table): lets a full disk get
         # back the pages that deletes free (sqlite_space.reclaim).
         db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        if self._space.reserve_bytes:
+            sqlite_space.make_reclaimable(db, self.path)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
@@ -231,7 +233,7 @@ class EmbeddedStore(Store):
         renewals, status, deletion marks); one of those that finds the disk full runs again
         in the released reserve."""
         space = self._space
-        pressed = space.full or space.low()
+        pressed = space.full or space.low(db)
         adds = pressed and _adds_data(db, ops)
         if adds and not self._make_room(db):
             space.raise_alarm()
@@ -250,7 +252,7 @@ class EmbeddedStore(Store):
             if sqlite_space.is_disk_full(e):
                 raise space.error() from e
             raise
-        if space.full or space.low():
+        if space.full or space.low(db):
             # Every commit adds history (a delete two copies of the value): on a disk this
             # full, compact it right away, or deletes would fill the disk they are clearing.
             self._reclaim(db, rev)
@@ -263,7 +265,7 @@ class EmbeddedStore(Store):
         rev = _meta(db, "revision")
         if rev != self._reclaimed_at:
             self._reclaim(db, rev)
-        return self._space.recovered() if self._space.full else not self._space.low()
+        return self._space.recovered(db) if self._space.full else not self._space.low(db)
 
     def _reclaim(self, db: sqlite3.Connection, rev: int) -> None:
         """On a full disk: drop history (which holds a copy of every value, two of a
@@ -278,7 +280,7 @@ class EmbeddedStore(Store):
             except sqlite3.Error as e:
                 _log.warning("store.reclaim_failed", step="compact", error=str(e))
         sqlite_space.reclaim(db)
-        self._space.recovered()
+        self._space.recovered(db)
 
     async def compact(self, revision: int) -> None:
         done = await self._run(_compact, revision)

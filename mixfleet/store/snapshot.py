@@ -166,6 +166,10 @@ def _copy_bumped(snapshot: str, dest: str, revision: int) -> None:
             out.execute("UPDATE meta SET value=? WHERE name IN ('revision', 'compacted')", (revision,))
             out.execute("DELETE FROM history")
             out.execute("COMMIT")
+            # A store made before auto_vacuum=INCREMENTAL gets it here (VACUUM applies it),
+            # so on a full disk its freed pages can go back to the filesystem.
+            out.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            out.execute("VACUUM")
             out.execute("PRAGMA journal_mode=WAL")  # what the store runs in
         finally:
             out.close()

@@ -21,7 +21,8 @@ The way out is automatic, with no `alarm disarm` step: after each delete under t
 the store compacts its history (it holds a copy of every value), lets SQLite hand free
 pages back to the filesystem (``incremental_vacuum``; new databases are made with
 ``auto_vacuum=INCREMENTAL``), truncates the WAL, and clears the alarm once the reserve is
-whole again with room to spare (hysteresis: the floor plus what the WAL grows into). Everything here runs on the store's sqlite thread.
+whole again with room to spare (hysteresis: the floor plus what the WAL grows into).
+Everything here runs on the store's sqlite thread.
 """
 
 from __future__ import annotations
@@ -111,22 +112,27 @@ class SpaceGuard:
         _log.warning("store.reserve_released", path=self.reserve_path, bytes=self.reserve_bytes)
         return True
 
-    def low(self) -> bool:
-        """Less free space than the reserve's size: a create or update now could take the
-        room deletes, compaction and checkpoints need (etcd's space quota, as a floor)."""
-        return self.reserve_bytes > 0 and self.free_bytes() < self.reserve_bytes
+    def low(self, db: sqlite3.Connection) -> bool:
+        """Less room than the reserve's size: a create or update now could take the room
+        deletes, compaction and checkpoints need (etcd's space quota, as a floor)."""
+        return self.reserve_bytes > 0 and not self._room(db, self.reserve_bytes)
+
+    def _room(self, db: sqlite3.Connection, wanted: int) -> bool:
+        """Whether the filesystem has ``wanted`` bytes free. Only the filesystem counts, not
+        the database's free pages: the WAL and checkpoints need room on the disk itself."""
+        return self.free_bytes() >= wanted
 
     def raise_alarm(self) -> None:
         if not self.full:
             self.full = True
             _log.error("store.disk_full", path=self.db_path, free_bytes=self.free_bytes())
 
-    def recovered(self) -> bool:
+    def recovered(self, db: sqlite3.Connection) -> bool:
         """Clear the alarm if the reserve can be made whole and room is left beyond it for
         the WAL (else the next writes fill the disk again at once)."""
         if not self.full:
             return True
-        if self.ensure_reserve() and self.free_bytes() >= self.reserve_bytes + WAL_ALLOWANCE:
+        if self.ensure_reserve() and self._room(db, self.reserve_bytes + WAL_ALLOWANCE):
             self.full = False
             _log.info("store.disk_space_recovered", path=self.db_path, free_bytes=self.free_bytes())
         return not self.full
@@ -165,3 +171,20 @@ def _allocate(path: str, size: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_reclaimable(db: sqlite3.Connection, path: str) -> None:
+    """Turn on auto_vacuum=INCREMENTAL in a database made without it (before this store
+    used it), so that reclaim can hand freed pages back. VACUUM rewrites the file once,
+    at the first start after the upgrade; it needs room for a copy, and without that room
+    the database is used as it is (freed pages are then only reused, not returned)."""
+    if int(db.execute("PRAGMA auto_vacuum").fetchone()[0]) != 0:
+        return
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type='table'").fetchone() is None:
+        return  # a new file: the store sets the pragma before its first table
+    try:
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        db.execute("VACUUM")
+        _log.info("store.vacuumed", path=path, auto_vacuum="incremental")
+    except sqlite3.Error as e:
+        _log.warning("store.vacuum_failed", path=path, error=str(e))

@@ -32,10 +32,21 @@ async def _fill_with_objects(client: Client, *, limit: int = 5000) -> tuple[int,
     raise AssertionError(f"{limit} objects of 20 KB fitted on a 64 MiB disk")
 
 
-@pytest.fixture
-async def full_disk_controlplane(small_fs: Path) -> Any:
-    from mixfleet.controlplane.app import ControlPlane, ControlPlaneConfig
+@pytest.fixture(params=["new", "legacy"])
+async def full_disk_controlplane(request: pytest.FixtureRequest, small_fs: Path) -> Any:
+    """A control plane whose store is on the small disk: a database made by the store
+    itself, or ("legacy") one made before it used auto_vacuum=INCREMENTAL, whose freed
+    pages stay in the file."""
+    import sqlite3
 
+    from mixfleet.controlplane.app import ControlPlane, ControlPlaneConfig
+    from mixfleet.store.embedded import _SCHEMA
+
+    if request.param == "legacy":
+        db = sqlite3.connect(small_fs / "state.db")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+        db.close()
     cp = ControlPlane(ControlPlaneConfig(store_url=f"sqlite://{small_fs / 'state.db'}", listen="127.0.0.1:0"))
     await cp.start()
     try:
