@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.etcd",
     "tests.fixtures.dockerd",
     "tests.fixtures.controlplane",
+    "tests.fixtures.smallfs",
 ]

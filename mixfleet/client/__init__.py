@@ -11,6 +11,7 @@ from mixfleet.client.client import (
     NotFoundError,
     OutcomeUnknownError,
     TooLargeError,
+    ResourceExhaustedError,
     UnavailableError,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "NotFoundError",
     "OutcomeUnknownError",
     "TooLargeError",
+    "ResourceExhaustedError",
     "UnavailableError",
 ]

@@ -66,8 +66,15 @@ class GoneError(APIError):
     code = grpc.StatusCode.OUT_OF_RANGE
 
 
-class TooLargeError(APIError):
+class ResourceExhaustedError(APIError):
+    """The server refused for want of a resource (the store's disk is full, a request
+    larger than its limit): retrying at once will not help."""
+
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class TooLargeError(ResourceExhaustedError):
+    """A request above the server's objects-per-apply limit (``limit``, when it said)."""
 
     def __init__(self, message: str, *, limit: int | None = None) -> None:
         super().__init__(message)
@@ -88,7 +95,10 @@ MAX_OBJECTS_TRAILER = "mixfleet-max-objects-per-apply"
 
 _BY_CODE: dict[grpc.StatusCode, type[APIError]] = {
     c.code: c
-    for c in (InvalidError, NotFoundError, AlreadyExistsError, ConflictError, GoneError)
+    for c in (
+        InvalidError, NotFoundError, AlreadyExistsError, ConflictError, GoneError,
+        ResourceExhaustedError,
+    )
 }
 _BY_CODE[grpc.StatusCode.UNAVAILABLE] = UnavailableError
 _BY_CODE[grpc.StatusCode.DEADLINE_EXCEEDED] = UnavailableError
@@ -100,7 +110,10 @@ def translate(err: grpc.RpcError, target: str) -> APIError:
     if code is grpc.StatusCode.DEADLINE_EXCEEDED and (details or "").startswith("outcome unknown"):
         return OutcomeUnknownError(details or "")  # the server's own answer, not a lost connection
     if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return TooLargeError(details or code.name, limit=_limit(err))
+        limit = _limit(err)
+        if limit is not None:
+            return TooLargeError(details or code.name, limit=limit)
+        return ResourceExhaustedError(details or code.name)
     cls = _BY_CODE.get(code, APIError)
     if cls is UnavailableError:
         details = f"cannot reach the control plane at {target}: {details}"

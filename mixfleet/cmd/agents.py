@@ -76,12 +76,20 @@ def docker_url_from_args(args: argparse.Namespace) -> str | None:
     return None
 
 
-async def run_nodes(server: str, nodes: list[NodePlan], *, heartbeat: float, listen: str) -> None:
+async def run_nodes(
+    server: str,
+    nodes: list[NodePlan],
+    *,
+    heartbeat: float,
+    listen: str,
+    disk_paths: tuple[str, ...] = (),
+) -> None:
+    """Run the planned nodes' agents. ``disk_paths`` set the real node's DiskPressure (with
+    its engine's data root); simulated nodes have no disk of their own."""
     if not nodes:
         raise SystemExit("mixfleet agent: no nodes to run (no engine, and no --simulate)")
     host = listen.rsplit(":", 1)[0]
     async with Client(server, retry_seconds=60) as client:
-        config = AgentConfig(heartbeat_seconds=heartbeat)
         nodes_running = [
             run_node(
                 client,
@@ -90,7 +98,9 @@ async def run_nodes(server: str, nodes: list[NodePlan], *, heartbeat: float, lis
                 listen=listen,
                 advertise_host=host if host not in ("0.0.0.0", "[::]") else "127.0.0.1",
                 facts=n.facts,
-                config=config,
+                config=AgentConfig(
+                    heartbeat_seconds=heartbeat, disk_paths=disk_paths if n.facts is None else ()
+                ),
             )
             for n in nodes
         ]
@@ -104,4 +114,7 @@ async def run_nodes(server: str, nodes: list[NodePlan], *, heartbeat: float, lis
 
 async def run_agents(args: argparse.Namespace) -> None:
     nodes = plan_nodes(args, docker_url=docker_url_from_args(args))
-    await run_nodes(args.server, nodes, heartbeat=args.heartbeat_interval, listen=args.agent_listen)
+    await run_nodes(
+        args.server, nodes, heartbeat=args.heartbeat_interval, listen=args.agent_listen,
+        disk_paths=tuple(args.disk_path),
+    )

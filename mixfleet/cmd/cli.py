@@ -3,6 +3,7 @@
     mixfleet controlplane --store etcd://127.0.0.1:2379 --listen 0.0.0.0:7443
     mixfleet agent --server 127.0.0.1:7443 [--simulate windows/20348+hyperv ...]
     mixfleet dev [--simulate ...]      # all in one on the embedded store
+    mixfleet snapshot save FILE | restore --from FILE   # the embedded store's backups
 """
 
 from __future__ import annotations
@@ -109,6 +110,14 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node-name", default=None, help="name of the real node (default hostname)")
     p.add_argument("--agent-listen", default="127.0.0.1:0", help="agent gRPC (logs) address")
     p.add_argument("--heartbeat-interval", type=float, default=5.0, help="seconds")
+    p.add_argument(
+        "--disk-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory whose filesystem sets the real node's DiskPressure when under 10%% "
+        "free (the engine's data root always counts when it is on this host)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_controlplane_args(dev, default_store="sqlite://.mixfleet/dev.db")
     _add_agent_args(dev)
     dev.set_defaults(run=_run_dev)
+
+    from mixfleet.cmd import snapshot
+
+    snapshot.add_parser(sub)
     return parser
 
 
@@ -160,6 +173,9 @@ def _serve(run: Callable[[argparse.Namespace], Awaitable[None]], args: argparse.
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(args, "command_main"):  # a one-shot command, not a server
+        code: int = args.command_main(args)
+        return code
     log.configure(json=None if args.log_format is None else args.log_format == "json")
     return _serve(args.run, args)
 

@@ -72,7 +72,8 @@ async def run_dev(args: argparse.Namespace) -> None:
         nodes = plan_nodes(args, docker_url=docker_url)
         _banner(cp, args, [n.name for n in nodes], docker_url)
         await run_nodes(
-            cp.address, nodes, heartbeat=args.heartbeat_interval, listen=args.agent_listen
+            cp.address, nodes, heartbeat=args.heartbeat_interval, listen=args.agent_listen,
+            disk_paths=(str(state_dir), *args.disk_path),  # the store's disk is the node's too
         )
     finally:
         await cp.stop()

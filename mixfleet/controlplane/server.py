@@ -48,6 +48,9 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (store_errors.NotFoundError, grpc.StatusCode.NOT_FOUND),
     (store_errors.CompactedError, grpc.StatusCode.OUT_OF_RANGE),
     (store_errors.UnavailableError, grpc.StatusCode.UNAVAILABLE),
+    # The store's disk is full (reads and deletes still work) / its file is damaged.
+    (store_errors.StoreFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (store_errors.StoreCorruptError, grpc.StatusCode.DATA_LOSS),
     (reg.RegistryError, grpc.StatusCode.FAILED_PRECONDITION),
 )
 

@@ -23,6 +23,7 @@ _REASONS: dict[type[cp.APIError], str] = {
     cp.ConflictError: "Conflict",
     cp.GoneError: "Expired",
     cp.TooLargeError: "RequestEntityTooLarge",
+    cp.ResourceExhaustedError: "ResourceExhausted",
     cp.OutcomeUnknownError: "Timeout",
 }
 

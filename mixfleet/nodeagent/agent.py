@@ -32,7 +32,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 from mixfleet.client import APIError, Client, GoneError, NotFoundError, UnavailableError
 from mixfleet.nodeagent.admission import PodAdmission
 from mixfleet.nodeagent.backoff import BackoffState
-from mixfleet.nodeagent.engines.base import Engine, EngineError
+from mixfleet.nodeagent.engines.base import Engine, EngineError, EngineInfo
 from mixfleet.nodeagent.executor import Executor
 from mixfleet.nodeagent.facts import (
     HostFacts,
@@ -40,6 +40,7 @@ from mixfleet.nodeagent.facts import (
     node_conditions,
     node_object,
 )
+from mixfleet.nodeagent.facts.disk import DEFAULT_MIN_FREE_FRACTION, DiskReport, disk_report
 from mixfleet.nodeagent.nodestatus import NodeWriter
 from mixfleet.nodeagent.podspec import LABEL_NODE, LABEL_POD_UID, MANAGED, pod_uid
 from mixfleet.nodeagent.probes import Prober
@@ -67,6 +68,11 @@ class AgentConfig:
     host_ip: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: tuple[Mapping[str, str], ...] | None = None  # None: the OS default
+    # Directories whose filesystems set DiskPressure (the agent's state; the engine's data
+    # root is added when it is a directory on this host), and the free share under which
+    # they do (kubelet's nodefs.available<10%).
+    disk_paths: tuple[str, ...] = ()
+    disk_min_free_fraction: float = DEFAULT_MIN_FREE_FRACTION
 
 
 class Agent:
@@ -104,6 +110,7 @@ class Agent:
         self.executor.ready_ids = self.prober.ready
         self._wake = asyncio.Event()
         self._images: frozenset[str] | None = None
+        self._disk_pressure = False
         self._synced = asyncio.Event()  # set once the first list of pods arrived
         self.passes = 0  # reconcile passes done (for tests and metrics)
         # Only this node's containers: several agents may share one engine.
@@ -151,10 +158,24 @@ class Agent:
         try:
             info = await self.engine.info()
             images = await self.engine.list_images()
-            conditions = node_conditions(now=now, engine_ready=True)
+            disk = self._disk(info)
+            conditions = node_conditions(
+                now=now, engine_ready=True,
+                disk_pressure=disk.pressure, disk_message=disk.message,
+            )
         except EngineError as e:
             info, images = None, []
-            conditions = node_conditions(now=now, engine_ready=False, engine_message=e.message)
+            disk = self._disk(None)
+            conditions = node_conditions(
+                now=now, engine_ready=False, engine_message=e.message,
+                disk_pressure=disk.pressure, disk_message=disk.message,
+            )
+        if disk.pressure != self._disk_pressure:  # said once per change, not every refresh
+            self._disk_pressure = disk.pressure
+            if disk.pressure:
+                _log.warning("node.disk_pressure", node=self.node_name, reason=disk.message)
+            else:
+                _log.info("node.disk_pressure_gone", node=self.node_name)
         if info is not None:
             self._images = frozenset(n for i in images for n in i.names)
         return node_object(
@@ -169,6 +190,10 @@ class Agent:
                 [dict(t) for t in self.config.taints] if self.config.taints is not None else None
             ),
         )
+
+    def _disk(self, info: EngineInfo | None) -> DiskReport:
+        paths = (*self.config.disk_paths, *((info.data_root,) if info and info.data_root else ()))
+        return disk_report(paths, min_free_fraction=self.config.disk_min_free_fraction)
 
     async def _heartbeat_loop(self) -> None:
         while True:

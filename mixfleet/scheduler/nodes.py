@@ -1,7 +1,8 @@
 """Node facts read once from a Node object, and the node class they fall into.
 
 A *class* is everything a class-level check reads (OS, architecture, Windows build,
-isolation modes, kernel, labels other than the hostname, taints, cordon and readiness).
+isolation modes, kernel, labels other than the hostname, taints, cordon, readiness and
+disk pressure).
 A mixed fleet of thousands of nodes has a few dozen classes, so the scheduler decides
 "can this template ever run here" once per class (Nomad's computed node class), and only
 resources and pod-to-pod rules are checked per node.
@@ -54,6 +55,7 @@ class ClassFacts:
     taints: tuple[Taint, ...]
     unschedulable: bool
     ready: bool
+    disk_pressure: bool = False  # the DiskPressure condition is True
 
     @property
     def label_map(self) -> dict[str, str]:
@@ -105,6 +107,7 @@ def read_node(node: Mapping[str, Any]) -> NodeFacts:
         ),
         unschedulable=bool(spec.get("unschedulable")),
         ready=objects.condition_true(node, "Ready"),
+        disk_pressure=objects.condition_true(node, "DiskPressure"),
     )
     return NodeFacts(
         name=name,

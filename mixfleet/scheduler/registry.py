@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from mixfleet.scheduler.plugins import (
     anti_affinity,
+    disk_pressure,
     image_locality,
     isolation_preference,
     kernel,
@@ -29,6 +30,7 @@ from mixfleet.scheduler.plugins.base import ClassFilter, ClassScore, NodeFilter
 
 CLASS_FILTERS: tuple[ClassFilter, ...] = (
     node_condition.PLUGIN,
+    disk_pressure.PLUGIN,
     os_arch.PLUGIN,
     taints.PLUGIN,
     node_affinity.PLUGIN,

@@ -4,7 +4,7 @@ A check never raises to say "does not fit": it returns a :class:`Status`. The co
 the caller whether waiting can help:
 
 * ``UNSCHEDULABLE``: may change as pods come and go or a node recovers (resources,
-  anti-affinity, cordoned, NotReady);
+  anti-affinity, cordoned, NotReady, disk pressure);
 * ``UNRESOLVABLE``: this node will never run this pod as specified (OS, architecture,
   Windows build, kernel, labels, taints);
 * ``ERROR``: the pod itself cannot be understood (a bad quantity or version): a bug to
@@ -42,6 +42,7 @@ class Status:
 # Node state.
 NODE_CORDONED = "node is cordoned (unschedulable)"
 NODE_NOT_READY = "node is not ready"
+NODE_DISK_PRESSURE = "node has disk pressure"
 # Platform.
 NODE_OS = "node OS is {node}, pod needs {pod}"
 NODE_ARCH = "node architecture is {node}, pod needs {pod}"

@@ -20,6 +20,8 @@ Exception tree (library errors are translated in the adapters and chained with `
     ├── AlreadyExistsError     create of a key that exists
     ├── ConflictError          compare-and-swap lost: the key changed since it was read
     ├── CompactedError         watch/list from a revision older than the compaction point
+    ├── StoreFullError         no space left for a write (reads and deletes still work)
+    ├── StoreCorruptError      the embedded database failed its integrity check (permanent)
     └── UnavailableError       the backend cannot be reached (temporary; retried in adapters)
 """
 
@@ -64,6 +66,17 @@ class CompactedError(StoreError):
         )
         self.requested = requested
         self.compacted = compacted
+
+
+class StoreFullError(StoreError):
+    """A write was refused because the store's disk is full (etcd's NOSPACE alarm): reads
+    and deletes keep working so that space can be reclaimed. Not temporary in the sense
+    of a retry helping: someone has to delete something or grow the disk."""
+
+
+class StoreCorruptError(StoreError):
+    """The database file fails its integrity check; the message names the file and the
+    way back (``mixfleet snapshot restore``). Never retried."""
 
 
 class UnavailableError(StoreError):

@@ -23,7 +23,7 @@ import functools
 import os
 import sqlite3
 import time
-from typing import AsyncGenerator, Callable, Sequence, TypeVar
+from typing import IO, AsyncGenerator, Callable, Sequence, TypeVar
 
 from mixfleet.store.base import (
     KV,
@@ -36,10 +36,12 @@ from mixfleet.store.base import (
     OpKind,
     Store,
     StoreClosedError,
+    StoreCorruptError,
     StoreError,
     UnavailableError,
     WatchEvent,
 )
+from mixfleet.store import sqlite_files, sqlite_space
 from mixfleet.util import log
 
 _log = log.get("store.embedded")
@@ -54,6 +56,7 @@ DEFAULT_HISTORY_LIMIT = 10_000
 DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
 DEFAULT_HISTORY_SECONDS = 600.0
 _CHECKPOINT_SECONDS = 10.0  # how finely revisions are dated for the age limit
+_CORRUPT_ERRORS = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 # A watcher reads at most this many revisions of history per query.
 _WATCH_BATCH = 500
 
@@ -98,6 +101,7 @@ class EmbeddedStore(Store):
         history_limit: int = DEFAULT_HISTORY_LIMIT,
         history_bytes: int = DEFAULT_HISTORY_BYTES,
         history_seconds: float = DEFAULT_HISTORY_SECONDS,
+        reserve_bytes: int = sqlite_space.DEFAULT_RESERVE_BYTES,
     ) -> None:
         self.path = path
         self._history_limit = history_limit
@@ -105,6 +109,9 @@ class EmbeddedStore(Store):
         self._history_seconds = history_seconds
         self._history_bytes = 0  # estimate of the bytes history holds; exact after compaction
         self._checkpoints: collections.deque[tuple[float, int]] = collections.deque()
+        # No reserve for an in-memory database: it has no disk to fill.
+        self._space = sqlite_space.SpaceGuard(path, 0 if path == ":memory:" else reserve_bytes)
+        self._reclaimed_at = -1  # the store revision the last reclaim ran at
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="mixfleet-sqlite"
         )
@@ -114,6 +121,7 @@ class EmbeddedStore(Store):
         self._changed = asyncio.Condition()
         self._closed = False
         self._opened = asyncio.Lock()
+        self._lock: IO[str] | None = None  # shared lock: keeps `snapshot restore` away
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -132,15 +140,37 @@ class EmbeddedStore(Store):
         try:
             return await loop.run_in_executor(self._executor, fn)
         except sqlite3.Error as e:
+            if getattr(e, "sqlite_errorname", "") in _CORRUPT_ERRORS:
+                # Damage found after start (the check at open saw none): not worth a retry.
+                _log.error("store.corrupt", path=self.path, error=str(e))
+                raise StoreCorruptError(sqlite_files.corrupt_message(self.path, str(e))) from e
             raise UnavailableError(f"sqlite {self.path}: {e}") from e
 
     def _open(self) -> None:
         if self.path != ":memory:" and os.path.dirname(self.path):
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        lock = sqlite_files.hold_lock(self.path, exclusive=False)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            # Before anything writes to it: serving a corrupt file answered health checks
+            # while every write and watch failed, for good.
+            sqlite_files.check_file(db, self.path)
+        except StoreError:
+            db.close()
+            if lock is not None:
+                lock.close()
+            raise
+        self._lock = lock
+        # Only takes effect on a new file (before its first table): lets a full disk get
+        # back the pages that deletes free (sqlite_space.reclaim).
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        if self._space.reserve_bytes:
+            sqlite_space.make_reclaimable(db, self.path)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
+        if not self._space.ensure_reserve():
+            _log.warning("store.reserve_missing", path=self.path, free_bytes=self._space.free_bytes())
         self._revision = _meta(db, "revision")
         self._compacted = _meta(db, "compacted")
         self._history_bytes = db.execute(
@@ -164,12 +194,15 @@ class EmbeddedStore(Store):
 
     async def txn(self, ops: Sequence[Op]) -> int:
         check_unique_keys(ops)
-        rev = await self._run(_apply, list(ops))
+        rev = await self._run(self._apply_in_space, list(ops))
         if rev > self._revision:
             self._revision = rev
             async with self._changed:
                 self._changed.notify_all()
-            await self._compact_history(rev, ops)
+            try:
+                await self._compact_history(rev, ops)
+            except StoreError as e:  # the txn committed: say so, retry next time
+                _log.warning("store.compact_failed", path=self.path, error=str(e))
         return rev
 
     async def _compact_history(self, rev: int, ops: Sequence[Op]) -> None:
@@ -193,6 +226,61 @@ class EmbeddedStore(Store):
             self._history_bytes = kept
             if cut > self._compacted:
                 await self.compact(cut)
+
+    def _apply_in_space(self, db: sqlite3.Connection, ops: Sequence[Op]) -> int:
+        """_apply, with the disk-full rules of sqlite_space: under the alarm only writes
+        that add no data run (deletes, and updates that do not grow their object: lease
+        renewals, status, deletion marks); one of those that finds the disk full runs again
+        in the released reserve."""
+        space = self._space
+        pressed = space.full or space.low(db)
+        adds = pressed and _adds_data(db, ops)
+        if adds and not self._make_room(db):
+            space.raise_alarm()
+            raise space.error()
+        try:
+            try:
+                rev = _apply(db, ops)
+            except sqlite3.Error as e:
+                if not sqlite_space.is_disk_full(e):
+                    raise
+                space.raise_alarm()
+                if (adds or _adds_data(db, ops)) or not space.release():
+                    raise space.error() from e
+                rev = _apply(db, ops)
+        except sqlite3.Error as e:
+            if sqlite_space.is_disk_full(e):
+                raise space.error() from e
+            raise
+        if space.full or space.low(db):
+            # Every commit adds history (a delete two copies of the value): on a disk this
+            # full, compact it right away, or deletes would fill the disk they are clearing.
+            self._reclaim(db, rev)
+        return rev
+
+    def _make_room(self, db: sqlite3.Connection) -> bool:
+        """Before a create or update on a (nearly) full disk: reclaim what the commits since
+        the last try freed, then say whether there is room (the alarm's hysteresis when it
+        is up, the floor otherwise)."""
+        rev = _meta(db, "revision")
+        if rev != self._reclaimed_at:
+            self._reclaim(db, rev)
+        return self._space.recovered(db) if self._space.full else not self._space.low(db)
+
+    def _reclaim(self, db: sqlite3.Connection, rev: int) -> None:
+        """On a full disk: drop history (which holds a copy of every value, two of a
+        deleted one), give free pages back to the disk, maybe clear the alarm."""
+        self._reclaimed_at = rev
+        target = rev - sqlite_space.PRESSURE_HISTORY
+        if target > self._compacted:
+            try:
+                if _compact(db, target):
+                    self._compacted = target
+                    _log.info("store.compacted_for_space", path=self.path, revision=target)
+            except sqlite3.Error as e:
+                _log.warning("store.reclaim_failed", step="compact", error=str(e))
+        sqlite_space.reclaim(db)
+        self._space.recovered(db)
 
     async def compact(self, revision: int) -> None:
         done = await self._run(_compact, revision)
@@ -224,6 +312,8 @@ class EmbeddedStore(Store):
             self._changed.notify_all()
         if self._db is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
+        if self._lock is not None:
+            self._lock.close()
         self._executor.shutdown(wait=False)
         _log.info("store.closed", path=self.path)
 
@@ -281,7 +371,22 @@ def precondition_error(op: Op, cur: KV | None) -> StoreError | None:
     return None
 
 
-def _apply(db: sqlite3.Connection, ops: list[Op]) -> int:
+def _adds_data(db: sqlite3.Connection, ops: Sequence[Op]) -> bool:
+    """Whether ops store more than they replace: a create, a put of a new key, or an update
+    growing its value by more than sqlite_space.UPDATE_SLACK. (Read outside the txn: only
+    this thread writes, and it is an admission rule, not a precondition.)"""
+    for op in ops:
+        if op.kind is OpKind.DELETE:
+            continue
+        if op.kind is OpKind.CREATE:
+            return True
+        cur = _get(db, op.key.encode())
+        if cur is None or len(op.value) > len(cur.value) + sqlite_space.UPDATE_SLACK:
+            return True
+    return False
+
+
+def _apply(db: sqlite3.Connection, ops: Sequence[Op]) -> int:
     """Validate every op against the state before the txn (as etcd compares do), then apply
     all of them under one new revision. Returns the store revision after the txn."""
     db.execute("BEGIN IMMEDIATE")
@@ -346,13 +451,18 @@ def _compact(db: sqlite3.Connection, revision: int) -> bool:
         if revision > current:
             raise ValueError(f"cannot compact to future revision {revision} (now {current})")
         if revision <= _meta(db, "compacted"):
+            db.execute("COMMIT")
             return False
         db.execute("DELETE FROM history WHERE revision < ?", (revision,))
         db.execute("UPDATE meta SET value=? WHERE name='compacted'", (revision,))
+        db.execute("COMMIT")
         return True
-    finally:
+    except BaseException:
+        # A COMMIT that fails (a full disk) can leave the transaction open: every later
+        # BEGIN would then fail.
         if db.in_transaction:
-            db.execute("COMMIT")
+            db.execute("ROLLBACK")
+        raise
 
 
 def _history(db: sqlite3.Connection, prefix: str, lo: int, hi: int) -> list[WatchEvent]:

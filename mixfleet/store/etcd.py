@@ -46,6 +46,7 @@ from mixfleet.store.base import (
     Store,
     StoreClosedError,
     StoreError,
+    StoreFullError,
     UnavailableError,
     WatchEvent,
 )
@@ -112,6 +113,12 @@ def _translate(e: BaseException, *, requested: int = 0) -> Exception:
     text = (e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)) or ""
     if "required revision has been compacted" in text:  # a Range at a compacted revision
         return CompactedError(requested, 0)
+    if "database space exceeded" in text:  # etcd's NOSPACE alarm (quota-backend-bytes)
+        return StoreFullError(
+            f"store disk full: etcd's space quota is exceeded ({text}); creates and updates "
+            "are refused, reads and deletes still work; an operator compacts and defragments "
+            "etcd, then runs `etcdctl alarm disarm`"
+        )
     if isinstance(e, aetcd.InvalidArgumentError) or "future revision" in text:
         return ValueError(f"etcd rejected the request: {text}")
     return StoreError(f"etcd error: {text}")

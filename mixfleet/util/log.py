@@ -7,8 +7,43 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any, TextIO
 
 import structlog
+
+
+class _DegradingLogger(structlog.PrintLogger):
+    """A PrintLogger that a full disk cannot break: a line that cannot be written (ENOSPC on
+    a redirected stderr, a closed pipe) is dropped, not raised. A raising log call used to
+    fail whatever was logging: an API call answered "Unexpected OSError" after its write had
+    committed, and a loop that logged died. The next line that can be written is preceded
+    by one saying how many were lost."""
+
+    dropped = 0  # across all loggers of the process: they share one stream
+
+    def msg(self, message: str) -> None:
+        try:
+            if _DegradingLogger.dropped:
+                lost, _DegradingLogger.dropped = _DegradingLogger.dropped, 0
+                try:
+                    super().msg(f'{{"event": "log.lines_dropped", "level": "warning", "count": {lost}}}')
+                except BaseException:
+                    _DegradingLogger.dropped += lost
+                    raise
+            super().msg(message)
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            _DegradingLogger.dropped += 1
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+class _DegradingLoggerFactory:
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _DegradingLogger:
+        return _DegradingLogger(self._file)
 
 
 def configure(*, json: bool | None = None, level: str | None = None) -> None:
@@ -33,7 +68,7 @@ def configure(*, json: bool | None = None, level: str | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_DegradingLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
 

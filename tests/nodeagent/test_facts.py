@@ -155,6 +155,7 @@ def test_node_object_for_windows_server_2022():
         "Ready": "True",
         "EngineReady": "True",
         "MemoryPressure": "False",
+        "DiskPressure": "False",
     }
     assert status["daemonEndpoint"] == "127.0.0.1:10250"
 

@@ -105,6 +105,10 @@ class NodeBuilder:
         self._n["status"]["conditions"] = [{"type": "Ready", "status": status, "reason": "AgentStopped"}]
         return self
 
+    def disk_pressure(self, status: str = "True") -> NodeBuilder:
+        self._n["status"]["conditions"].append({"type": "DiskPressure", "status": status, "reason": "DiskPressure"})
+        return self
+
     def image(self, name: str, *, os_version: str | None = None, size: int = 100 << 20, os: str | None = None, arch: str = "amd64") -> NodeBuilder:
         img: dict[str, Any] = {"names": [name], "os": os or self._labels["kubernetes.io/os"], "architecture": arch, "sizeBytes": size}
         if os_version:

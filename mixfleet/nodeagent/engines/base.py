@@ -64,6 +64,7 @@ class EngineInfo:
     os_version: str = ""  # Windows: 10.0.20348.2655 when the engine reveals the revision
     name: str = ""  # the engine host's name
     runtime: str = "docker"  # prefix of containerRuntimeVersion
+    data_root: str = ""  # where images and layers go (Docker's DockerRootDir); disk pressure
 
 
 @dataclass(frozen=True, slots=True)

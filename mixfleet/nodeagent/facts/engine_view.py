@@ -29,6 +29,7 @@ def parse_docker_info(info: Mapping[str, Any]) -> EngineInfo:
         default_isolation=str(info.get("Isolation") or ""),
         os_version=_windows_os_version(info) if os_type == "windows" else "",
         name=str(info.get("Name") or ""),
+        data_root=str(info.get("DockerRootDir") or ""),
     )
 
 

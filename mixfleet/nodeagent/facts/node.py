@@ -25,7 +25,13 @@ def default_reserved_memory(total: int) -> int:
 
 
 def node_conditions(
-    *, now: datetime, engine_ready: bool, engine_message: str = "", memory_pressure: bool = False
+    *,
+    now: datetime,
+    engine_ready: bool,
+    engine_message: str = "",
+    memory_pressure: bool = False,
+    disk_pressure: bool = False,
+    disk_message: str = "",
 ) -> list[dict[str, Any]]:
     t = format_time(now)
 
@@ -56,6 +62,12 @@ def node_conditions(
             "MemoryPressure",
             memory_pressure,
             "MemoryPressure" if memory_pressure else "SufficientMemory",
+        ),
+        cond(
+            "DiskPressure",
+            disk_pressure,
+            "DiskPressure" if disk_pressure else "SufficientDisk",
+            disk_message,
         ),
     ]
 
