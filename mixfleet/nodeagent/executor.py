@@ -25,7 +25,7 @@ from mixfleet.nodeagent.engines.base import (
     PullError,
     StartError,
 )
-from mixfleet.nodeagent.podspec import LABEL_POD_UID, MANAGED
+from mixfleet.nodeagent.podspec import LABEL_POD_UID, LABEL_SPEC_HASH, MANAGED
 from mixfleet.nodeagent.reconcile import (
     Action,
     Create,
@@ -128,7 +128,7 @@ class Executor:
                 action.pod_uid,
                 action.container,
                 "RunContainerError",
-                self.engine.create_and_start(action.spec),
+                self._create(action),
             )
         elif isinstance(action, Start):
             await self._guard(
@@ -143,6 +143,23 @@ class Executor:
             await self.engine.remove(action.container_id)
         elif isinstance(action, Finalize):
             await self._finalize(action)
+
+    async def _create(self, action: Create) -> None:
+        """Create and start, idempotently: a pass that listed the pod's containers just before
+        the previous pass's create landed asks for the same container again (its name holds
+        the pod uid and the attempt), and the engine refuses the name. That container is the
+        one asked for: the create has happened, and is not a failure to show in the status."""
+        try:
+            await self.engine.create_and_start(action.spec)
+        except StartError:
+            same = [
+                c for c in await self._containers(action.pod_uid)
+                if c.name.lstrip("/") == action.spec.name
+                and c.labels.get(LABEL_SPEC_HASH) == action.spec.labels.get(LABEL_SPEC_HASH)
+            ]
+            if not same:
+                raise
+            _log.info("container.already_created", pod_uid=action.pod_uid, container=action.container)
 
     async def _guard(self, uid: str, container: str, reason: str, op: Any) -> None:
         """Run a pull/create/start; record a failure (for back-off and status) or clear it."""
