@@ -13,7 +13,8 @@ its event loop to itself, as in production), then, for each watch count in ``--w
 Printed per run: how many streams the server accepted and refused (and with which code),
 the seconds to create the pods, how long until every open stream had seen the last pod
 (from the first create: watchers must not pay for the writers' speed), and the streams that
-ended on their own (refused or ended by the server) rather than closed by the watcher. The last line is one JSON object with every figure.
+ended on their own (refused or ended by the server) rather than closed by the watcher. The
+last line is one JSON object with every figure.
 Flags after ``--`` go to ``mixfleet controlplane`` (e.g. ``-- --max-watches-per-client 5000``);
 ``--profile PATH`` writes a cProfile of the control-plane process.
 """

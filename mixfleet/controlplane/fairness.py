@@ -241,7 +241,7 @@ class _SendSlot:
         await self._sending.acquire()
         self._held = True
 
-    def release(self, _context: object = None) -> None:
+    def release(self, _context: Any = None) -> None:
         if self._held:
             self._held = False
             self._sending.release()
@@ -328,8 +328,9 @@ class FairnessInterceptor(grpc.aio.ServerInterceptor):
             reason, detail = "server ended the stream", ""
             slot = _SendSlot(self._sending)
             # A stream ended during a send may never be resumed here (its generator is only
-            # closed when collected): the RPC's end gives the slot back all the same.
-            context.add_done_callback(slot.release)
+            # closed when collected): the RPC's end gives the slot back all the same. (The
+            # stubs type the callback as a class; grpc calls any callable.)
+            context.add_done_callback(slot.release)  # type: ignore[arg-type]
             try:
                 async for msg in behavior(request, context):
                     events += 1
