@@ -176,3 +176,16 @@ async def test_a_refused_watch_is_logged_with_the_limit(watch_limited: Any) -> N
                     await w.close()
         (line,) = _ended(logs, "limit")
         assert "--max-watches-per-client" in line["detail"]
+
+
+async def test_watches_ended_by_a_stopping_server_are_logged_as_such(tmp_path: Path) -> None:
+    """A control plane that stops logs each watch it ends as 'server stopping', not as a
+    client's cancel."""
+    with capture_logs() as logs:
+        async with _limited_controlplane(tmp_path) as cp:
+            c = Client(cp.address, retry_seconds=1)
+            w = _OpenWatch(c)
+            await asyncio.wait_for(w.first, 20)
+        await w.close()
+        await c.close()
+    assert len(_ended(logs, "server stopping")) == 1, [e for e in logs if e.get("event") == "watch.ended"]
