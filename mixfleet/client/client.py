@@ -8,13 +8,16 @@ Objects go in and come out as plain dicts. gRPC errors are translated here, once
     ├── AlreadyExistsError  ALREADY_EXISTS
     ├── ConflictError       ABORTED: resourceVersion conflict, re-read and retry
     ├── GoneError           OUT_OF_RANGE: watch revision compacted, re-list
-    ├── TooLargeError       RESOURCE_EXHAUSTED: too many objects for one request (``limit``)
+    ├── ResourceExhaustedError  RESOURCE_EXHAUSTED: the store's disk is full, or over a
+    │   │                   per-client limit of the server (``retry_after`` when waiting helps)
+    │   └── TooLargeError   too many objects for one request (``limit``)
     ├── OutcomeUnknownError DEADLINE_EXCEEDED from the server while it was committing:
     │                       the write may be committed; not retried, repeating is the caller's call
     └── UnavailableError    UNAVAILABLE / DEADLINE_EXCEEDED after retries (temporary)
 
-Transport glitches (UNAVAILABLE) are retried with exponential backoff and jitter for up to
-``retry_seconds``; every call has a deadline.
+Transport glitches (UNAVAILABLE) and the server's "too many requests from this client"
+(RESOURCE_EXHAUSTED with a retry-after hint) are retried with exponential backoff and
+jitter, never sooner than the hint, for up to ``retry_seconds``; every call has a deadline.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from typing import Any, AsyncIterator
 import grpc
 from tenacity import (
     AsyncRetrying,
-    retry_if_exception_type,
+    RetryCallState,
+    retry_if_exception,
     stop_after_delay,
     wait_exponential_jitter,
 )
@@ -68,9 +72,15 @@ class GoneError(APIError):
 
 class ResourceExhaustedError(APIError):
     """The server refused for want of a resource (the store's disk is full, a request
-    larger than its limit): retrying at once will not help."""
+    larger than its limit, a per-client limit). ``retry_after``: the server's hint, in
+    seconds, when waiting helps (its request-rate limit; such calls are retried); None when
+    retrying at once will not help (a full disk, too many open watches)."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class TooLargeError(ResourceExhaustedError):
@@ -87,6 +97,12 @@ class OutcomeUnknownError(APIError):
 
 class UnavailableError(APIError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+# The server's trailers on a per-client limit refusal (controlplane/fairness.py): which
+# limit, and for the request rate how long to wait.
+LIMIT_KEY = "mixfleet-limit"
+RETRY_AFTER_KEY = "mixfleet-retry-after-ms"
 
 
 # The server's trailer with its per-request object limit (controlplane/server.py).
@@ -110,6 +126,9 @@ def translate(err: grpc.RpcError, target: str) -> APIError:
     if code is grpc.StatusCode.DEADLINE_EXCEEDED and (details or "").startswith("outcome unknown"):
         return OutcomeUnknownError(details or "")  # the server's own answer, not a lost connection
     if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+        trailers = _trailers(err)
+        if LIMIT_KEY in trailers:  # a per-client limit (controlplane/fairness.py)
+            return ResourceExhaustedError(details or code.name, retry_after=_retry_after(trailers))
         limit = _limit(err)
         if limit is not None:
             return TooLargeError(details or code.name, limit=limit)
@@ -127,6 +146,33 @@ def _limit(err: grpc.RpcError) -> int | None:
         if key == MAX_OBJECTS_TRAILER and str(value).isdigit():
             return int(value)
     return None
+
+
+def _trailers(err: grpc.RpcError) -> dict[str, str]:
+    trailers: Any = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
+    return {str(k): str(v) for k, v in trailers or ()}
+
+
+def _retry_after(trailers: dict[str, str]) -> float | None:
+    value = trailers.get(RETRY_AFTER_KEY, "")
+    return int(value) / 1000 if value.isdigit() else None
+
+
+def _retryable(err: BaseException) -> bool:
+    """Worth another try after a pause: the transport, or the server's request-rate limit."""
+    if isinstance(err, ResourceExhaustedError):
+        return err.retry_after is not None
+    return isinstance(err, UnavailableError)
+
+
+_backoff = wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.2)
+
+
+def _wait(state: RetryCallState) -> float:
+    """Exponential backoff with jitter, but never sooner than the server asked."""
+    err = state.outcome.exception() if state.outcome is not None else None
+    hint = getattr(err, "retry_after", None) or 0.0
+    return max(_backoff(state), hint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +205,10 @@ class Client:
                 ("grpc.max_receive_message_length", 64 * 1024 * 1024),
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
                 ("grpc.enable_retries", 0),
+                # A connection of its own: the control plane counts its per-client limits by
+                # connection, and gRPC would otherwise share one among every Client of the
+                # process with the same target (mixctl's and an agent's in `mixfleet dev`).
+                ("grpc.use_local_subchannel_pool", 1),
                 # gRPC's reconnect backoff grows to 120 s: an agent would come back that
                 # long after a control plane that was away for a few minutes.
                 ("grpc.max_reconnect_backoff_ms", 5_000),
@@ -179,8 +229,8 @@ class Client:
         rpc = getattr(self._stub, method)
         try:
             async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(UnavailableError),
-                wait=wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.2),
+                retry=retry_if_exception(_retryable),
+                wait=_wait,
                 stop=stop_after_delay(self.retry_seconds),
                 reraise=True,
             ):
@@ -189,10 +239,10 @@ class Client:
                         return await rpc(request, timeout=self.timeout)
                     except grpc.RpcError as e:
                         err = translate(e, self.target)
-                        if isinstance(err, UnavailableError):
+                        if _retryable(err):
                             _log.debug("client.retry", method=method, error=err.message)
                         raise err from e
-        except UnavailableError:
+        except (UnavailableError, ResourceExhaustedError):
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 

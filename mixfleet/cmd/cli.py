@@ -46,6 +46,28 @@ def _add_controlplane_args(p: argparse.ArgumentParser, *, default_store: str | N
         help="refuse an apply of more objects (mixctl splits larger files); "
              "default 1000 on the embedded store, 100 on etcd (its --max-txn-ops is 128)",
     )
+    p.add_argument(
+        "--max-watches-per-client", type=_non_negative(int), default=200, metavar="N",
+        help="open Watch streams one client may hold; more are refused (0: no limit)",
+    )
+    p.add_argument(
+        "--max-requests-per-client", type=_non_negative(float), default=500.0, metavar="R",
+        help="requests per second one client may make, in bursts of up to 2R; more are refused "
+        "and the client library retries them with backoff (0: no limit)",
+    )
+
+
+def _non_negative(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+        return value
+
+    return parse
 
 
 def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
@@ -59,6 +81,8 @@ def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
         node_monitor_grace=args.node_monitor_grace,
         pod_eviction_timeout=args.pod_eviction_timeout,
         max_objects_per_apply=args.max_objects_per_apply,
+        max_watches_per_client=args.max_watches_per_client,
+        max_requests_per_client=args.max_requests_per_client,
     )
     if args.identity:
         cfg.identity = args.identity

@@ -25,6 +25,7 @@ from mixfleet.api import limits
 from mixfleet.controlplane.compaction import COMPACTION_INTERVAL_SECONDS, compact_periodically
 from mixfleet.controlplane.controllers import controller_loops
 from mixfleet.controlplane.events import EventRecorder
+from mixfleet.controlplane.fairness import ClientLimits, FairnessLimits
 from mixfleet.controlplane.logs import LogProxy
 from mixfleet.controlplane.registry import ETCD_OBJECTS_PER_APPLY, MAX_OBJECTS_PER_APPLY, Registry
 from mixfleet.controlplane.scheduling import SchedulerLoop
@@ -57,6 +58,8 @@ class ControlPlaneConfig:
     compaction_interval: float = COMPACTION_INTERVAL_SECONDS
     # Objects one Apply may carry; 0: what the store commits in time (registry's constants).
     max_objects_per_apply: int = 0
+    max_watches_per_client: int = 200  # open Watch streams per client (0: no limit)
+    max_requests_per_client: float = 500.0  # requests/s per client, bursts of twice that (0: no limit)
 
 
 class ControlPlane:
@@ -66,6 +69,10 @@ class ControlPlane:
         self.registry: Registry | None = None
         self.server: grpc.aio.Server | None = None
         self.watches: WatchCache | None = None
+        self.limits = ClientLimits(FairnessLimits.from_flags(
+            max_watches=config.max_watches_per_client,
+            requests_per_second=config.max_requests_per_client,
+        ))
         self.port = 0
         self.is_leader = False
         self._health: Any = None
@@ -87,7 +94,8 @@ class ControlPlane:
         await self.registry.ensure_system_namespaces()
         self.watches = WatchCache(self.registry)
         self.server, self.port, self._health = await start_server(
-            self.registry, self.config.listen, logs=LogProxy(self.registry), watches=self.watches
+            self.registry, self.config.listen, logs=LogProxy(self.registry), watches=self.watches,
+            limits=self.limits,
         )
         await self._set_leading(False)
         self._tasks.append(asyncio.create_task(self._lead(), name="leadership"))
@@ -178,6 +186,7 @@ class ControlPlane:
         if stuck:
             _log.error("controlplane.stop_stuck", tasks=stuck)
         if self.server is not None:
+            self.limits.stopping = True  # the watches cancelled now are logged as such
             await self.server.stop(grace=1.0)
         if self.watches is not None:
             await self.watches.stop()

@@ -22,7 +22,9 @@ from mixfleet.api import kinds, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.client.client import MAX_OBJECTS_TRAILER
 from mixfleet.controlplane import registry as reg
+from mixfleet.controlplane.fairness import GRPC_SERVER_OPTIONS, ClientLimits, FairnessInterceptor, FairnessLimits
 from mixfleet.controlplane.registry import Registry
+from mixfleet.controlplane.sharedjson import SharedJSON
 from mixfleet.controlplane.watch import watch
 from mixfleet.controlplane.watchcache import WatchCache
 from mixfleet.proto import mixfleet_pb2 as pb
@@ -184,6 +186,7 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
         self.registry = registry
         self._logs = logs  # controlplane.logs.LogProxy
         self._watches = watches
+        self._watch_json = SharedJSON()  # one encoding per change, whatever the watchers
 
     async def Apply(self, request: pb.ApplyRequest, context: Any) -> pb.ApplyResponse:
         async with _errors(context, "Apply"):
@@ -256,7 +259,7 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
                 field_selector=request.field_selector,
                 from_revision=request.from_revision,
             ):
-                yield pb.WatchEvent(type=ev.type, object=_dump(ev.object), revision=ev.revision)
+                yield pb.WatchEvent(type=ev.type, object=self._watch_json.dump(ev.object), revision=ev.revision)
 
     async def Logs(self, request: pb.LogsRequest, context: Any) -> AsyncIterator[pb.LogChunk]:
         async with _errors(context, "Logs"):
@@ -267,15 +270,24 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
 
 
 async def start_server(
-    registry: Registry, listen: str, *, logs: Any = None, watches: WatchCache | None = None
+    registry: Registry,
+    listen: str,
+    *,
+    logs: Any = None,
+    watches: WatchCache | None = None,
+    limits: ClientLimits | None = None,
 ) -> tuple[grpc.aio.Server, int, health_aio.HealthServicer]:
     """Start serving on ``listen`` (``127.0.0.1:0`` picks a port); returns (server, port,
-    health servicer)."""
+    health servicer). ``limits``: the per-client limits (controlplane/fairness.py) applied
+    to the ControlPlane service; by default FairnessLimits()'s."""
+    service_name = pb.DESCRIPTOR.services_by_name["ControlPlane"].full_name
     server = grpc.aio.server(
+        interceptors=[FairnessInterceptor(limits or ClientLimits(FairnessLimits()), service=service_name)],
         options=[
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
-        ]
+            *GRPC_SERVER_OPTIONS,
+        ],
     )
     pb_grpc.add_ControlPlaneServicer_to_server(
         ControlPlaneServicer(registry, logs, watches), server
@@ -283,7 +295,7 @@ async def start_server(
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = (
-        pb.DESCRIPTOR.services_by_name["ControlPlane"].full_name,
+        service_name,
         health.SERVICE_NAME,
         reflection.SERVICE_NAME,
     )
