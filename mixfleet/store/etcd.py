@@ -352,6 +352,10 @@ def _compares(op: Op, key: bytes) -> list[rpc.Compare]:
         compares = [t.create(key) == 0]
     elif op.expected_mod_revision is None:  # PUT, unconditional DELETE
         return []
+    elif op.expected_mod_revision > 0:
+        # One compare per op: etcd's --max-txn-ops (128) counts compares too, and an absent
+        # key's mod revision is 0, so it cannot match a revision > 0 anyway.
+        compares = [t.mod(key) == op.expected_mod_revision]
     else:  # version > 0 too: mod == 0 alone would also match an absent key
         compares = [t.mod(key) == op.expected_mod_revision, t.version(key) > 0]
     return [c.build_message() for c in compares]
