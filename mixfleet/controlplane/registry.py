@@ -197,8 +197,9 @@ class Binding:
     binding: Mapping[str, Any]  # spec.binding: resolved isolation, image per container
 
 
-def _checked(obj: ObjView) -> Obj:
-    """Default and validate one object; raises InvalidObjectError naming its field paths."""
+def _checked(obj: ObjView, within: limits.Limits | None = None) -> Obj:
+    """Default and validate one object; raises InvalidObjectError naming its field paths.
+    ``within``: the control plane's limits, for users' writes (api/limits.py)."""
     if not isinstance(obj, dict):
         raise InvalidObjectError([FieldError("", "object must be a mapping")])
     try:
@@ -207,6 +208,8 @@ def _checked(obj: ObjView) -> Obj:
         raise InvalidObjectError([FieldError("kind", str(e))]) from e
     out = defaults.apply_defaults(obj)
     errors = validation.validate(out)
+    if not errors and within is not None:
+        errors = limits.errors(out, within)
     if errors:
         raise InvalidObjectError(errors)
     return out
@@ -252,10 +255,12 @@ class Registry:
         *,
         max_object_bytes: int = limits.MAX_OBJECT_BYTES,
         max_objects_per_apply: int = MAX_OBJECTS_PER_APPLY,
+        max_replicas: int = limits.MAX_REPLICAS_PER_WORKLOAD,
     ) -> None:
         self.store = store
         self.max_object_bytes = max_object_bytes
         self.max_objects_per_apply = max_objects_per_apply
+        self.limits = limits.Limits(max_replicas=max_replicas)
         self._fence: Callable[[], bool] | None = None
         self._namespaces: dict[str, float] = {}  # namespace -> when last seen to exist
 
@@ -325,7 +330,7 @@ class Registry:
     # ---- writes ------------------------------------------------------------------------
 
     async def create(self, obj: Obj) -> Obj:
-        obj = _checked(_generated_name(obj))
+        obj = _checked(_generated_name(obj), self.limits)
         k = kinds.by_kind(obj["kind"])
         await self._require_namespace(k, obj, pending=())
         new = _new_object(obj)
@@ -360,7 +365,7 @@ class Registry:
                                          "give metadata.name, or use create", document=i))
                 continue
             try:
-                checked.append(_checked(raw))
+                checked.append(_checked(raw, self.limits))
             except InvalidObjectError as e:
                 errors.extend(
                     FieldError(
@@ -438,7 +443,7 @@ class Registry:
             new["status"] = copy.deepcopy(obj.get("status") or {})
             new = _checked(new)
         else:
-            new = _checked(obj)
+            new = _checked(obj, self.limits)
             new["metadata"] = _carry_system_meta(old["metadata"], new["metadata"])
             new["status"] = copy.deepcopy(old.get("status") or new.get("status") or {})
             if new.get("spec") != old.get("spec"):
