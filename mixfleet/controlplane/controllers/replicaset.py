@@ -7,6 +7,12 @@ Pods are created from the template as ``<rs>-<5 random chars>``, owned by the Re
 the ReplicaSet's new status in one registry transaction guarded by the ReplicaSet's
 revision, so two writers cannot both act on the same observation; it waits until the
 caches show its previous commit before deciding again.
+
+A ReplicaSet being deleted, or whose Deployment is being deleted or gone, creates no pods:
+the garbage collector is about to remove it, and every pod made meanwhile would be one
+more to stop (Kubernetes' controller likewise leaves a ReplicaSet with a deletionTimestamp
+alone). A Deployment missing from the cache because the cache lags only delays a scale-up:
+its arrival syncs the ReplicaSet again.
 """
 
 from __future__ import annotations
@@ -66,6 +72,20 @@ class ReplicaSetController(Controller):
         super().__init__(registry, informers)
         informers.on("ReplicaSet", lambda t, rs: self.queue.add(cache_key(rs)))
         self.pods = informers.on("Pod", self._on_pod)
+        self.deployments = informers.on("Deployment", self._on_deployment)
+
+    def _on_deployment(self, type_: str, d: ObjView) -> None:
+        if type_ == "ADDED":  # a ReplicaSet that waited for its Deployment to show
+            for rs in self.primary.by_index(OWNER, objects.uid(d)):
+                self.queue.add(cache_key(rs))
+
+    def _owner_going(self, rs: ObjView) -> bool:
+        """Whether the Deployment that controls ``rs`` is being deleted or is not there."""
+        ref = objects.controller_of(rs)
+        if not ref or ref.get("kind") != "Deployment":
+            return False
+        d = self.deployments.get(f"{objects.namespace(rs) or 'default'}/{ref.get('name')}")
+        return d is None or objects.uid(d) != ref.get("uid") or P.deleting(d)
 
     def _on_pod(self, type_: str, pod: ObjView) -> None:
         ref = objects.controller_of(pod)
@@ -87,7 +107,9 @@ class ReplicaSetController(Controller):
         removed: list[ObjView] = []
         if not P.deleting(rs):
             diff = want - len(active)
-            if diff > 0:
+            if diff > 0 and self._owner_going(rs):
+                _log.debug("replicaset.owner_deleted", replicaset=key, missing=diff)
+            elif diff > 0:
                 new_pods = [pod_from_template(rs) for _ in range(min(diff, BURST))]
                 ops.extend(writes.create(p) for p in new_pods)
             elif diff < 0:
