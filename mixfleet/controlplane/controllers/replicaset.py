@@ -52,6 +52,20 @@ def pod_from_template(rs: ObjView) -> Obj:
             "spec": thaw(tmpl.get("spec") or {})}
 
 
+def _new_pods(rs: ObjView, n: int, *, taken: set[str]) -> list[Obj]:
+    """``n`` pods with names distinct from each other and from ``taken``: with 5 random
+    characters, 10,000 pods made 100 at a time drew the same name twice in one batch now
+    and then, and the store refuses a transaction that writes one key twice."""
+    pods: list[Obj] = []
+    names = set(taken)
+    while len(pods) < n:
+        pod = pod_from_template(rs)
+        if pod["metadata"]["name"] not in names:
+            names.add(pod["metadata"]["name"])
+            pods.append(pod)
+    return pods
+
+
 def replicaset_status(rs: ObjView, active: list[ObjView]) -> dict:
     status = {
         "replicas": len(active),
@@ -110,7 +124,7 @@ class ReplicaSetController(Controller):
             if diff > 0 and self._owner_going(rs):
                 _log.debug("replicaset.owner_deleted", replicaset=key, missing=diff)
             elif diff > 0:
-                new_pods = [pod_from_template(rs) for _ in range(min(diff, BURST))]
+                new_pods = _new_pods(rs, min(diff, BURST), taken={p["metadata"]["name"] for p in mine})
                 ops.extend(writes.create(p) for p in new_pods)
             elif diff < 0:
                 removed = sorted(active, key=P.deletion_rank)[: min(-diff, BURST)]
