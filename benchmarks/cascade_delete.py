@@ -212,8 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=900.0, help="give up waiting after this many seconds")
     args = ap.parse_args(argv)
     log.configure(json=True, level="warning")
-    r = asyncio.run(run(pods=args.pods, policies=args.policy or ["Background", "Foreground"],
-                        bound=args.bound, etcd=args.etcd, timeout=args.timeout))
+    try:
+        r = asyncio.run(run(pods=args.pods, policies=args.policy or ["Background", "Foreground"],
+                            bound=args.bound, etcd=args.etcd, timeout=args.timeout))
+    except TimeoutError as e:  # the pods were not all made: no cascade to time
+        print(f"cascade_delete: {e} (raise --timeout)", file=sys.stderr)
+        return 1
     print(json.dumps(r, sort_keys=True))
     return 0
 
