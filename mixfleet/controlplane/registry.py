@@ -60,8 +60,10 @@ _SYSTEM_ANNOTATION_PREFIXES = ("deployment.kubernetes.io/",)
 _APPLY_RETRIES = 5
 # A delete without a precondition re-reads this often when a concurrent write wins the CAS.
 _DELETE_ATTEMPTS = 5
-# Registry.delete_many's objects per store transaction: etcd's --max-txn-ops defaults to 128.
-DELETE_CHUNK = 100
+# Registry.delete_many's objects per store transaction. etcd's --max-txn-ops (default 128)
+# bounds a transaction's compares too, and a CAS costs two (mod revision, existence): 100
+# deletes were refused with "too many operations in txn request".
+DELETE_CHUNK = 60
 # Registry.txn trusts a namespace it saw exist this recently (see _namespace_exists).
 NAMESPACE_SEEN_SECONDS = 10.0
 # How many objects one Apply may carry; a larger one is refused before anything is read.
@@ -566,7 +568,8 @@ class Registry:
         each naming its object, and nothing is written); creates need their namespace;
         every update and delete is a CAS on the revision of the object as read, so a lost
         race raises StaleObjectError (ObjectNotFoundError when it is gone, ObjectExistsError
-        for a create) and writes nothing. Keep batches within etcd's 128 operations."""
+        for a create) and writes nothing. Keep batches within etcd's 128 operations, counting
+        two for each update or delete (its CAS is two compares)."""
         ops: builtins.list[Op | None] = []
         stored: builtins.list[Obj | None] = []
         labels: builtins.list[tuple[kinds.Kind, str]] = []

@@ -12,7 +12,7 @@ informers (dependents by owner uid); an owner missing from the cache is always c
 a fresh read before anything is deleted, so an informer that has not caught up can never
 cause a wrong deletion; every delete is a CAS on the revision read.
 
-Dependents go in batches (``Registry.delete_many``: 100 per store transaction): when one
+Dependents go in batches (``Registry.delete_many``: 60 per store transaction): when one
 dependent's owners are found gone, so are they for every dependent with the same owners,
 and a foreground owner's pods are deleted together; one transaction per pod made a
 10,000-pod Deployment take minutes. A pod bound to a node is only marked, for its agent to

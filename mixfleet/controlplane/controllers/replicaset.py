@@ -32,7 +32,10 @@ from mixfleet.util import log
 
 _log = log.get("controllers.replicaset")
 
-BURST = 100  # pod writes per transaction (etcd allows 128 ops)
+BURST = 100  # pod creations per transaction (etcd allows 128 ops; a create is one compare)
+# Pod deletions per transaction: each is a CAS, two compares in etcd, with the ReplicaSet's
+# own update (two more) within etcd's 128.
+DELETE_BURST = 60
 EVENTS_PER_SYNC = 10
 
 
@@ -127,7 +130,7 @@ class ReplicaSetController(Controller):
                 new_pods = _new_pods(rs, min(diff, BURST), taken={p["metadata"]["name"] for p in mine})
                 ops.extend(writes.create(p) for p in new_pods)
             elif diff < 0:
-                removed = sorted(active, key=P.deletion_rank)[: min(-diff, BURST)]
+                removed = sorted(active, key=P.deletion_rank)[: min(-diff, DELETE_BURST)]
                 ops.extend(writes.delete(p) for p in removed)
         gone = {p["metadata"]["name"] for p in removed}
         after = [p for p in active if p["metadata"]["name"] not in gone] + new_pods
