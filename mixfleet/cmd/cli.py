@@ -34,6 +34,8 @@ def _add_controlplane_args(p: argparse.ArgumentParser, *, default_store: str | N
     p.add_argument("--leader-ttl", type=float, default=5.0, help="seconds")
     p.add_argument("--node-monitor-grace", type=float, default=40.0, help="seconds")
     p.add_argument("--pod-eviction-timeout", type=float, default=60.0, help="seconds")
+    p.add_argument("--max-replicas", type=int, default=None, metavar="N",
+                   help="most replicas a Deployment or ReplicaSet may ask for (default 10000)")
     p.add_argument("--port-file", default=None, help="write the bound port here once serving")
     p.add_argument(
         "--max-object-bytes",
@@ -88,6 +90,8 @@ def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
         cfg.identity = args.identity
     if args.max_object_bytes is not None:
         cfg.max_object_bytes = args.max_object_bytes
+    if args.max_replicas is not None:
+        cfg.max_replicas = args.max_replicas
     return cfg
 
 

@@ -60,6 +60,7 @@ class ControlPlaneConfig:
     max_objects_per_apply: int = 0
     max_watches_per_client: int = 200  # open Watch streams per client (0: no limit)
     max_requests_per_client: float = 500.0  # requests/s per client, bursts of twice that (0: no limit)
+    max_replicas: int = limits.MAX_REPLICAS_PER_WORKLOAD  # spec.replicas a user may ask for
 
 
 class ControlPlane:
@@ -90,6 +91,7 @@ class ControlPlane:
             self.store,
             max_object_bytes=self.config.max_object_bytes,
             max_objects_per_apply=self._objects_per_apply(),
+            max_replicas=self.config.max_replicas,
         )
         await self.registry.ensure_system_namespaces()
         self.watches = WatchCache(self.registry)

@@ -6,6 +6,9 @@ may adopt) and their pods (by owner uid) from the informers, plans one step
 (controllers/rollout.py), and commits every ReplicaSet change together with the
 Deployment's status in one registry transaction guarded by the revisions it read; it waits
 until the caches show its previous commit before deciding again.
+
+A Deployment being deleted is left to the garbage collector: no ReplicaSet is created or
+scaled up for it, nor is one that is itself being deleted scaled up.
 """
 
 from __future__ import annotations
@@ -183,6 +186,8 @@ class DeploymentController(Controller):
         events = []
         for name, n in scales.items():
             before = int(by_name[name]["spec"].get("replicas", 0))
+            if n > before and P.deleting(by_name[name]):
+                continue  # a ReplicaSet being deleted only shrinks (it creates no pods anyway)
             changed[name] = _with_replicas(changed.get(name) or by_name[name], n, want)
             verb = "up" if n > before else "down"
             events.append(("ScalingReplicaSet", f"Scaled {verb} replica set {name} to {n}"))

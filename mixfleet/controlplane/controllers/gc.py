@@ -11,6 +11,13 @@ Keys are ``Kind/namespace/name``. Objects and their dependents are read from the
 informers (dependents by owner uid); an owner missing from the cache is always checked with
 a fresh read before anything is deleted, so an informer that has not caught up can never
 cause a wrong deletion; every delete is a CAS on the revision read.
+
+Dependents go in batches (``Registry.delete_many``: 60 per store transaction): when one
+dependent's owners are found gone, so are they for every dependent with the same owners,
+and a foreground owner's pods are deleted together; one transaction per pod made a
+10,000-pod Deployment take minutes. A pod bound to a node is only marked, for its agent to
+stop it gracefully; one that is not bound, or whose Node is gone (no agent will ever confirm
+it, as Kubernetes' pod GC reasons), is removed at once.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from mixfleet.controlplane.controllers.queue import Requeue
 from mixfleet.controlplane.informer import OWNER, cache_key
 from mixfleet.controlplane.objects import thaw
 from mixfleet.controlplane.registry import (
+    Delete,
     ObjectNotFoundError,
     Registry,
     StaleObjectError,
@@ -37,6 +45,7 @@ FOREGROUND = "foregroundDeletion"
 KINDS = ("Deployment", "ReplicaSet", "Pod")
 _OWNER_KINDS = ("Deployment", "ReplicaSet")
 FOREGROUND_POLL = 1.0  # seconds between checks while dependents finish terminating
+LOGGED_NAMES = 5  # a batch's log line names this many of its objects
 
 
 def gc_key(obj: ObjView) -> str:
@@ -55,6 +64,7 @@ class GarbageCollector(Controller):
     def __init__(self, registry: Registry, informers: SharedInformers) -> None:
         super().__init__(registry, informers)
         self._caches = {k: informers.on(k, self._on_event) for k in KINDS}
+        self._nodes = informers.informer("Node")
 
     def _on_event(self, type_: str, obj: ObjView) -> None:
         m = obj.get("metadata") or {}
@@ -113,11 +123,24 @@ class GarbageCollector(Controller):
             for ref in refs:
                 if await self._owner_exists(ref, ns):
                     return None
-            done = await self._delete(obj, "Background", why="all owners are gone")
-            if done is not None and inf is not None:
-                rev = int(done["metadata"]["resourceVersion"])
-                self.expectations.expect(key, [(inf, cache_key(obj), rev, None)])
+            await self._collect_orphans(obj, {str(r.get("uid")) for r in refs})
         return None
+
+    async def _collect_orphans(self, obj: ObjView, gone: set[str]) -> None:
+        """Delete ``obj``, whose owners (uids ``gone``) are all gone, with every other
+        dependent of theirs that has no other owner, in batches."""
+        ns = objects.namespace(obj) or "default"
+        found = {gc_key(obj): obj}
+        for kind in KINDS:
+            for uid in gone:
+                for o in self._caches[kind].by_index(OWNER, uid):
+                    if (objects.namespace(o) or "default") == ns and not P.deleting(o) and {
+                        str(r.get("uid")) for r in o["metadata"].get("ownerReferences") or []
+                    } <= gone:
+                        found.setdefault(gc_key(o), o)
+        lost = await self._delete_batch(list(found.values()), why="all owners are gone")
+        if lost:
+            raise Requeue(f"{len(lost)} dependents changed while being deleted")
 
     def _cached(self, ref: dict, ns: str) -> bool:
         inf = self._caches.get(str(ref.get("kind")))
@@ -139,15 +162,21 @@ class GarbageCollector(Controller):
         m = owner["metadata"]
         dependents = self._dependents(owner)
         if dependents:
+            why = f"its owner {gc_key(owner)} is deleted"
             seen: list[writes.Seen] = []
             try:
                 for dep in dependents:
-                    if not P.deleting(dep):
-                        policy = "Foreground" if dep["kind"] in _OWNER_KINDS else "Background"
-                        done = await self._delete(dep, policy, why=f"its owner {gc_key(owner)} is deleted")
+                    if dep["kind"] in _OWNER_KINDS and not P.deleting(dep):
+                        # Its own dependents go first, so it is marked, not removed: one
+                        # write per ReplicaSet, of which there are few.
+                        done = await self._delete(dep, "Foreground", why=why)
                         if done is not None:
                             rev = int(done["metadata"]["resourceVersion"])
                             seen.append((self._caches[dep["kind"]], cache_key(dep), rev, None))
+                # Pods already terminating are left to their agents, except where no
+                # agent is left to confirm (the batch removes those at once).
+                pods = [d for d in dependents if d["kind"] not in _OWNER_KINDS]
+                await self._delete_batch(pods, why=why, owner=gc_key(owner))
             finally:
                 # Until the caches show these deletions, the next poll would delete again.
                 self.expectations.expect(gc_key(owner), seen)
@@ -178,3 +207,51 @@ class GarbageCollector(Controller):
             raise Requeue(str(e)) from e
         _log.info("gc.deleted", object=gc_key(obj), policy=policy, reason=why)
         return done
+
+    async def _delete_batch(
+        self, objs: list[ObjView], *, why: str, owner: str = ""
+    ) -> list[ObjView]:
+        """Delete ``objs`` in the background (``Registry.delete_many``); a pod no agent will
+        stop is removed at once, one already terminating is skipped unless so. Each object's
+        key waits for the caches to show its deletion (``owner``'s key too, if given), so
+        the syncs the deletions trigger do not delete again. Returns the objects that
+        changed since they were read (not deleted)."""
+        deletes: list[Delete] = []
+        nodes: dict[str, bool] = {}
+        for o in objs:
+            abandoned = o["kind"] == "Pod" and not await self._has_live_node(o, nodes)
+            if P.deleting(o) and not abandoned:
+                continue
+            deletes.append(Delete(o, grace=0 if abandoned else -1))
+        if not deletes:
+            return []
+        result = await self.registry.delete_many(deletes)
+        seen: list[writes.Seen] = []
+        for d in result.deleted:
+            if d.revision:
+                entry = (self._caches[d.write.obj["kind"]], cache_key(d.write.obj), d.revision, None)
+                seen.append(entry)
+                self.expectations.expect(gc_key(d.write.obj), [entry])
+        if owner:
+            self.expectations.expect(owner, seen)
+        names = [gc_key(d.write.obj) for d in result.deleted]
+        _log.info("gc.deleted", objects=len(names), first=names[:LOGGED_NAMES], reason=why,
+                  changed=len(result.lost), policy="Background")
+        return [w.obj for w in result.lost]
+
+    async def _has_live_node(self, pod: ObjView, known: dict[str, bool]) -> bool:
+        """Whether ``pod`` is bound to a Node that exists (an agent may be running it); a
+        Node missing from the cache is looked up once per batch (``known``)."""
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        if not node:
+            return True  # not bound: the registry removes it at once anyway
+        if node not in known:
+            known[node] = self._nodes.get(node) is not None or await self._node_exists(node)
+        return known[node]
+
+    async def _node_exists(self, name: str) -> bool:
+        try:
+            await self.registry.get("Node", name)
+        except ObjectNotFoundError:
+            return False
+        return True
