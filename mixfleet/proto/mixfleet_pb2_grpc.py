@@ -74,6 +74,11 @@ class ControlPlaneStub:
                 request_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.LogsRequest.SerializeToString,
                 response_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.LogChunk.FromString,
                 _registered_method=True)
+        self.Exec = channel.stream_stream(
+                '/mixfleet.v1.ControlPlane/Exec',
+                request_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecInput.SerializeToString,
+                response_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecOutput.FromString,
+                _registered_method=True)
 
 
 class ControlPlaneServicer:
@@ -128,6 +133,12 @@ class ControlPlaneServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Exec(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlPlaneServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +181,11 @@ def add_ControlPlaneServicer_to_server(servicer, server):
                     servicer.Logs,
                     request_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.LogsRequest.FromString,
                     response_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.LogChunk.SerializeToString,
+            ),
+            'Exec': grpc.stream_stream_rpc_method_handler(
+                    servicer.Exec,
+                    request_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecInput.FromString,
+                    response_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecOutput.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -398,6 +414,33 @@ class ControlPlane:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def Exec(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/mixfleet.v1.ControlPlane/Exec',
+            mixfleet_dot_proto_dot_mixfleet__pb2.ExecInput.SerializeToString,
+            mixfleet_dot_proto_dot_mixfleet__pb2.ExecOutput.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class NodeAgentStub:
     """Served by each node agent on its daemonEndpoint.
@@ -414,6 +457,11 @@ class NodeAgentStub:
                 request_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.LogsRequest.SerializeToString,
                 response_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.LogChunk.FromString,
                 _registered_method=True)
+        self.Exec = channel.stream_stream(
+                '/mixfleet.v1.NodeAgent/Exec',
+                request_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecInput.SerializeToString,
+                response_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecOutput.FromString,
+                _registered_method=True)
 
 
 class NodeAgentServicer:
@@ -426,6 +474,12 @@ class NodeAgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Exec(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeAgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -433,6 +487,11 @@ def add_NodeAgentServicer_to_server(servicer, server):
                     servicer.Logs,
                     request_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.LogsRequest.FromString,
                     response_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.LogChunk.SerializeToString,
+            ),
+            'Exec': grpc.stream_stream_rpc_method_handler(
+                    servicer.Exec,
+                    request_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecInput.FromString,
+                    response_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecOutput.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -463,6 +522,33 @@ class NodeAgent:
             '/mixfleet.v1.NodeAgent/Logs',
             mixfleet_dot_proto_dot_mixfleet__pb2.LogsRequest.SerializeToString,
             mixfleet_dot_proto_dot_mixfleet__pb2.LogChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Exec(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/mixfleet.v1.NodeAgent/Exec',
+            mixfleet_dot_proto_dot_mixfleet__pb2.ExecInput.SerializeToString,
+            mixfleet_dot_proto_dot_mixfleet__pb2.ExecOutput.FromString,
             options,
             channel_credentials,
             insecure,
