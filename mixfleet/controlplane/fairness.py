@@ -44,6 +44,7 @@ from mixfleet.api.errors import InvalidObjectError
 from mixfleet.controlplane.registry import ObjectFilter
 from mixfleet.controlplane.watchcache import INDEXED_FIELD
 from mixfleet.util import log
+from mixfleet.util.ratelimit import TokenBucket
 
 _log = log.get("fairness")
 
@@ -98,23 +99,6 @@ class LimitExceededError(Exception):
         super().__init__(message)
         self.limit = limit  # the LIMIT_KEY trailer's value
         self.retry_after = retry_after
-
-
-@dataclass(slots=True)
-class TokenBucket:
-    rate: float
-    burst: float
-    tokens: float
-    stamp: float
-
-    def take(self, now: float) -> float:
-        """0 when a token was taken, else the seconds until one will be there."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate
 
 
 @dataclass(slots=True)

@@ -33,6 +33,7 @@ from mixfleet.client import APIError, Client, GoneError, NotFoundError, Unavaila
 from mixfleet.nodeagent.admission import PodAdmission
 from mixfleet.nodeagent.backoff import BackoffState
 from mixfleet.nodeagent.engines.base import Engine, EngineError, EngineInfo
+from mixfleet.nodeagent.events import EventLimits, NodeEvents
 from mixfleet.nodeagent.executor import Executor
 from mixfleet.nodeagent.facts import (
     HostFacts,
@@ -44,7 +45,7 @@ from mixfleet.nodeagent.facts.disk import DEFAULT_MIN_FREE_FRACTION, DiskReport,
 from mixfleet.nodeagent.nodestatus import NodeWriter
 from mixfleet.nodeagent.podspec import LABEL_NODE, LABEL_POD_UID, MANAGED, pod_uid
 from mixfleet.nodeagent.probes import Prober
-from mixfleet.nodeagent.reconcile import next_wake, plan
+from mixfleet.nodeagent.reconcile import Wait, next_wake, plan
 from mixfleet.util import log
 from mixfleet.util.aio import run_together, wait_event
 
@@ -73,6 +74,7 @@ class AgentConfig:
     # they do (kubelet's nodefs.available<10%).
     disk_paths: tuple[str, ...] = ()
     disk_min_free_fraction: float = DEFAULT_MIN_FREE_FRACTION
+    events: EventLimits = EventLimits()  # the node's Event writes: timeout, per-object rate
 
 
 class Agent:
@@ -105,6 +107,8 @@ class Agent:
             on_done=self.wake,
         )
         self.executor.pods = self.pods
+        self.events = NodeEvents(client, node_name, limits=config.events)
+        self.executor.events.recorder = self.events
         self.admission = PodAdmission(client, node_name, local_node=self._node_object)
         self.prober = Prober(engine, on_change=self.wake)
         self.executor.ready_ids = self.prober.ready
@@ -113,6 +117,7 @@ class Agent:
         self._disk_pressure = False
         self._synced = asyncio.Event()  # set once the first list of pods arrived
         self.passes = 0  # reconcile passes done (for tests and metrics)
+        self._backed_off: dict[tuple[str, str], datetime] = {}  # BackOff said for these
         # Only this node's containers: several agents may share one engine.
         self.container_labels = {**MANAGED, LABEL_NODE: node_name}
         self.executor.container_labels = self.container_labels
@@ -132,6 +137,7 @@ class Agent:
             self._reconcile_loop(),
             self._events_loop(),
             self.prober.run(),
+            self.events.run(),
         ]
         try:
             await run_together(*loops)
@@ -284,6 +290,19 @@ class Agent:
                 timeout = min(timeout, max(0.05, (wake_at - self.clock()).total_seconds()))
             await wait_event(self._wake, timeout)
 
+    def _back_off_events(self, actions: list[Any]) -> None:
+        """One BackOff event per back-off period of a container (a pass runs on every wake;
+        the count says how many periods, not how many passes)."""
+        waits = {(a.pod_uid, a.container): a.until for a in actions if isinstance(a, Wait)}
+        for key, until in waits.items():
+            if self._backed_off.get(key) != until:
+                failure = self.executor.backoff.failures.get(key)
+                pulling = ""
+                if failure is not None and failure.reason == "ErrImagePull":
+                    pulling = self.executor.events.image_of(*key)
+                self.executor.events.back_off(*key, pulling=pulling)
+        self._backed_off = waits
+
     async def sync_once(self) -> datetime | None:
         """One level-triggered pass; returns when the next back-off ends, if any."""
         try:
@@ -315,5 +334,6 @@ class Agent:
             node_name=self.node_name,
         )
         ex.dispatch(actions, actual)
+        self._back_off_events(actions)
         self.passes += 1
         return next_wake(actions)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Container, Iterable, Mapping
 
 from mixfleet.client import APIError, Client, ConflictError, NotFoundError
 from mixfleet.nodeagent.backoff import BackoffState
+from mixfleet.nodeagent import podevents
 from mixfleet.nodeagent.engines.base import (
     ContainerState,
     Engine,
@@ -66,6 +67,7 @@ class Executor:
         self._skipped: set[str] = set()  # pods a pass could not hand to their busy worker
         self.container_labels: dict[str, str] = dict(MANAGED)
         self.ready_ids: Container[str] = frozenset()  # probed containers that pass (live)
+        self.events = podevents.PodEvents(None, lambda uid: self.pods.get(uid))
 
     def busy(self, uid: str) -> bool:
         task = self._workers.get(uid)
@@ -94,13 +96,16 @@ class Executor:
 
     async def _run(self, uid: str, group: list[Action], snapshot: list[ContainerState]) -> None:
         changed = False
+        self.events.begin_group(uid, snapshot)
         try:
             for action in group:
                 if isinstance(action, ReportStatus):
                     containers = await self._containers(uid) if changed else snapshot
                     await self.report(action, containers)
                 else:
+                    self.events.before(action)
                     await self._apply(action)
+                    self.events.after(action)
                     changed = True
         except (EngineError, APIError) as e:
             _log.warning(
@@ -183,6 +188,7 @@ class Executor:
 
     def _fail(self, key: tuple[str, str], reason: str, e: EngineError) -> None:
         self.backoff = self.backoff.record(key, reason=reason, message=e.message, now=self.clock())
+        self.events.failed(key[0], key[1], reason, e.message)
         _log.warning(
             "container.failed", pod_uid=key[0], container=key[1], reason=reason, error=e.message
         )

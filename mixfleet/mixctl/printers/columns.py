@@ -248,7 +248,11 @@ def sort_key(kind: Kind, o: Obj) -> tuple[Any, ...]:
     meta = _meta(o)
     if kind.kind == "Event":
         ts = try_parse_time(event_last_seen(o))
-        return (ts.timestamp() if ts else 0.0, meta.get("name", ""))
+        # Within one second, by when each was first seen to the microsecond (eventTime):
+        # a node's Pulled, Created and Started often share a second.
+        first = try_parse_time(o.get("eventTime"))
+        return (ts.timestamp() if ts else 0.0, first.timestamp() if first else 0.0,
+                meta.get("name", ""))
     return (meta.get("namespace", ""), meta.get("name", ""))
 
 

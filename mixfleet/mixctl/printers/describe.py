@@ -46,11 +46,21 @@ def events_section(doc: Doc, events: Sequence[Obj], *, now: datetime) -> None:
         rows.append([
             e.get("type") or "Normal",
             e.get("reason") or "",
-            age(columns.event_last_seen(e), now=now),
+            _event_age(e, now=now),
             source,
             (e.get("message") or "").replace("\n", " "),
         ])
     doc.table(["Type", "Reason", "Age", "From", "Message"], rows, rule=True)
+
+
+def _event_age(e: Obj, *, now: datetime) -> str:
+    """kubectl's: ``10s``, or ``10s (x3 over 2m)`` for an event seen more than once."""
+    last = age(columns.event_last_seen(e), now=now)
+    count = e.get("count") or (e.get("series") or {}).get("count") or 1
+    if int(count) <= 1:
+        return last
+    first = e.get("firstTimestamp") or e.get("eventTime") or columns.event_last_seen(e)
+    return f"{last} (x{int(count)} over {age(first, now=now)})"
 
 
 def _conditions(doc: Doc, conds: Sequence[Obj], *, extra: Sequence[str] = ()) -> None:
