@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mixfleet.api import configdata, quantity
+from mixfleet.api import claims, configdata, quantity
 from mixfleet.api.kinds import KINDS
 
 DEFAULT_NAMESPACE = "default"
@@ -53,6 +53,8 @@ def apply_defaults(obj: dict[str, Any], *, namespace: str = DEFAULT_NAMESPACE) -
         configdata.merge_string_data(out)
         if out.get("type") is None:
             out["type"] = configdata.OPAQUE
+    elif kind == claims.KIND:
+        claims.apply_defaults(out)
     return out
 
 

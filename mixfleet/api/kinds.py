@@ -58,6 +58,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("Lease", "coordination.k8s.io/v1", "leases", (), namespaced=True, has_status=False),
     Kind("ConfigMap", "v1", "configmaps", ("cm",), namespaced=True, has_status=False),
     Kind("Secret", "v1", "secrets", (), namespaced=True, has_status=False),
+    Kind("PersistentVolumeClaim", "v1", "persistentvolumeclaims", ("pvc",), namespaced=True),
 )
 
 _BY_NAME: dict[str, Kind] = {}
@@ -75,6 +76,7 @@ ACCEPTED_API_VERSIONS: dict[str, tuple[str, ...]] = {
     "Lease": ("coordination.k8s.io/v1",),
     "ConfigMap": ("v1",),
     "Secret": ("v1",),
+    "PersistentVolumeClaim": ("v1",),
 }
 
 

@@ -353,6 +353,8 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "V1ContainerImage": {"os": STRING, "architecture": STRING, "osVersion": STRING,
                          "sizeBytes": Int(min=0)},
     "V1LeaseSpec": {"leaseDurationSeconds": Int(min=1)},
+    "V1VolumeResourceRequirements": {"requests": MapOf(QUANTITY), "limits": MapOf(QUANTITY)},
+    "V1PersistentVolumeClaimStatus": {"phase": Enum(("Pending", "Bound", "Lost")), "capacity": MapOf(QUANTITY)},
 }
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -383,6 +385,7 @@ _ROOTS = {
     ("Lease", "coordination.k8s.io/v1"): "V1Lease",
     ("ConfigMap", "v1"): "V1ConfigMap",
     ("Secret", "v1"): "V1Secret",
+    ("PersistentVolumeClaim", "v1"): "V1PersistentVolumeClaim",
 }
 
 

@@ -115,11 +115,20 @@ DEPLOYMENT_SPEC: Mapping[str, Spec] = {
 
 REPLICASET_SPEC: Mapping[str, Spec] = {"replicas": ALL, "selector": ALL, "template": _TEMPLATE}
 
+# Node-local claims (api/claims.py checks the values: ReadWriteOnce, class "local", Filesystem).
+PERSISTENT_VOLUME_CLAIM_SPEC: Mapping[str, Spec] = {
+    "accessModes": ALL,
+    "resources": {"requests": Keys(frozenset({"storage"}))},
+    "storageClassName": ALL,
+    "volumeMode": ALL,
+}
+
 # The spec of each kind that has one to check; kinds not here are honoured as the schema has them.
 BY_KIND: Mapping[str, Mapping[str, Spec]] = {
     "Pod": POD_SPEC,
     "Deployment": DEPLOYMENT_SPEC,
     "ReplicaSet": REPLICASET_SPEC,
+    "PersistentVolumeClaim": PERSISTENT_VOLUME_CLAIM_SPEC,
 }
 
 

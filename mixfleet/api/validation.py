@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from mixfleet.api import configdata, names, quantity, schema, selectors, supported
+from mixfleet.api import claims, configdata, names, quantity, schema, selectors, supported
 from mixfleet.api.errors import FieldError
 from mixfleet.api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
 from mixfleet.api.pods import PodFactError, pod_os
@@ -369,6 +369,7 @@ _BY_KIND: dict[str, tuple[Callable[[dict[str, Any], Errors], None], ...]] = {
     "Node": (_node,),
     "ConfigMap": (configdata.validate_configmap,),
     "Secret": (configdata.validate_secret,),
+    claims.KIND: (claims.validate,),
 }
 
 
@@ -395,7 +396,7 @@ def validate_update(old: dict[str, Any], new: dict[str, Any]) -> list[FieldError
         if old_spec.get("nodeName"):
             pairs.append(("spec.nodeName", old_spec.get("nodeName"), new_spec.get("nodeName")))
     errs = [FieldError(path, "field is immutable") for path, before, after in pairs if before != after]
-    return errs + configdata.validate_immutable(old, new)
+    return errs + configdata.validate_immutable(old, new) + claims.validate_update(old, new)
 
 
 def validate_propagation(policy: str) -> list[FieldError]:

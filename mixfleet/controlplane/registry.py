@@ -35,9 +35,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator
 
-from mixfleet.api import defaults, kinds, limits, names, schema, selectors, times, validation
+from mixfleet.api import claims, defaults, kinds, limits, names, schema, selectors, times, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.api.types import Obj, ObjView
+from mixfleet.controlplane import claimbinding
 from mixfleet.controlplane.objects import decode, encode, meta, thaw
 from mixfleet.store.base import (
     KV,
@@ -56,7 +57,8 @@ SYSTEM_NAMESPACES = ("default", "mixfleet-system", "mixfleet-node-lease")
 _PRESERVED_SPEC_FIELDS = {"Pod": ("nodeName", "binding"), "Node": ("unschedulable", "taints")}
 # Annotations the controllers write on users' objects (the Deployment's revision): a user's
 # apply that does not name them keeps them, else every re-apply would be a change.
-_SYSTEM_ANNOTATION_PREFIXES = ("deployment.kubernetes.io/",)
+# The claim's node (api/claims.py) is the scheduler's to set: an apply without it keeps it.
+_SYSTEM_ANNOTATION_PREFIXES = ("deployment.kubernetes.io/", "volume.kubernetes.io/")
 _APPLY_RETRIES = 5
 # A delete without a precondition re-reads this often when a concurrent write wins the CAS.
 _DELETE_ATTEMPTS = 5
@@ -541,6 +543,9 @@ class Registry:
             raise InvalidObjectError(errors)
         if k.kind == "Pod" and _needs_graceful_stop(obj, grace_period_seconds):
             return await self._mark_deleting(k, key, obj, current, grace_period_seconds)
+        if k.kind == claims.KIND and meta(obj).get("finalizers"):
+            # Kept while a pod uses it (controllers/claims.py removes it after).
+            return await self._mark_deleting(k, key, obj, current, 0)
         if policy == "Foreground" and k.kind in ("Deployment", "ReplicaSet"):
             return await self._mark_deleting(
                 k, key, obj, current, 0, finalizer="foregroundDeletion"
@@ -672,6 +677,15 @@ class Registry:
             raise InvalidObjectError(errors)
         if not ops:
             return 0
+        try:
+            claim_ops = await claimbinding.binding_ops(self.store, [(b.pod, b.node_name) for b in bindings])
+        except claimbinding.ClaimRefused as e:
+            _log.info("scheduler.claim_refused", error=str(e))
+            raise StaleObjectError(pod_kind, e.pod) from e
+        claim_kind = kinds.by_kind(claims.KIND)
+        for name, op in claim_ops:
+            ops.append(op)
+            labels.append((claim_kind, name))
         try:
             return await self._commit(ops)
         except (ConflictError, NotFoundError) as e:

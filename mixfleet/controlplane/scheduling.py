@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 
-from mixfleet.api import times
+from mixfleet.api import claims, times
 from mixfleet.api.errors import InvalidObjectError
 from mixfleet.api.pods import key as pod_uid  # the snapshot's identity of a pod
 from mixfleet.api.quantity import QuantityError
 from mixfleet.api.types import Obj, ObjView
+from mixfleet.controlplane.claimbinding import claim_count
 from mixfleet.controlplane.events import NORMAL, WARNING, EventRecorder
 from mixfleet.controlplane.informer import Informer, cache_key
 from mixfleet.controlplane.objects import thaw
@@ -78,6 +79,7 @@ class SchedulerLoop:
         self.batch_size = batch_size
         self.nodes = Informer(registry, "Node", handler=self._on_node, watches=watches)
         self.pods = Informer(registry, "Pod", handler=self._on_pod, watches=watches)
+        self.claims = Informer(registry, claims.KIND, handler=self._on_claim, watches=watches)
         self._active: dict[str, None] = {}  # ordered set of pod cache keys
         self._unschedulable: set[str] = set()
         self._wake = asyncio.Event()
@@ -93,6 +95,15 @@ class SchedulerLoop:
     def _on_node(self, type_: str, node: ObjView) -> None:
         if self._snap is not None and _node_changed(self._snap, type_, node):
             self._snap = None
+        self._retry_unschedulable()
+
+    def _on_claim(self, type_: str, claim: ObjView) -> None:
+        """A claim created, bound or being deleted changes where its pods may go."""
+        if self._snap is not None:
+            if type_ == "DELETED":
+                self._snap.claims.remove(claim)
+            elif not self._snap.claims.observe(claim):
+                return
         self._retry_unschedulable()
 
     def _on_pod(self, type_: str, pod: ObjView) -> None:
@@ -127,7 +138,9 @@ class SchedulerLoop:
 
     def _snapshot(self) -> Snapshot:
         if self._snap is None:
-            snap = Snapshot.build(self.nodes.items(), self.pods.items(), config=self.scheduler.config)
+            snap = Snapshot.build(
+                self.nodes.items(), self.pods.items(), config=self.scheduler.config, claims=self.claims.items()
+            )
             for pod, placement in self._assumed.values():
                 if pod_uid(pod) not in snap.charges and placement.node_name in snap.index:
                     snap.assume(pod, placement)
@@ -144,10 +157,11 @@ class SchedulerLoop:
         self._wake.set()
 
     async def run(self) -> None:
-        tasks = [asyncio.create_task(self.nodes.run()), asyncio.create_task(self.pods.run())]
+        tasks = [asyncio.create_task(i.run()) for i in (self.nodes, self.pods, self.claims)]
         try:
             await self.nodes.synced.wait()
             await self.pods.synced.wait()
+            await self.claims.synced.wait()
             _log.info("scheduler.started", nodes=len(self.nodes.cache))
             while True:
                 await self._wake.wait()
@@ -182,8 +196,8 @@ class SchedulerLoop:
                 self._unschedulable.add(cache_key(pod))
                 refused.append((pod, result))
         try:
-            for i in range(0, len(bound), TXN_OPS):
-                await self._commit(bound[i : i + TXN_OPS])
+            for chunk in _chunks(bound):
+                await self._commit(chunk)
         except BaseException:
             # Unknown which writes landed: start over from the informers' view.
             self._snap = None
@@ -262,6 +276,22 @@ class SchedulerLoop:
         await self.events.record(
             pod, type=WARNING, reason="FailedScheduling", message=result.message
         )
+
+
+def _chunks(bound: list[tuple[ObjView, Placement]]) -> list[list[tuple[ObjView, Placement]]]:
+    """Bindings in transactions of at most TXN_OPS store operations: one per pod, plus one
+    per claim a pod may bind with it (controlplane/claimbinding.py)."""
+    out: list[list[tuple[ObjView, Placement]]] = []
+    chunk: list[tuple[ObjView, Placement]] = []
+    ops = 0
+    for pair in bound:
+        cost = 1 + (claim_count(pair[0]) if (pair[0].get("spec") or {}).get("volumes") else 0)
+        if chunk and ops + cost > TXN_OPS:
+            out.append(chunk)
+            chunk, ops = [], 0
+        chunk.append(pair)
+        ops += cost
+    return out + [chunk] if chunk else out
 
 
 def _node_changed(snap: Snapshot, type_: str, node: ObjView) -> bool:

@@ -80,6 +80,14 @@ def _resource_failures(snap: Snapshot, option: Option, members: list[int]) -> li
     return [(Status.unschedulable(reason), n) for reason, n in counted if n]
 
 
+def everywhere(snap: Snapshot, status: Status) -> Unschedulable:
+    """A pre-filter's verdict, which rules out every node: said once, without a count, as
+    Kubernetes does (``0/5 nodes are available: persistentvolumeclaim "data" not found.``)."""
+    total = len(snap.nodes)
+    return Unschedulable(message=f"0/{total} nodes are available: {status.reason}.",
+                         reasons={status.reason: total}, code=status.code)
+
+
 def message(total: int, counts: Counter[str] | dict[str, int]) -> str:
     if not total:
         return f"0/0 nodes are available: {NO_NODES}."

@@ -8,7 +8,8 @@ Windows build/isolation choice (version arithmetic and image choice), then the k
 
 Node filters run per candidate node in the hot loop, so they are the few facts that differ
 between nodes of one class, cheapest first: a hostname selector (a dict lookup), then
-resources (three integer comparisons, inlined by the search), then pod anti-affinity
+the node a pod's claim is bound to (a lookup per claim), then resources (three integer
+comparisons, inlined by the search), then pod anti-affinity
 (index lookups, sometimes a look at the node's pods).
 """
 
@@ -24,6 +25,7 @@ from mixfleet.scheduler.plugins import (
     node_condition,
     os_arch,
     taints,
+    volume_binding,
     windows_build,
 )
 from mixfleet.scheduler.plugins.base import ClassFilter, ClassScore, NodeFilter
@@ -43,7 +45,7 @@ CLASS_SCORES: tuple[ClassScore, ...] = (
     isolation_preference.PLUGIN,
 )
 # Resources sit between these two; see plugins/resources.py and search.py.
-NODE_FILTERS_BEFORE_RESOURCES: tuple[NodeFilter, ...] = (node_affinity.PLUGIN,)
+NODE_FILTERS_BEFORE_RESOURCES: tuple[NodeFilter, ...] = (node_affinity.PLUGIN, volume_binding.PLUGIN)
 NODE_FILTERS_AFTER_RESOURCES: tuple[NodeFilter, ...] = (anti_affinity.PLUGIN,)
 # The strategy score (binpack/spread, plugins/strategy.py) is applied by the search.
 NODE_SCORES = (anti_affinity.SCORE,)

@@ -12,7 +12,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mixfleet.api import pods, selectors
+from mixfleet.api import claims, pods, selectors
 from mixfleet.api.quantity import QuantityError, cpu_millis, memory_bytes
 from mixfleet.api.selectors import LabelSelector, SelectorError
 from mixfleet.api.taints import Toleration, TolerationError, tolerations
@@ -66,6 +66,8 @@ class PodRequirements:
     anti_required: tuple[PodTerm, ...]
     anti_preferred: tuple[PodTerm, ...]
     strategy: str | None
+    namespace: str = "default"
+    claims: tuple[str, ...] = ()  # PersistentVolumeClaims the pod's volumes name
 
     @property
     def selector_per_node(self) -> bool:
@@ -133,6 +135,8 @@ def _parse(pod: Mapping[str, Any], key: Hashable) -> PodRequirements:
             for p in anti.get("preferredDuringSchedulingIgnoredDuringExecution") or ()
         ),
         strategy=strategy,
+        namespace=ns,
+        claims=claims.pod_claims(pod),
     )
 
 

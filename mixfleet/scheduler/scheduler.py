@@ -10,6 +10,7 @@ from mixfleet.api import pods
 from mixfleet.scheduler import explain
 from mixfleet.scheduler.config import SchedulerConfig
 from mixfleet.scheduler.plan import Plan, build_plan
+from mixfleet.scheduler.plugins import volume_binding
 from mixfleet.scheduler.requirements import (
     PodRequirements,
     RequirementError,
@@ -41,6 +42,8 @@ class Scheduler:
         except RequirementError as e:
             _log.warning("scheduler.pod_invalid", pod=_name(pod), error=str(e))
             return Unschedulable(message=f"pod cannot be scheduled: {e}", code=Code.ERROR)
+        if req.claims and (refused := volume_binding.prefilter(req, snap)) is not None:
+            return explain.everywhere(snap, refused)
         plan = self.plan(req, snap)
         strategy = req.strategy or self.config.strategy
         found = best_node(snap, plan, strategy=strategy, weights=self.config.weights, seed=seed or pods.key(pod))

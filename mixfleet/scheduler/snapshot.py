@@ -26,6 +26,7 @@ from mixfleet.api import images as image_ref
 from mixfleet.api.pods import key as pod_uid  # the pod's identity in the snapshot's books
 from mixfleet.api.quantity import QuantityError
 from mixfleet.api.versions import InvalidVersionError, WindowsVersion
+from mixfleet.scheduler.claims import ClaimBook
 from mixfleet.scheduler.config import SchedulerConfig
 from mixfleet.scheduler.nodes import ClassFacts, NodeClass, NodeFacts, read_node
 from mixfleet.scheduler.requirements import pod_requests
@@ -113,14 +114,19 @@ class Snapshot:
         self.charges: dict[str, Charge] = {}
         self.plans: dict[tuple[object, Hashable], Any] = {}  # the scheduler's per-template class verdicts for this snapshot
         self.search_cache: dict[tuple[str, int], Any] = {}  # the search's per-plan constants (scheduler/search.py)
+        self.claims = ClaimBook()  # PersistentVolumeClaims: their nodes, known and assumed
 
     @classmethod
-    def build(cls, nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]], *, config: SchedulerConfig | None = None) -> Snapshot:
+    def build(
+        cls, nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]], *,
+        config: SchedulerConfig | None = None, claims: Iterable[Mapping[str, Any]] = (),
+    ) -> Snapshot:
         """Index ``nodes``; pods bound to one of them (spec.nodeName set, phase not
         Succeeded/Failed) count as usage. ``config`` (a SchedulerConfig) sets the Hyper-V
-        overhead for nodes that do not report one."""
+        overhead for nodes that do not report one; ``claims`` are the PersistentVolumeClaims."""
         facts = sorted(_read_nodes(nodes), key=lambda n: n.name)
         snap = cls(facts, default_overhead=(config or SchedulerConfig()).default_overhead)
+        snap.claims = ClaimBook(claims)
         snap._deferred = True  # charge every bound pod first, then sort the pools once
         for pod in pods:
             usage = snap.bound_usage(pod)
@@ -183,6 +189,8 @@ class Snapshot:
         if node is None:
             raise KeyError(f"node {placement.node_name!r} is not in this snapshot")
         self._charge(pod, node, placement.cpu_millis, placement.memory_bytes)
+        if (pod.get("spec") or {}).get("volumes"):
+            self.claims.assume(pod, placement.node_name)
 
     def charge_bound(self, pod: Mapping[str, Any]) -> bool:
         """Count ``pod`` as :meth:`build` would from its current object: charged to its
@@ -208,6 +216,7 @@ class Snapshot:
 
     def forget(self, pod: Mapping[str, Any]) -> None:
         """Undo ``assume`` (e.g. the bind lost a compare-and-swap race); unknown pods are ignored."""
+        self.claims.forget(pod_uid(pod))
         charge = self.charges.pop(pod_uid(pod), None)
         if charge is None:
             return

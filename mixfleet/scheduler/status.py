@@ -63,5 +63,9 @@ INSUFFICIENT_CPU = "insufficient cpu"
 INSUFFICIENT_MEMORY = "insufficient memory"
 TOO_MANY_PODS = "too many pods"
 ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
+VOLUME_NODE_CONFLICT = "node(s) had volume node affinity conflict"
+# For every node at once (volume_binding.prefilter), Kubernetes' words.
+CLAIM_NOT_FOUND = 'persistentvolumeclaim "{name}" not found'
+CLAIM_DELETING = 'persistentvolumeclaim "{name}" is being deleted'
 # No nodes at all.
 NO_NODES = "no nodes available to schedule pods"

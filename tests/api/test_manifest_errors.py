@@ -145,7 +145,7 @@ CASES = [
     ], id="wrong-api-version"),
     pytest.param(POD.replace("kind: Pod", "kind: Service"), [
         'bad.yaml: document 1: Service/p: kind: unsupported value "Service": supported values: "Namespace", "Node", '
-        '"Pod", "Deployment", "ReplicaSet", "Event", "Lease", "ConfigMap", "Secret"',
+        '"Pod", "Deployment", "ReplicaSet", "Event", "Lease", "ConfigMap", "Secret", "PersistentVolumeClaim"',
     ], id="unknown-kind"),
     pytest.param(POD.replace("kind: Pod\n", ""), ["bad.yaml: document 1: Object/p: kind: required value"], id="missing-kind"),
     pytest.param(deploy(old="labels: {app: d}", new="labels: {app: web}"), [

@@ -8,6 +8,7 @@ shared informers (informers.py):
 - nodelifecycle.py   heartbeats -> node NotReady + unreachable taint -> pod eviction
 - gc.py              ownerReferences -> cascading deletion (background, foreground)
 - podgc.py           pods bound to a Node that no longer exists -> Failed and deleted
+- claims.py          a claim being deleted is kept while a pod uses it (pvc-protection)
 
 ``controller_loops`` is called once per leadership term; the returned coroutines share one
 set of informers and are cancelled together when leadership is lost.
@@ -30,6 +31,7 @@ def controller_loops(
     ``watches``, the API server's watch cache, lets the informers share its objects."""
     # Imported here so that mixctl, which uses the pure helpers (pods.py, rollout.py), does
     # not load the controllers and the registry.
+    from mixfleet.controlplane.controllers.claims import ClaimController
     from mixfleet.controlplane.controllers.deployment import DeploymentController
     from mixfleet.controlplane.controllers.gc import GarbageCollector
     from mixfleet.controlplane.controllers.informers import SharedInformers
@@ -49,5 +51,6 @@ def controller_loops(
         ),
         GarbageCollector(registry, informers),
         PodGarbageCollector(registry, informers),
+        ClaimController(registry, informers),
     ]
     return [informers.run(), *(c.run() for c in controllers)]

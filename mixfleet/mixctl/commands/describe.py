@@ -35,6 +35,18 @@ async def events_for(client: Client, kind: Kind, obj: Obj) -> list[Obj]:
     return [e for e in items if (e.get("involvedObject") or {}).get("kind", kind.kind) == kind.kind]
 
 
+async def claim_users(client: Client, claim: Obj) -> list[str]:
+    """The names of the pods (not finished) whose volumes use ``claim``."""
+    from mixfleet.api.claims import pod_claims
+
+    meta = claim.get("metadata") or {}
+    pods, _ = await client.list("Pod", namespace=meta.get("namespace", ""))
+    return sorted(
+        p["metadata"]["name"] for p in pods
+        if meta.get("name") in pod_claims(p) and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    )
+
+
 async def _describe_one(client: Client, kind: Kind, name: str, namespace: str) -> str:
     # Imported here: it needs api.quantity, whose parser pulls in the (slow) kubernetes package.
     from mixfleet.mixctl.printers import describe as d
@@ -52,6 +64,8 @@ async def _describe_one(client: Client, kind: Kind, name: str, namespace: str) -
         return d.describe_workload(obj, events, now=now)
     if kind.kind == "Secret":
         return d.describe_secret(obj, events, now=now)
+    if kind.kind == "PersistentVolumeClaim":
+        return d.describe_claim(obj, await claim_users(client, obj), events, now=now)
     return d.describe_generic(obj, events, now=now)
 
 

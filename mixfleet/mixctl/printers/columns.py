@@ -179,6 +179,26 @@ def _secret(o: Obj, now: datetime) -> list[str]:
     return [str(o.get("type") or "Opaque"), str(len(o.get("data") or {})), _created(o, now)]
 
 
+_ACCESS_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+
+
+def claim_status(o: Obj) -> str:
+    """kubectl's STATUS of a claim: Terminating while being deleted, else its phase."""
+    return "Terminating" if _meta(o).get("deletionTimestamp") else str((o.get("status") or {}).get("phase") or "Pending")
+
+
+def claim_access_modes(o: Obj) -> str:
+    modes = (o.get("status") or {}).get("accessModes") or (o.get("spec") or {}).get("accessModes") or ()
+    return ",".join(_ACCESS_MODES.get(m, str(m)) for m in modes)
+
+
+def _claim(o: Obj, now: datetime) -> list[str]:
+    node = (_meta(o).get("annotations") or {}).get("volume.kubernetes.io/selected-node")
+    capacity = ((o.get("status") or {}).get("capacity") or {}).get("storage")
+    return [claim_status(o), _or_none(node), str(capacity or ""), claim_access_modes(o),
+            str((o.get("spec") or {}).get("storageClassName") or ""), _created(o, now)]
+
+
 def _generic(o: Obj, now: datetime) -> list[str]:
     return [_created(o, now)]
 
@@ -208,6 +228,7 @@ _COLUMNS: dict[str, Columns] = {
     "Lease": Columns(("HOLDER", "AGE"), _lease),
     "ConfigMap": Columns(("DATA", "AGE"), _configmap),
     "Secret": Columns(("TYPE", "DATA", "AGE"), _secret),
+    "PersistentVolumeClaim": Columns(("STATUS", "NODE", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"), _claim),
 }
 
 

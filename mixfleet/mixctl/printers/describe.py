@@ -278,6 +278,26 @@ def describe_secret(o: Obj, events: Sequence[Obj], *, now: datetime) -> str:
     return doc.text()
 
 
+def describe_claim(o: Obj, used_by: Sequence[str], events: Sequence[Obj], *, now: datetime) -> str:
+    """Like kubectl's, with the claim's node where kubectl shows its volume."""
+    doc = Doc()
+    meta, spec, status = o.get("metadata") or {}, o.get("spec") or {}, o.get("status") or {}
+    fields = _meta_fields(o, namespaced=True)
+    fields[2:2] = [("StorageClass", spec.get("storageClassName")), ("Status", columns.claim_status(o)),
+                   ("Node", (meta.get("annotations") or {}).get("volume.kubernetes.io/selected-node") or NONE)]
+    fields += [
+        ("Finalizers", "[" + ", ".join(meta.get("finalizers") or ()) + "]"),
+        ("Requested", ((spec.get("resources") or {}).get("requests") or {}).get("storage")),
+        ("Capacity", (status.get("capacity") or {}).get("storage") or ""),
+        ("Access Modes", columns.claim_access_modes(o)),
+        ("VolumeMode", spec.get("volumeMode")),
+        ("Used By", ", ".join(used_by) or NONE),
+    ]
+    doc.fields(fields)
+    events_section(doc, events, now=now)
+    return doc.text()
+
+
 def describe_generic(o: Obj, events: Sequence[Obj], *, now: datetime) -> str:
     doc = Doc()
     doc.fields(_meta_fields(o, namespaced=bool((o.get("metadata") or {}).get("namespace"))))
