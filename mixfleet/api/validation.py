@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from mixfleet.api import claims, configdata, names, quantity, schema, selectors, supported
+from mixfleet.api import claims, configdata, names, podsecurity, quantity, schema, selectors, supported
 from mixfleet.api.errors import FieldError
 from mixfleet.api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
 from mixfleet.api.pods import PodFactError, pod_os
@@ -362,6 +362,10 @@ def _node(obj: dict[str, Any], errs: Errors) -> None:
         seen.add((key, t.get("effect")))
 
 
+def _namespace(obj: dict[str, Any], errs: Errors) -> None:
+    errs.extend(podsecurity.namespace_errors(obj))
+
+
 _BY_KIND: dict[str, tuple[Callable[[dict[str, Any], Errors], None], ...]] = {
     "Pod": (_pod,),
     "Deployment": (_workload, _strategy),
@@ -370,6 +374,7 @@ _BY_KIND: dict[str, tuple[Callable[[dict[str, Any], Errors], None], ...]] = {
     "ConfigMap": (configdata.validate_configmap,),
     "Secret": (configdata.validate_secret,),
     claims.KIND: (claims.validate,),
+    "Namespace": (_namespace,),
 }
 
 

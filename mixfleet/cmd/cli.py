@@ -36,6 +36,10 @@ def _add_controlplane_args(p: argparse.ArgumentParser, *, default_store: str | N
     p.add_argument("--pod-eviction-timeout", type=float, default=60.0, help="seconds")
     p.add_argument("--max-replicas", type=int, default=None, metavar="N",
                    help="most replicas a Deployment or ReplicaSet may ask for (default 10000)")
+    p.add_argument(
+        "--pod-security-default", choices=("privileged", "baseline", "restricted"), default="baseline",
+        help="Pod Security level of a namespace without the label pod-security.kubernetes.io/enforce",
+    )
     p.add_argument("--port-file", default=None, help="write the bound port here once serving")
     p.add_argument(
         "--max-object-bytes",
@@ -85,6 +89,7 @@ def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
         max_objects_per_apply=args.max_objects_per_apply,
         max_watches_per_client=args.max_watches_per_client,
         max_requests_per_client=args.max_requests_per_client,
+        pod_security_default=args.pod_security_default,
     )
     if args.identity:
         cfg.identity = args.identity

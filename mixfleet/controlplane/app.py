@@ -21,7 +21,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
-from mixfleet.api import limits
+from mixfleet.api import limits, podsecurity
 from mixfleet.controlplane.compaction import COMPACTION_INTERVAL_SECONDS, compact_periodically
 from mixfleet.controlplane.controllers import controller_loops
 from mixfleet.controlplane.events import EventRecorder
@@ -61,6 +61,8 @@ class ControlPlaneConfig:
     max_watches_per_client: int = 200  # open Watch streams per client (0: no limit)
     max_requests_per_client: float = 500.0  # requests/s per client, bursts of twice that (0: no limit)
     max_replicas: int = limits.MAX_REPLICAS_PER_WORKLOAD  # spec.replicas a user may ask for
+    # The Pod Security level of namespaces without the enforce label (api/podsecurity.py).
+    pod_security_default: str = podsecurity.DEFAULT_LEVEL
 
 
 class ControlPlane:
@@ -92,6 +94,7 @@ class ControlPlane:
             max_object_bytes=self.config.max_object_bytes,
             max_objects_per_apply=self._objects_per_apply(),
             max_replicas=self.config.max_replicas,
+            pod_security_default=self.config.pod_security_default,
         )
         await self.registry.ensure_system_namespaces()
         self.watches = WatchCache(self.registry)

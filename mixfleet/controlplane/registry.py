@@ -33,9 +33,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
-from mixfleet.api import claims, defaults, kinds, limits, names, schema, selectors, times, validation
+from mixfleet.api import claims, defaults, kinds, limits, names, podsecurity, schema, selectors, times, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.api.types import Obj, ObjView
 from mixfleet.controlplane import claimbinding
@@ -279,13 +279,16 @@ class Registry:
         max_object_bytes: int = limits.MAX_OBJECT_BYTES,
         max_objects_per_apply: int = MAX_OBJECTS_PER_APPLY,
         max_replicas: int = limits.MAX_REPLICAS_PER_WORKLOAD,
+        pod_security_default: str = podsecurity.DEFAULT_LEVEL,
     ) -> None:
         self.store = store
         self.max_object_bytes = max_object_bytes
         self.max_objects_per_apply = max_objects_per_apply
         self.limits = limits.Limits(max_replicas=max_replicas)
         self._fence: Callable[[], bool] | None = None
-        self._namespaces: dict[str, float] = {}  # namespace -> when last seen to exist
+        self.pod_security_default = pod_security_default
+        # namespace -> (when last seen to exist, its Pod Security policy then)
+        self._namespaces: dict[str, tuple[float, podsecurity.Policy]] = {}
 
     def fenced(self, may_write: Callable[[], bool]) -> "Registry":
         """This registry, over the same store, refusing every write (``NotLeaderError``)
@@ -355,7 +358,7 @@ class Registry:
     async def create(self, obj: Obj) -> Obj:
         obj = _checked(_generated_name(obj), self.limits)
         k = kinds.by_kind(obj["kind"])
-        await self._require_namespace(k, obj, pending=())
+        self._admit(obj, await self._require_namespace(k, obj, pending={}))
         new = _new_object(obj)
         key = kinds.key_for(new)
         try:
@@ -414,17 +417,20 @@ class Registry:
         self, objs: builtins.list[Obj], *, dry_run: bool
     ) -> builtins.list[ApplyResult]:
         # Namespaces this batch creates count as existing; each other one is looked up once.
-        known_ns = {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"}
+        known_ns: dict[str, Obj | None] = {
+            o["metadata"]["name"]: o for o in objs if o["kind"] == "Namespace"
+        }
         ops: builtins.list[Op] = []
         results: builtins.list[tuple[Obj, str]] = []
-        for obj in objs:
+        for document, obj in enumerate(objs, start=1):
             k = kinds.by_kind(obj["kind"])
-            await self._require_namespace(k, obj, pending=known_ns)
+            namespace = await self._require_namespace(k, obj, pending=known_ns)
             if k.namespaced:
-                known_ns.add(obj["metadata"].get("namespace") or "default")
+                known_ns[obj["metadata"].get("namespace") or "default"] = namespace
             key = kinds.key_for(obj)
             current = await self.store.get(key)
             if current is None:
+                self._admit(obj, namespace, document=document)
                 new = _new_object(obj)
                 ops.append(Op.create(key, encode(new)))
                 results.append((new, "created"))
@@ -437,6 +443,8 @@ class Registry:
             errs = validation.validate_update(old, merged)
             if errs:
                 raise InvalidObjectError(errs)
+            if podsecurity.pod_spec(merged) != podsecurity.pod_spec(old):
+                self._admit(merged, namespace, document=document)
             ops.append(Op.update(key, encode(merged), current.mod_revision))
             results.append((merged, "configured"))
         if dry_run or not ops:
@@ -474,6 +482,8 @@ class Registry:
             errs = validation.validate_update(old, new)
             if errs:
                 raise InvalidObjectError(errs)
+            if podsecurity.pod_spec(new) != podsecurity.pod_spec(old):
+                self._admit(new, await self._require_namespace(k, new, pending={}))
         if not new.get("status"):
             new.pop("status", None)
         if encode(new) == encode(old):
@@ -580,6 +590,7 @@ class Registry:
         labels: builtins.list[tuple[kinds.Kind, str]] = []
         errors: builtins.list[FieldError] = []
         namespaces: set[str] = set()
+        pods: builtins.list[Obj] = []  # created objects with a pod spec: Pod Security
         for w in writes:
             try:
                 op, out, k = _prepare(w)
@@ -589,14 +600,21 @@ class Registry:
                 continue
             if isinstance(w, Create) and k.namespaced:
                 namespaces.add(out["metadata"].get("namespace") or "default")  # type: ignore[index]
+                if out is not None and podsecurity.pod_spec(out) is not None:
+                    pods.append(out)
             ops.append(op)
             stored.append(out)
             labels.append((k, str((w.obj.get("metadata") or {}).get("name", ""))))
         if errors:
             raise InvalidObjectError(errors)
         created_ns = {o["metadata"]["name"] for o in stored if o is not None and o["kind"] == "Namespace"}
-        for ns in sorted(namespaces - created_ns):
-            await self._namespace_exists(ns)
+        policies = {ns: await self._namespace_exists(ns) for ns in sorted(namespaces - created_ns)}
+        for pod in pods:
+            policy = policies.get(pod["metadata"].get("namespace") or "default")
+            if policy is not None:
+                errors.extend(replace(e, object=_label(pod)) for e in podsecurity.check(pod, policy))
+        if errors:
+            raise InvalidObjectError(errors)
         real = [op for op in ops if op is not None]
         if not real:
             return TxnResult(0, stored)
@@ -704,28 +722,49 @@ class Registry:
                 except ObjectExistsError:
                     pass
 
-    async def _namespace_exists(self, ns: str) -> None:
-        """NamespaceNotFoundError unless ``ns`` exists. For the batched writes of the control
-        plane's own writers, whose objects belong to objects already in that namespace: a
-        namespace seen within NAMESPACE_SEEN_SECONDS is not read again (one store read per
-        scheduler batch queued behind the store's commits cost more than the batch's other
-        writes); one this registry deletes is forgotten at once."""
+    async def _namespace_exists(self, ns: str) -> podsecurity.Policy:
+        """The Pod Security policy of ``ns``; NamespaceNotFoundError unless it exists. For
+        the batched writes of the control plane's own writers, whose objects belong to
+        objects already in that namespace: a namespace seen within NAMESPACE_SEEN_SECONDS is
+        not read again (one store read per scheduler batch queued behind the store's commits
+        cost more than the batch's other writes), so a changed level reaches controllers'
+        pods that late; one this registry deletes is forgotten at once."""
         now = time.monotonic()
-        if now - self._namespaces.get(ns, -NAMESPACE_SEEN_SECONDS) < NAMESPACE_SEEN_SECONDS:
-            return
-        if await self.store.get(kinds.by_kind("Namespace").key(ns)) is None:
+        seen, policy = self._namespaces.get(ns, (-NAMESPACE_SEEN_SECONDS, None))
+        if policy is not None and now - seen < NAMESPACE_SEEN_SECONDS:
+            return policy
+        current = await self.store.get(kinds.by_kind("Namespace").key(ns))
+        if current is None:
             self._namespaces.pop(ns, None)
             raise NamespaceNotFoundError(ns)
-        self._namespaces[ns] = now
+        policy = podsecurity.policy_of(decode(current), self.pod_security_default)
+        self._namespaces[ns] = (now, policy)
+        return policy
 
-    async def _require_namespace(self, k: kinds.Kind, obj: Obj, *, pending: Iterable[str]) -> None:
+    async def _require_namespace(
+        self, k: kinds.Kind, obj: Obj, *, pending: Mapping[str, Obj | None]
+    ) -> Obj | None:
+        """The namespace ``obj`` belongs to (None for a cluster-scoped kind, or one known to
+        exist that ``pending`` has no object for); NamespaceNotFoundError if it is missing.
+        ``pending``: namespaces this batch creates or already read."""
         if not k.namespaced:
-            return
+            return None
         ns = obj["metadata"].get("namespace") or "default"
         if ns in pending:
-            return
-        if await self.store.get(kinds.by_kind("Namespace").key(ns)) is None:
+            return pending[ns]
+        current = await self.store.get(kinds.by_kind("Namespace").key(ns))
+        if current is None:
             raise NamespaceNotFoundError(ns)
+        return decode(current)
+
+    def _admit(self, obj: Obj, namespace: Obj | None, *, document: int | None = None) -> None:
+        """Refuse what ``namespace``'s Pod Security level forbids in ``obj``'s pod spec;
+        ``document``: its place in an apply."""
+        if namespace is None or podsecurity.pod_spec(obj) is None:
+            return
+        errors = podsecurity.check(obj, podsecurity.policy_of(namespace, self.pod_security_default))
+        if errors:
+            raise InvalidObjectError([replace(e, document=document, object=_label(obj)) for e in errors])
 
     async def _mark_deleting(
         self,
