@@ -56,7 +56,7 @@ def _start(workdir: Path, store: str) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "MIXFLEET_LOG_LEVEL": "warning"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "mixfleet", "controlplane", "--store", store,
-         "--listen", "127.0.0.1:0", "--port-file", str(port_file)],
+         "--listen", "127.0.0.1:0", "--port-file", str(port_file), "--insecure"],
         stdout=subprocess.DEVNULL, stderr=(workdir / "cp.log").open("wb"), cwd=workdir, env=env,
     )
     deadline = time.monotonic() + 30

@@ -112,7 +112,7 @@ def _start_controlplane(workdir: Path, extra: list[str], profile: str | None) ->
     profiler = ["-m", "cProfile", "-o", profile] if profile else []
     proc = subprocess.Popen(
         [sys.executable, *profiler, "-m", "mixfleet", "controlplane", "--store", f"sqlite:///{workdir / 'state.db'}",
-         "--listen", "127.0.0.1:0", "--port-file", str(port_file), *extra],
+         "--listen", "127.0.0.1:0", "--port-file", str(port_file), "--insecure", *extra],
         stdout=subprocess.DEVNULL, stderr=(workdir / "cp.log").open("wb"), env=env,
     )
     deadline = time.monotonic() + 30

@@ -10,7 +10,9 @@ from mixfleet.client.client import (
     InvalidError,
     NotFoundError,
     OutcomeUnknownError,
+    PermissionDeniedError,
     TooLargeError,
+    UnauthenticatedError,
     ResourceExhaustedError,
     UnavailableError,
 )
@@ -24,7 +26,9 @@ __all__ = [
     "InvalidError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "PermissionDeniedError",
     "TooLargeError",
+    "UnauthenticatedError",
     "ResourceExhaustedError",
     "UnavailableError",
 ]

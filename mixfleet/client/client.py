@@ -11,6 +11,8 @@ Objects go in and come out as plain dicts. gRPC errors are translated here, once
     ├── ResourceExhaustedError  RESOURCE_EXHAUSTED: the store's disk is full, or over a
     │   │                   per-client limit of the server (``retry_after`` when waiting helps)
     │   └── TooLargeError   too many objects for one request (``limit``)
+    ├── UnauthenticatedError UNAUTHENTICATED: no, revoked or refused credentials
+    ├── PermissionDeniedError PERMISSION_DENIED
     ├── OutcomeUnknownError DEADLINE_EXCEEDED from the server while it was committing:
     │                       the write may be committed; not retried, repeating is the caller's call
     └── UnavailableError    UNAVAILABLE / DEADLINE_EXCEEDED after retries (temporary)
@@ -22,6 +24,7 @@ jitter, never sooner than the hint, for up to ``retry_seconds``; every call has 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
@@ -35,6 +38,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from mixfleet.pki.material import TLSMaterial
 from mixfleet.proto import mixfleet_pb2 as pb
 from mixfleet.proto import mixfleet_pb2_grpc as pb_grpc
 from mixfleet.util import log
@@ -99,6 +103,17 @@ class UnavailableError(APIError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class UnauthenticatedError(APIError):
+    """UNAUTHENTICATED: no acceptable credentials (no certificate, a revoked one, a refused
+    join token)."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDeniedError(APIError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
 # The server's trailers on a per-client limit refusal (controlplane/fairness.py): which
 # limit, and for the request rate how long to wait.
 LIMIT_KEY = "mixfleet-limit"
@@ -113,7 +128,7 @@ _BY_CODE: dict[grpc.StatusCode, type[APIError]] = {
     c.code: c
     for c in (
         InvalidError, NotFoundError, AlreadyExistsError, ConflictError, GoneError,
-        ResourceExhaustedError,
+        ResourceExhaustedError, UnauthenticatedError, PermissionDeniedError,
     )
 }
 _BY_CODE[grpc.StatusCode.UNAVAILABLE] = UnavailableError
@@ -190,31 +205,62 @@ def _load(data: bytes) -> dict[str, Any]:
     return json.loads(data) if data else {}
 
 
+_CHANNEL_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.enable_retries", 0),
+    # A connection of its own: the control plane counts its per-client limits by
+    # connection, and gRPC would otherwise share one among every Client of the
+    # process with the same target (mixctl's and an agent's in `mixfleet dev`).
+    ("grpc.use_local_subchannel_pool", 1),
+    # gRPC's reconnect backoff grows to 120 s: an agent would come back that
+    # long after a control plane that was away for a few minutes.
+    ("grpc.max_reconnect_backoff_ms", 5_000),
+]
+
+# How long calls under way on a channel whose certificate was replaced may go on (a watch
+# then ends, and its owner lists and watches again on the new channel).
+_OLD_CHANNEL_GRACE_SECONDS = 30.0
+
+
+def channel_for(target: str, tls: TLSMaterial | None, token: str = "") -> grpc.aio.Channel:
+    """A channel to ``target``: plaintext without ``tls``; else TLS verified against
+    ``tls.ca``, presenting ``tls.cert`` when there is one, with ``token`` as a bearer token."""
+    if tls is None:
+        return grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+    creds = grpc.ssl_channel_credentials(root_certificates=tls.ca, private_key=tls.key, certificate_chain=tls.cert)
+    if token:
+        creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
+    options: list[tuple[str, Any]] = list(_CHANNEL_OPTIONS)
+    if tls.server_name:
+        options.append(("grpc.ssl_target_name_override", tls.server_name))
+    return grpc.aio.secure_channel(target, creds, options=options)
+
+
 class Client:
-    """Async client. Use ``async with Client(target) as c:`` or call ``close()``."""
+    """Async client. Use ``async with Client(target) as c:`` or call ``close()``.
+
+    ``tls``: TLS to the control plane (its CA; our client certificate and key, for the
+    mutual-TLS port); None: plaintext, for a server on loopback. ``token``: a bearer token
+    (TLS only). ``set_tls`` replaces the certificate of a running client (rotation)."""
 
     def __init__(
-        self, target: str, *, timeout: float = 10.0, retry_seconds: float = 15.0
+        self,
+        target: str,
+        *,
+        timeout: float = 10.0,
+        retry_seconds: float = 15.0,
+        tls: TLSMaterial | None = None,
+        token: str = "",
     ) -> None:
         self.target = target
         self.timeout = timeout
         self.retry_seconds = retry_seconds
-        self._channel = grpc.aio.insecure_channel(
-            target,
-            options=[
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                ("grpc.max_send_message_length", 64 * 1024 * 1024),
-                ("grpc.enable_retries", 0),
-                # A connection of its own: the control plane counts its per-client limits by
-                # connection, and gRPC would otherwise share one among every Client of the
-                # process with the same target (mixctl's and an agent's in `mixfleet dev`).
-                ("grpc.use_local_subchannel_pool", 1),
-                # gRPC's reconnect backoff grows to 120 s: an agent would come back that
-                # long after a control plane that was away for a few minutes.
-                ("grpc.max_reconnect_backoff_ms", 5_000),
-            ],
-        )
+        self.tls = tls
+        self._token = token
+        self._channel = channel_for(target, tls, token)
         self._stub = pb_grpc.ControlPlaneStub(self._channel)
+        self._retired: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> "Client":
         return self
@@ -223,7 +269,20 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
+        for t in self._retired:
+            t.cancel()
         await self._channel.close(grace=None)
+
+    def set_tls(self, tls: TLSMaterial) -> None:
+        """Use ``tls`` (a renewed certificate) from the next call on: new calls go on a new
+        connection at once; the old one is closed once its calls end or after a grace."""
+        old = self._channel
+        self.tls = tls
+        self._channel = channel_for(self.target, tls, self._token)
+        self._stub = pb_grpc.ControlPlaneStub(self._channel)
+        task = asyncio.create_task(old.close(grace=_OLD_CHANNEL_GRACE_SECONDS), name="client.retire_channel")
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
 
     async def _call(self, method: str, request: Any) -> Any:
         rpc = getattr(self._stub, method)
@@ -361,3 +420,30 @@ class Client:
             raise translate(e, self.target) from e
         finally:
             call.cancel()
+
+
+async def join(
+    target: str, tls: TLSMaterial, *, token: str, node_name: str, csr: bytes, timeout: float = 10.0
+) -> tuple[bytes, bytes]:
+    """Join the cluster (``Bootstrap/Join`` on the TLS port without client certificates,
+    ``tls.ca`` the CA the discovery hash vouched for): (our certificate, the CA), PEM.
+    UnauthenticatedError when the token is refused."""
+    async with channel_for(target, tls) as channel:
+        try:
+            resp = await pb_grpc.BootstrapStub(channel).Join(
+                pb.JoinRequest(token=token, node_name=node_name, csr=csr), timeout=timeout
+            )
+        except grpc.RpcError as e:
+            raise translate(e, target) from e
+    return resp.certificate, resp.ca
+
+
+async def renew(target: str, tls: TLSMaterial, *, csr: bytes, timeout: float = 10.0) -> tuple[bytes, bytes]:
+    """A new certificate for the node whose current certificate ``tls`` holds (the mutual-TLS
+    port): (certificate, CA), PEM."""
+    async with channel_for(target, tls) as channel:
+        try:
+            resp = await pb_grpc.BootstrapStub(channel).Renew(pb.RenewRequest(csr=csr), timeout=timeout)
+        except grpc.RpcError as e:
+            raise translate(e, target) from e
+    return resp.certificate, resp.ca

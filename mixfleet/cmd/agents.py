@@ -4,14 +4,17 @@ nodes asked for with ``--simulate``, all in one process against one control plan
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from mixfleet.api import quantity
 from mixfleet.client import Client
 from mixfleet.cmd.simspec import SimulatedNodeSpec, parse_all
 from mixfleet.nodeagent.agent import AgentConfig
+from mixfleet.nodeagent.certmanager import NodeCredentials
 from mixfleet.nodeagent.engines.base import Engine
 from mixfleet.nodeagent.engines.docker_engine import DEFAULT_URL, DockerEngine
 from mixfleet.nodeagent.engines.simulated import SimulatedEngine
@@ -83,16 +86,28 @@ async def run_nodes(
     heartbeat: float,
     listen: str,
     disk_paths: tuple[str, ...] = (),
+    credentials: dict[str, NodeCredentials] | None = None,
 ) -> None:
     """Run the planned nodes' agents. ``disk_paths`` set the real node's DiskPressure (with
-    its engine's data root); simulated nodes have no disk of their own."""
+    its engine's data root); simulated nodes have no disk of their own. ``credentials``:
+    each node's certificate (mutual TLS, one connection per node, since each is its own
+    identity); None: one plaintext connection for all (a loopback control plane)."""
     if not nodes:
         raise SystemExit("mixfleet agent: no nodes to run (no engine, and no --simulate)")
     host = listen.rsplit(":", 1)[0]
-    async with Client(server, retry_seconds=60) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        shared = None if credentials else await stack.enter_async_context(Client(server, retry_seconds=60))
+
+        async def client_for(name: str) -> Client:
+            if shared is not None:
+                return shared
+            assert credentials is not None
+            tls = credentials[name].current
+            return await stack.enter_async_context(Client(server, retry_seconds=60, tls=tls))
+
         nodes_running = [
             run_node(
-                client,
+                await client_for(n.name),
                 n.engine,
                 n.name,
                 listen=listen,
@@ -101,10 +116,11 @@ async def run_nodes(
                 config=AgentConfig(
                     heartbeat_seconds=heartbeat, disk_paths=disk_paths if n.facts is None else ()
                 ),
+                credentials=credentials[n.name] if credentials else None,
             )
             for n in nodes
         ]
-        _log.info("agents.started", nodes=[n.name for n in nodes], server=server)
+        _log.info("agents.started", nodes=[n.name for n in nodes], server=server, tls=bool(credentials))
         try:
             await run_together(*nodes_running)
         finally:
@@ -112,9 +128,49 @@ async def run_nodes(
                 await n.engine.close()
 
 
+def bootstrap_target(server: str, explicit: str | None) -> str:
+    """Where to join: --bootstrap-server, else the control plane's port + 1 (its TLS port
+    without client certificates, --token-listen's default)."""
+    if explicit:
+        return explicit
+    first = server.split("///")[-1].split(",")[0].removeprefix("ipv4:")
+    host, _, port = first.rpartition(":")
+    return f"{host}:{int(port) + 1}" if port.isdigit() else first
+
+
+async def node_credentials(args: argparse.Namespace, nodes: list[NodePlan]) -> dict[str, NodeCredentials]:
+    """Each node's certificate from --cert-dir, joining with --join/--ca-hash those without."""
+    out: dict[str, NodeCredentials] = {}
+    for n in nodes:
+        creds = NodeCredentials(Path(args.cert_dir) / n.name, n.name)
+        if creds.load() is None:
+            if not args.join or not args.ca_hash:
+                raise StartupError(
+                    f"node {n.name} has no certificate in {creds.directory}: join the cluster with "
+                    "--join TOKEN --ca-hash sha256:... (from `mixfleet token create` and `mixfleet certs "
+                    "hash` on a control-plane host), or pass --insecure for a plaintext control plane "
+                    "on loopback"
+                )
+            await creds.join(bootstrap_target(args.server, args.bootstrap_server), token=args.join,
+                             ca_hash=args.ca_hash)
+        out[n.name] = creds
+    return out
+
+
+class StartupError(Exception):
+    pass
+
+
 async def run_agents(args: argparse.Namespace) -> None:
     nodes = plan_nodes(args, docker_url=docker_url_from_args(args))
+    credentials = None
+    if args.insecure:
+        print(f"mixfleet agent: --insecure: plaintext, unauthenticated connection to {args.server}",
+              file=sys.stderr, flush=True)
+        _log.warning("agent.insecure", server=args.server)
+    else:
+        credentials = await node_credentials(args, nodes)
     await run_nodes(
         args.server, nodes, heartbeat=args.heartbeat_interval, listen=args.agent_listen,
-        disk_paths=tuple(args.disk_path),
+        disk_paths=tuple(args.disk_path), credentials=credentials,
     )

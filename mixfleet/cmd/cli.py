@@ -4,6 +4,7 @@
     mixfleet agent --server 127.0.0.1:7443 [--simulate windows/20348+hyperv ...]
     mixfleet dev [--simulate ...]      # all in one on the embedded store
     mixfleet snapshot save FILE | restore --from FILE   # the embedded store's backups
+    mixfleet certs init|hash|admin|revoke, mixfleet token create|list|delete   # the PKI
 """
 
 from __future__ import annotations
@@ -63,6 +64,61 @@ def _add_controlplane_args(p: argparse.ArgumentParser, *, default_store: str | N
     )
 
 
+def _add_security_args(p: argparse.ArgumentParser) -> None:
+    from mixfleet.cmd.pkicmds import DEFAULT_PKI_DIR, add_etcd_tls_args, duration
+
+    p.add_argument("--pki-dir", default=DEFAULT_PKI_DIR, metavar="DIR",
+                   help=f"the certificates of `mixfleet certs init` (default {DEFAULT_PKI_DIR})")
+    p.add_argument("--insecure", action="store_true",
+                   help="serve plaintext without authentication, on loopback only (never in production)")
+    p.add_argument("--token-listen", default="", metavar="HOST:PORT",
+                   help="the TLS port without client certificates, for joining nodes "
+                        "(default: --listen's port + 1)")
+    p.add_argument("--node-cert-lifetime", type=duration, default=None, metavar="DURATION",
+                   help="lifetime of the node certificates this replica signs (default 365d)")
+    add_etcd_tls_args(p)
+
+
+class StartupError(Exception):
+    """The server cannot start as asked; the message says what to do."""
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _secure_listen(args: argparse.Namespace) -> None:
+    """Refuse to serve plaintext unless --insecure, which then binds loopback only."""
+    from mixfleet.pki import layout
+
+    if args.insecure:
+        host, _, port = args.listen.rpartition(":")
+        if not _is_loopback(host):
+            args.listen = f"127.0.0.1:{port}"
+        message = (f"mixfleet controlplane: --insecure: serving PLAINTEXT without authentication on "
+                   f"{args.listen} (loopback only); every local process is trusted as cluster-admin")
+        print(message, file=sys.stderr, flush=True)
+        _log.warning("server.insecure", listen=args.listen, asked=f"{host}:{port}")
+        args.pki_dir_used = None
+        return
+    missing = layout.missing(Path(args.pki_dir))
+    if missing:
+        raise StartupError(
+            f"no TLS certificates in {args.pki_dir} (missing {', '.join(missing)}): the control plane "
+            f"does not serve plaintext. Make them with `mixfleet certs init --dir {args.pki_dir} --san "
+            "<address clients dial>`, or pass --insecure to serve plaintext on loopback only"
+        )
+    args.pki_dir_used = args.pki_dir
+
+
 def _non_negative(kind: Callable[[str], float]) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
@@ -97,12 +153,21 @@ def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
         cfg.max_object_bytes = args.max_object_bytes
     if args.max_replicas is not None:
         cfg.max_replicas = args.max_replicas
+    cfg.pki_dir = getattr(args, "pki_dir_used", None)  # None: plaintext (dev, --insecure)
+    cfg.token_listen = getattr(args, "token_listen", "") or ""
+    if getattr(args, "node_cert_lifetime", None) is not None:
+        cfg.node_cert_lifetime = args.node_cert_lifetime
+    if hasattr(args, "etcd_cafile"):
+        from mixfleet.cmd.pkicmds import etcd_tls
+
+        cfg.etcd_tls = etcd_tls(args)
     return cfg
 
 
 async def _run_controlplane(args: argparse.Namespace) -> None:
     from mixfleet.controlplane.app import ControlPlane
 
+    _secure_listen(args)
     cp = ControlPlane(_controlplane_config(args))
     await cp.start()
     if args.port_file:
@@ -166,11 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     cp = sub.add_parser("controlplane", parents=[common], help="run a control-plane replica")
     _add_controlplane_args(cp, default_store=None)
+    _add_security_args(cp)
     cp.set_defaults(run=_run_controlplane)
 
     ag = sub.add_parser("agent", parents=[common], help="run a node agent (real engine and/or simulated nodes)")
     ag.add_argument("--server", default=os.environ.get("MIXFLEET_SERVER", "127.0.0.1:7443"))
     _add_agent_args(ag)
+    ag.add_argument("--cert-dir", default="/var/lib/mixfleet/pki", metavar="DIR",
+                    help="each node's certificate and key, in DIR/NODE (default /var/lib/mixfleet/pki)")
+    ag.add_argument("--join", default=None, metavar="TOKEN", help="a bootstrap token (mixfleet token create)")
+    ag.add_argument("--ca-hash", default=None, metavar="sha256:HEX",
+                    help="the cluster CA's discovery hash (mixfleet certs hash); required with --join")
+    ag.add_argument("--bootstrap-server", default=None, metavar="HOST:PORT",
+                    help="where to join (default: --server's host, port + 1)")
+    ag.add_argument("--insecure", action="store_true",
+                    help="plaintext, no certificate: only for a control plane on loopback run with --insecure")
     ag.set_defaults(run=_run_agent)
 
     dev = sub.add_parser("dev", parents=[common], help="all in one: control plane, local agent, simulated nodes")
@@ -181,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mixfleet.cmd import snapshot
 
     snapshot.add_parser(sub)
+    from mixfleet.cmd import pkicmds
+
+    pkicmds.add_parsers(sub)
     return parser
 
 

@@ -55,7 +55,19 @@ def _state_dir(store_url: str) -> Path:
     return Path(".mixfleet")
 
 
+def _loopback_only(args: argparse.Namespace) -> None:
+    """`mixfleet dev` serves plaintext without authentication: never beyond this machine."""
+    from mixfleet.cmd.cli import _is_loopback
+
+    host, _, port = args.listen.rpartition(":")
+    if not _is_loopback(host):
+        print(f"mixfleet dev: serving on 127.0.0.1:{port}, not {host}: `mixfleet dev` is plaintext "
+              "and unauthenticated, for this machine only", file=sys.stderr)
+        args.listen = f"127.0.0.1:{port}"
+
+
 async def run_dev(args: argparse.Namespace) -> None:
+    _loopback_only(args)
     state_dir = _state_dir(args.store)
     state_dir.mkdir(parents=True, exist_ok=True)
     local: LocalDockerd | None = None
@@ -90,6 +102,8 @@ def _running_engine(args: argparse.Namespace) -> str | None:
 def _banner(cp: ControlPlane, args: argparse.Namespace, nodes: list[str], docker: str | None) -> None:
     lines = [
         f"mixfleet dev: control plane at {cp.address} (store {args.store})",
+        "  security: PLAINTEXT and unauthenticated, on loopback only: for one machine, not for a "
+        "cluster (README: Running a production cluster securely)",
         f"  nodes: {', '.join(nodes) or 'none'}",
         f"  engine: {docker or 'none (simulated nodes only)'}",
         f"  try:   mixctl --server {cp.address} apply -f manifests/",

@@ -12,9 +12,11 @@ not noticed yet.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Coroutine
 
 import grpc
@@ -22,6 +24,8 @@ from grpc_health.v1 import health_pb2
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from mixfleet.api import limits, podsecurity
+from mixfleet.controlplane.authn import Authenticator
+from mixfleet.controlplane.bootstrap import DEFAULT_NODE_CERT_LIFETIME, BootstrapServicer
 from mixfleet.controlplane.compaction import COMPACTION_INTERVAL_SECONDS, compact_periodically
 from mixfleet.controlplane.controllers import controller_loops
 from mixfleet.controlplane.events import EventRecorder
@@ -29,8 +33,11 @@ from mixfleet.controlplane.fairness import ClientLimits, FairnessLimits
 from mixfleet.controlplane.logs import LogProxy
 from mixfleet.controlplane.registry import ETCD_OBJECTS_PER_APPLY, MAX_OBJECTS_PER_APPLY, Registry
 from mixfleet.controlplane.scheduling import SchedulerLoop
-from mixfleet.controlplane.server import start_server
+from mixfleet.controlplane.pkirecords import RevocationList
+from mixfleet.controlplane.server import ServerTLS, start_server, token_address
 from mixfleet.controlplane.watchcache import WatchCache
+from mixfleet.pki import layout
+from mixfleet.pki.material import TLSMaterial
 from mixfleet.scheduler import SchedulerConfig
 from mixfleet.store import open_store
 from mixfleet.store.base import Store, StoreError
@@ -63,6 +70,13 @@ class ControlPlaneConfig:
     max_replicas: int = limits.MAX_REPLICAS_PER_WORKLOAD  # spec.replicas a user may ask for
     # The Pod Security level of namespaces without the enforce label (api/podsecurity.py).
     pod_security_default: str = podsecurity.DEFAULT_LEVEL
+    # TLS (pki/layout.py's directory, from `mixfleet certs init`); None: plaintext, which
+    # the caller keeps on loopback (`mixfleet dev`, `controlplane --insecure`).
+    pki_dir: str | None = None
+    token_listen: str = ""  # the TLS port without client certificates; "": --listen's port + 1
+    node_cert_lifetime: datetime.timedelta = DEFAULT_NODE_CERT_LIFETIME
+    etcd_tls: TLSMaterial | None = None  # TLS to etcd (--etcd-cafile/certfile/keyfile)
+    revocation_refresh: float = 2.0  # seconds between re-reads of the revocation list
 
 
 class ControlPlane:
@@ -77,6 +91,7 @@ class ControlPlane:
             requests_per_second=config.max_requests_per_client,
         ))
         self.port = 0
+        self.token_port = 0  # the TLS port without client certificates (0: plaintext server)
         self.is_leader = False
         self._health: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -86,9 +101,14 @@ class ControlPlane:
         host = self.config.listen.rsplit(":", 1)[0]
         return f"{host}:{self.port}"
 
+    @property
+    def token_address(self) -> str:
+        host = (self.config.token_listen or self.config.listen).rsplit(":", 1)[0]
+        return f"{host}:{self.token_port}"
+
     async def start(self) -> None:
         if self.store is None:
-            self.store = open_store(self.config.store_url)
+            self.store = open_store(self.config.store_url, etcd_tls=self.config.etcd_tls)
         self.registry = Registry(
             self.store,
             max_object_bytes=self.config.max_object_bytes,
@@ -98,9 +118,23 @@ class ControlPlane:
         )
         await self.registry.ensure_system_namespaces()
         self.watches = WatchCache(self.registry)
-        self.server, self.port, self._health = await start_server(
-            self.registry, self.config.listen, logs=LogProxy(self.registry), watches=self.watches,
-            limits=self.limits,
+        pki = layout.load_server(Path(self.config.pki_dir)) if self.config.pki_dir else None
+        revocations = RevocationList(self.store, refresh_seconds=self.config.revocation_refresh)
+        if pki is not None:
+            await revocations.load()  # refuse revoked certificates from the first call
+            self._tasks.append(asyncio.create_task(revocations.run(), name="revocations"))
+        tls = None if pki is None else ServerTLS(
+            chain=pki.chain, key=pki.serving.key_pem, ca=pki.ca_pem,
+            token_listen=self.config.token_listen or token_address(self.config.listen),
+        )
+        self.server, self.port, self._health, self.token_port = await start_server(
+            self.registry, self.config.listen,
+            logs=LogProxy(self.registry, tls=pki.agent_client if pki else None),
+            watches=self.watches, limits=self.limits, tls=tls,
+            authenticator=Authenticator(insecure=pki is None, revoked=revocations),
+            bootstrap=BootstrapServicer(
+                self.store, pki.signer if pki else None, node_cert_lifetime=self.config.node_cert_lifetime
+            ),
         )
         await self._set_leading(False)
         self._tasks.append(asyncio.create_task(self._lead(), name="leadership"))

@@ -8,6 +8,7 @@ from typing import AsyncIterator
 import grpc
 
 from mixfleet.controlplane.registry import Registry, RegistryError
+from mixfleet.pki.material import TLSMaterial
 from mixfleet.proto import mixfleet_pb2 as pb
 from mixfleet.proto import mixfleet_pb2_grpc as pb_grpc
 
@@ -16,9 +17,21 @@ class LogsUnavailableError(RegistryError):
     pass
 
 
+def agent_channel(endpoint: str, node_name: str, tls: TLSMaterial | None) -> grpc.aio.Channel:
+    """A channel to node ``node_name``'s agent at ``endpoint``. Over TLS the agent must
+    present a certificate the cluster CA issued for that node name (checked as the TLS
+    server name), so an endpoint that is not that node's agent is never talked to past the
+    handshake, and we present the control plane's client certificate."""
+    if tls is None:
+        return grpc.aio.insecure_channel(endpoint)
+    creds = grpc.ssl_channel_credentials(root_certificates=tls.ca, private_key=tls.key, certificate_chain=tls.cert)
+    return grpc.aio.secure_channel(endpoint, creds, options=[("grpc.ssl_target_name_override", node_name)])
+
+
 class LogProxy:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, tls: TLSMaterial | None = None) -> None:
         self.registry = registry
+        self.tls = tls  # the control plane's client certificate for agents; None: plaintext
 
     async def stream(self, request: pb.LogsRequest) -> AsyncIterator[bytes]:
         pod = await self.registry.get("Pod", request.pod, request.namespace)
@@ -31,7 +44,7 @@ class LogProxy:
         endpoint = (node.get("status") or {}).get("daemonEndpoint")
         if not endpoint:
             raise LogsUnavailableError(f'node "{node_name}" does not serve logs')
-        async with grpc.aio.insecure_channel(endpoint) as channel:
+        async with agent_channel(endpoint, node_name, self.tls) as channel:
             try:
                 call = pb_grpc.NodeAgentStub(channel).Logs(
                     request, timeout=None if request.follow else 60.0

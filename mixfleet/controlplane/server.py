@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import functools
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, AsyncIterator, Awaitable, Sequence, TypeVar
 
 import grpc
@@ -22,6 +22,7 @@ from mixfleet.api import kinds, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.client.client import MAX_OBJECTS_TRAILER
 from mixfleet.controlplane import registry as reg
+from mixfleet.controlplane.authn import AuthenticationInterceptor, Authenticator
 from mixfleet.controlplane.fairness import GRPC_SERVER_OPTIONS, ClientLimits, FairnessInterceptor, FairnessLimits
 from mixfleet.controlplane.registry import Registry
 from mixfleet.controlplane.sharedjson import SharedJSON
@@ -269,6 +270,43 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
                 yield pb.LogChunk(data=data)
 
 
+@dataclass(frozen=True)
+class ServerTLS:
+    """The control plane's TLS: ``chain`` (serving certificate, then the CA) and its
+    ``key``; ``ca`` verifies client certificates on the mutual-TLS port; ``token_listen``
+    is the TLS port without client certificates (joins, bearer tokens)."""
+
+    chain: bytes
+    key: bytes
+    ca: bytes
+    token_listen: str
+
+
+def _add_ports(server: grpc.aio.Server, listen: str, tls: ServerTLS | None) -> tuple[int, int]:
+    """Bind the mutual-TLS port and the TLS-only port (or one plaintext port)."""
+    if tls is None:
+        ports = (server.add_insecure_port(listen), 0)
+    else:
+        pair = [(tls.key, tls.chain)]
+        # gRPC's Python server either requires client certificates or never asks for them,
+        # so the callers without one (joining nodes, token users) get a port of their own.
+        mutual = grpc.ssl_server_credentials(pair, root_certificates=tls.ca, require_client_auth=True)
+        ports = (
+            server.add_secure_port(listen, mutual),
+            server.add_secure_port(tls.token_listen, grpc.ssl_server_credentials(pair)),
+        )
+    for address, port in zip((listen, tls.token_listen if tls else ""), ports):
+        if address and port == 0:
+            raise OSError(f"cannot listen on {address}")
+    return ports
+
+
+def token_address(listen: str) -> str:
+    """The default --token-listen: the port after --listen's (port 0 stays 0)."""
+    host, _, port = listen.rpartition(":")
+    return f"{host}:{int(port) + 1 if port.isdigit() and int(port) else 0}"
+
+
 async def start_server(
     registry: Registry,
     listen: str,
@@ -276,13 +314,22 @@ async def start_server(
     logs: Any = None,
     watches: WatchCache | None = None,
     limits: ClientLimits | None = None,
-) -> tuple[grpc.aio.Server, int, health_aio.HealthServicer]:
+    tls: ServerTLS | None = None,
+    authenticator: Authenticator | None = None,
+    bootstrap: pb_grpc.BootstrapServicer | None = None,
+) -> tuple[grpc.aio.Server, int, health_aio.HealthServicer, int]:
     """Start serving on ``listen`` (``127.0.0.1:0`` picks a port); returns (server, port,
-    health servicer). ``limits``: the per-client limits (controlplane/fairness.py) applied
-    to the ControlPlane service; by default FairnessLimits()'s."""
+    health servicer, the TLS-only port or 0). ``limits``: the per-client limits
+    (controlplane/fairness.py) applied to the ControlPlane service; by default
+    FairnessLimits()'s. Without ``tls`` the server is plaintext, and every caller counts
+    as trusted (``authn``): callers make sure it listens on loopback only."""
     service_name = pb.DESCRIPTOR.services_by_name["ControlPlane"].full_name
+    authenticator = authenticator or Authenticator(insecure=tls is None)
     server = grpc.aio.server(
-        interceptors=[FairnessInterceptor(limits or ClientLimits(FairnessLimits()), service=service_name)],
+        interceptors=[
+            AuthenticationInterceptor(authenticator),
+            FairnessInterceptor(limits or ClientLimits(FairnessLimits()), service=service_name),
+        ],
         options=[
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -292,6 +339,8 @@ async def start_server(
     pb_grpc.add_ControlPlaneServicer_to_server(
         ControlPlaneServicer(registry, logs, watches), server
     )
+    if bootstrap is not None:
+        pb_grpc.add_BootstrapServicer_to_server(bootstrap, server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = (
@@ -300,11 +349,9 @@ async def start_server(
         reflection.SERVICE_NAME,
     )
     reflection.enable_server_reflection(service_names, server)
-    port = server.add_insecure_port(listen)
-    if port == 0:
-        raise OSError(f"cannot listen on {listen}")
+    port, token_port = _add_ports(server, listen, tls)
     await server.start()
     for name in ("", service_names[0]):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    _log.info("server.started", listen=listen, port=port)
-    return server, port, health_servicer
+    _log.info("server.started", listen=listen, port=port, tls=tls is not None, token_port=token_port)
+    return server, port, health_servicer, token_port

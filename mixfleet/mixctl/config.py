@@ -2,9 +2,18 @@
 
 The file is a small YAML cousin of kubeconfig, at ``$MIXCTL_CONFIG`` or ``~/.mixfleet/config``::
 
-    current-context: dev
+    current-context: prod
     contexts:
       - {name: dev, server: 127.0.0.1:7443, namespace: default}
+      - name: prod
+        server: cp.example.com:7443
+        certificate-authority: /home/me/.mixfleet/ca.crt   # TLS: the cluster CA
+        client-certificate: /home/me/.mixfleet/admin.crt   # mutual TLS (mixfleet certs admin)
+        client-key: /home/me/.mixfleet/admin.key
+        # or, instead of a certificate: token: <a bearer token>
+
+A context without ``certificate-authority`` talks plaintext (a `mixfleet dev` on loopback).
+The file is written with mode 0600: it names keys and may hold a token.
 
 Precedence (highest first), for the server:
   1. ``--server ADDR``
@@ -26,6 +35,7 @@ from typing import Mapping
 import yaml
 
 from mixfleet.mixctl.errors import ConfigError
+from mixfleet.pki.material import TLSFileError, TLSMaterial
 
 DEFAULT_SERVER = "127.0.0.1:7443"
 DEFAULT_NAMESPACE = "default"
@@ -34,10 +44,44 @@ SERVER_ENV = "MIXFLEET_SERVER"
 
 
 @dataclass(frozen=True, slots=True)
+class Credentials:
+    """How to reach a context's server: file paths (and a token), as kubeconfig has them."""
+
+    certificate_authority: str = ""
+    client_certificate: str = ""
+    client_key: str = ""
+    token: str = ""
+
+    def tls(self) -> TLSMaterial | None:
+        """The TLS material the paths name; None for plaintext (no CA given)."""
+        if not self.certificate_authority:
+            if self.client_certificate or self.client_key or self.token:
+                raise ConfigError("error: a client certificate or token needs certificate-authority "
+                                  "in the context (credentials never travel over plaintext)")
+            return None
+        try:
+            return TLSMaterial.from_files(
+                self.certificate_authority, self.client_certificate or None, self.client_key or None
+            )
+        except TLSFileError as e:
+            raise ConfigError(f"error: {e}") from None
+
+
+# The config file's key for each Credentials field.
+CREDENTIAL_KEYS = {
+    "certificate-authority": "certificate_authority",
+    "client-certificate": "client_certificate",
+    "client-key": "client_key",
+    "token": "token",
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     name: str
     server: str = DEFAULT_SERVER
     namespace: str = DEFAULT_NAMESPACE
+    credentials: Credentials = Credentials()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +112,7 @@ class Target:
     server: str
     namespace: str
     context: str = ""  # the context used, "" when none
+    credentials: Credentials = Credentials()
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -102,22 +147,33 @@ def _context(path: Path, index: int, raw: object) -> Context:
         name=str(raw["name"]),
         server=str(raw.get("server") or DEFAULT_SERVER),
         namespace=str(raw.get("namespace") or DEFAULT_NAMESPACE),
+        credentials=Credentials(**{f: str(raw.get(k) or "") for k, f in CREDENTIAL_KEYS.items()}),
     )
+
+
+def _context_data(c: Context) -> dict[str, str]:
+    data = {"name": c.name, "server": c.server, "namespace": c.namespace}
+    for key, attr in CREDENTIAL_KEYS.items():
+        value = getattr(c.credentials, attr)
+        if value:
+            data[key] = value
+    return data
 
 
 def save(path: Path, config: Config) -> None:
     data = {
         "current-context": config.current_context,
-        "contexts": [
-            {"name": c.name, "server": c.server, "namespace": c.namespace}
-            for c in config.contexts
-        ],
+        "contexts": [_context_data(c) for c in config.contexts],
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename so a crash never leaves half a config behind.
+        # Write then rename so a crash never leaves half a config behind; owner-only from
+        # the start, as it names keys and may hold a token.
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(yaml.safe_dump(data, sort_keys=False))
         tmp.replace(path)
     except OSError as e:
         raise ConfigError(f"error: cannot write config {path}: {e}") from e
@@ -149,4 +205,7 @@ def resolve(
     else:
         server = DEFAULT_SERVER
     namespace = namespace_flag or (ctx.namespace if ctx else DEFAULT_NAMESPACE)
-    return Target(server=server, namespace=namespace, context=ctx.name if ctx else "")
+    return Target(
+        server=server, namespace=namespace, context=ctx.name if ctx else "",
+        credentials=ctx.credentials if ctx else Credentials(),
+    )

@@ -22,11 +22,14 @@ TIMEOUT_SECONDS = 10.0
 
 
 class ClientFactory(Protocol):
-    def __call__(self, target: str) -> Client: ...
+    def __call__(self, target: str, credentials: cfg.Credentials = cfg.Credentials()) -> Client: ...
 
 
-def default_client(target: str) -> Client:
-    return Client(target, timeout=TIMEOUT_SECONDS, retry_seconds=RETRY_SECONDS)
+def default_client(target: str, credentials: cfg.Credentials = cfg.Credentials()) -> Client:
+    return Client(
+        target, timeout=TIMEOUT_SECONDS, retry_seconds=RETRY_SECONDS,
+        tls=credentials.tls(), token=credentials.token,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,7 @@ class Session:
         return asyncio.run(self._with_client(fn))
 
     async def _with_client(self, fn: Callable[[Client], Awaitable[T]]) -> T:
-        async with self.client_factory(self.target.server) as client:
+        async with self.client_factory(self.target.server, self.target.credentials) as client:
             return await fn(client)
 
 

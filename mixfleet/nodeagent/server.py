@@ -8,14 +8,33 @@ from typing import Any, AsyncIterator, Mapping
 
 import grpc
 
+from mixfleet.nodeagent.certmanager import NodeCredentials
 from mixfleet.nodeagent.engines.base import Engine, EngineError
 from mixfleet.nodeagent.logs import NoContainerError, find_container
 from mixfleet.nodeagent.podspec import LABEL_NODE, MANAGED
+from mixfleet.pki.certs import CertificateError
+from mixfleet.pki.identity import from_certificate
 from mixfleet.proto import mixfleet_pb2 as pb
 from mixfleet.proto import mixfleet_pb2_grpc as pb_grpc
 from mixfleet.util import log
 
 _log = log.get("nodeagent.server")
+
+
+async def _only_admins(context: Any) -> None:
+    """Over TLS, only a cluster-admin certificate (the control plane's, O system:masters)
+    may call the agent; the kubelet likewise serves only the API server and admins."""
+    pems = list((context.auth_context() or {}).get("x509_pem_cert") or ())
+    if not pems:
+        return  # a plaintext agent (mixfleet dev): loopback only
+    try:
+        caller = from_certificate(bytes(pems[0]))
+    except CertificateError as e:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"unreadable client certificate: {e}")
+    if not caller.is_admin:
+        _log.info("agent_server.refused", caller=caller.username)
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                            f"{caller} may not call this node agent: only the control plane may")
 
 
 class NodeAgentServicer(pb_grpc.NodeAgentServicer):
@@ -24,6 +43,7 @@ class NodeAgentServicer(pb_grpc.NodeAgentServicer):
         self.labels = labels  # which containers are this agent's (its node label)
 
     async def Logs(self, request: pb.LogsRequest, context: Any) -> AsyncIterator[pb.LogChunk]:
+        await _only_admins(context)
         try:
             c = await find_container(
                 self.engine,
@@ -43,14 +63,45 @@ class NodeAgentServicer(pb_grpc.NodeAgentServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, e.message)
 
 
+def _server_credentials(credentials: NodeCredentials) -> grpc.ServerCredentials:
+    """The node's certificate as the serving one, picked up anew after each rotation (gRPC
+    asks before each handshake), and client certificates required, verified by the CA."""
+
+    def configuration() -> grpc.ServerCertificateConfiguration:
+        tls = credentials.current
+        assert tls is not None and tls.key is not None and tls.cert is not None
+        return grpc.ssl_server_certificate_configuration([(tls.key, tls.cert)], root_certificates=tls.ca)
+
+    served = [credentials.current]
+
+    def fetch() -> grpc.ServerCertificateConfiguration | None:
+        if credentials.current is served[0]:
+            return None  # unchanged
+        served[0] = credentials.current
+        return configuration()
+
+    # None from the fetcher means "unchanged" to gRPC; its stubs do not say so.
+    return grpc.dynamic_ssl_server_credentials(
+        configuration(), fetch, require_client_authentication=True  # type: ignore[arg-type]
+    )
+
+
 async def start_agent_server(
-    engine: Engine, listen: str = "127.0.0.1:0", *, node_name: str = ""
+    engine: Engine,
+    listen: str = "127.0.0.1:0",
+    *,
+    node_name: str = "",
+    credentials: NodeCredentials | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """Serve NodeAgent on ``listen`` (port 0 picks one); returns (server, port)."""
+    """Serve NodeAgent on ``listen`` (port 0 picks one); returns (server, port). With the
+    node's ``credentials`` over mutual TLS, else plaintext (loopback, `mixfleet dev`)."""
     server = grpc.aio.server()
     labels = {**MANAGED, LABEL_NODE: node_name} if node_name else MANAGED
     pb_grpc.add_NodeAgentServicer_to_server(NodeAgentServicer(engine, labels=labels), server)
-    port = server.add_insecure_port(listen)
+    if credentials is not None and credentials.current is not None:
+        port = server.add_secure_port(listen, _server_credentials(credentials))
+    else:
+        port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     await server.start()

@@ -558,3 +558,118 @@ class NodeAgent:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class BootstrapStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Join = channel.unary_unary(
+                '/mixfleet.v1.Bootstrap/Join',
+                request_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.JoinRequest.SerializeToString,
+                response_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.CertificateResponse.FromString,
+                _registered_method=True)
+        self.Renew = channel.unary_unary(
+                '/mixfleet.v1.Bootstrap/Renew',
+                request_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.RenewRequest.SerializeToString,
+                response_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.CertificateResponse.FromString,
+                _registered_method=True)
+
+
+class BootstrapServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def Join(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Renew(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BootstrapServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Join': grpc.unary_unary_rpc_method_handler(
+                    servicer.Join,
+                    request_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.JoinRequest.FromString,
+                    response_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.CertificateResponse.SerializeToString,
+            ),
+            'Renew': grpc.unary_unary_rpc_method_handler(
+                    servicer.Renew,
+                    request_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.RenewRequest.FromString,
+                    response_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.CertificateResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'mixfleet.v1.Bootstrap', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('mixfleet.v1.Bootstrap', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Bootstrap:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Join(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mixfleet.v1.Bootstrap/Join',
+            mixfleet_dot_proto_dot_mixfleet__pb2.JoinRequest.SerializeToString,
+            mixfleet_dot_proto_dot_mixfleet__pb2.CertificateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Renew(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mixfleet.v1.Bootstrap/Renew',
+            mixfleet_dot_proto_dot_mixfleet__pb2.RenewRequest.SerializeToString,
+            mixfleet_dot_proto_dot_mixfleet__pb2.CertificateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

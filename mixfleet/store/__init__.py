@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from mixfleet.pki.material import TLSMaterial
+
 from mixfleet.store.base import (
     KV,
     AlreadyExistsError,
@@ -46,8 +48,9 @@ _USAGE = (
 )
 
 
-def open_store(url: str) -> Store:
-    """A Store for ``url`` (see the module docstring); ValueError says what is wrong."""
+def open_store(url: str, *, etcd_tls: TLSMaterial | None = None) -> Store:
+    """A Store for ``url`` (see the module docstring); ValueError says what is wrong.
+    ``etcd_tls``: TLS to etcd (its CA, our client certificate and key)."""
     # Imported here so that using one backend never imports the other's dependencies.
     if url.startswith("sqlite://"):
         from mixfleet.store.embedded import EmbeddedStore
@@ -65,7 +68,9 @@ def open_store(url: str) -> Store:
             raise ValueError(f"store URL {url!r} names no etcd endpoint; {_USAGE}")
         for e in endpoints:
             parse_endpoint(e)  # raises ValueError naming the bad endpoint
-        return EtcdStore(endpoints, prefix=f"/{prefix.strip('/')}" if prefix else DEFAULT_PREFIX)
+        return EtcdStore(
+            endpoints, prefix=f"/{prefix.strip('/')}" if prefix else DEFAULT_PREFIX, tls=etcd_tls
+        )
     if "://" not in url and url.endswith(".db"):
         from mixfleet.store.embedded import EmbeddedStore
 

@@ -42,7 +42,7 @@ def test_a_bad_limit_is_refused_naming_the_flag(tmp_path: Path, flag: str, value
     """A negative or non-numeric limit exits non-zero with the flag named, no traceback."""
     proc = subprocess.run(
         [sys.executable, "-m", "mixfleet", "controlplane", "--store", f"sqlite:///{tmp_path / 's.db'}",
-         "--listen", "127.0.0.1:0", flag, value],
+         "--listen", "127.0.0.1:0", "--insecure", flag, value],
         capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
     )
     assert proc.returncode != 0

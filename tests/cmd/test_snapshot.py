@@ -70,7 +70,8 @@ def _start_outcome(workdir: Path, db: Path, command: tuple[str, ...] = ("control
     env = {**os.environ, "MIXFLEET_LOG_FORMAT": "json", "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "mixfleet", *command, "--store", f"sqlite://{db}",
-         "--listen", "127.0.0.1:0", "--port-file", str(port_file)],
+         "--listen", "127.0.0.1:0", "--port-file", str(port_file),
+         *(("--insecure",) if command == ("controlplane",) else ())],
         stdout=subprocess.DEVNULL, stderr=log_path.open("wb"), cwd=workdir, env=env,
     )
     try:

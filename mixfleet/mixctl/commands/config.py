@@ -28,6 +28,12 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     setc.add_argument("name")
     setc.add_argument("--server", dest="ctx_server", metavar="ADDR")
     setc.add_argument("-n", "--namespace", dest="ctx_namespace", metavar="NS")
+    setc.add_argument("--certificate-authority", dest="ctx_certificate_authority", metavar="FILE",
+                      help="the cluster CA (ca.crt): talk TLS to the server")
+    setc.add_argument("--client-certificate", dest="ctx_client_certificate", metavar="FILE",
+                      help="a client certificate (mixfleet certs admin)")
+    setc.add_argument("--client-key", dest="ctx_client_key", metavar="FILE")
+    setc.add_argument("--token", dest="ctx_token", metavar="TOKEN", help="a bearer token instead of a certificate")
     setc.set_defaults(handler=_set_context)
 
 
@@ -63,10 +69,15 @@ def _set_context(args: argparse.Namespace, inv: Invocation) -> int:
     conf = inv.load_config()
     existing = next((c for c in conf.contexts if c.name == args.name), None)
     base = existing or cfg.Context(name=args.name)
+    creds = cfg.Credentials(**{
+        attr: getattr(args, f"ctx_{attr}") or getattr(base.credentials, attr)
+        for attr in cfg.CREDENTIAL_KEYS.values()
+    })
     ctx = cfg.Context(
         name=args.name,
         server=args.ctx_server or base.server,
         namespace=args.ctx_namespace or base.namespace,
+        credentials=creds,
     )
     new = conf.with_context(ctx)
     if not new.current_context:
