@@ -142,7 +142,16 @@ class AuthenticationInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        return handler  # no streaming-request RPCs are served
+        stream_stream: Any = handler.stream_stream
+        if stream_stream is not None:  # Exec: the request stream is handed on as it is
+            return grpc.stream_stream_rpc_method_handler(
+                self._stream(method, stream_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        # Nothing else may pass unauthenticated: a kind of RPC added later is refused until
+        # it is wrapped here.
+        return grpc.unary_unary_rpc_method_handler(self._unsupported(method))
 
     async def _authenticate(self, method: str, context: grpc.aio.ServicerContext) -> Identity:
         try:
@@ -159,6 +168,12 @@ class AuthenticationInterceptor(grpc.aio.ServerInterceptor):
                 "signed by the cluster CA (mutual-TLS port) or a bearer token",
             )
         return ident
+
+    def _unsupported(self, method: str) -> _Unary:
+        async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method}: not served")
+
+        return refuse
 
     def _unary(self, method: str, behavior: _Unary) -> _Unary:
         async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> Any:
