@@ -72,12 +72,23 @@ CONTAINER: Mapping[str, Spec] = {
     "ports": Each({"name": ALL, "containerPort": ALL, "hostPort": ALL, "protocol": ALL}),
     "resources": {"requests": RESOURCE_NAMES, "limits": RESOURCE_NAMES},
     "readinessProbe": READINESS_PROBE,
+    # The node's volume manager (nodeagent/volumes/) mounts these.
+    "volumeMounts": Each({"name": ALL, "mountPath": ALL, "readOnly": ALL, "subPath": ALL}),
+}
+
+# Volume source types the node's volume manager sets up (nodeagent/volumes/, one module
+# each); api/volumes.py holds their rules.
+VOLUME: dict[str, Spec] = {
+    "name": ALL,
+    "emptyDir": {"medium": ALL, "sizeLimit": ALL},
+    "hostPath": {"path": ALL, "type": ALL},
 }
 
 _POD_TERM: Mapping[str, Spec] = {"labelSelector": ALL, "topologyKey": ALL, "namespaces": ALL}
 
 POD_SPEC: Mapping[str, Spec] = {
     "containers": Each(CONTAINER),
+    "volumes": Each(VOLUME),
     "nodeName": ALL,
     "nodeSelector": ALL,
     "affinity": {

@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from mixfleet.api import claims, configdata, names, podsecurity, quantity, schema, selectors, supported
+from mixfleet.api import (
+    claims, configdata, names, podsecurity, quantity, schema, selectors, supported, volumes,
+)
 from mixfleet.api.errors import FieldError
 from mixfleet.api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
 from mixfleet.api.pods import PodFactError, pod_os
@@ -164,6 +166,11 @@ def _pod_spec(pod: dict[str, Any], path: str, errs: Errors) -> None:
     _affinity(_map(spec.get("affinity")), child(path, "affinity"), errs)
     names_ = {c.get("name") for _, _, c in containers if isinstance(c.get("name"), str)}
     _platform(pod, spec, path, names_, errs)
+    try:
+        os_name: str | None = pod_os(pod)
+    except PodFactError:
+        os_name = None  # reported by _platform's checks
+    volumes.validate_pod_volumes(spec, path, os_name, [(item(lp, i), c) for lp, i, c in containers], errs)
 
 
 def _container(c: dict[str, Any], path: str, seen: set[str], errs: Errors) -> None:

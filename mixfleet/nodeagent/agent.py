@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping
@@ -32,6 +34,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 from mixfleet.client import APIError, Client, GoneError, NotFoundError, UnavailableError
 from mixfleet.nodeagent.admission import PodAdmission
 from mixfleet.nodeagent.backoff import BackoffState
+from mixfleet.nodeagent.containerconfig import ContainerConfigurer
 from mixfleet.nodeagent.engines.base import Engine, EngineError, EngineInfo
 from mixfleet.nodeagent.events import EventLimits, NodeEvents
 from mixfleet.nodeagent.executor import Executor
@@ -46,10 +49,15 @@ from mixfleet.nodeagent.nodestatus import NodeWriter
 from mixfleet.nodeagent.podspec import LABEL_NODE, LABEL_POD_UID, MANAGED, pod_uid
 from mixfleet.nodeagent.probes import Prober
 from mixfleet.nodeagent.reconcile import Wait, next_wake, plan
+from mixfleet.nodeagent.volumes import VolumeManager
 from mixfleet.util import log
 from mixfleet.util.aio import run_together, wait_event
 
 _log = log.get("nodeagent")
+
+
+def default_root_dir(node_name: str) -> str:
+    return os.path.join(tempfile.gettempdir(), "mixfleet-agent", node_name)
 
 
 def _utcnow() -> datetime:
@@ -75,6 +83,11 @@ class AgentConfig:
     disk_paths: tuple[str, ...] = ()
     disk_min_free_fraction: float = DEFAULT_MIN_FREE_FRACTION
     events: EventLimits = EventLimits()  # the node's Event writes: timeout, per-object rate
+    # Where pod volumes go (<root>/pods/<uid>/volumes/...), like the kubelet's --root-dir;
+    # "": <temp dir>/mixfleet-agent/<node>. ConfigMap and Secret volumes are refreshed
+    # from the cluster this often.
+    root_dir: str = ""
+    volume_refresh_seconds: float = 10.0
 
 
 class Agent:
@@ -121,6 +134,13 @@ class Agent:
         # Only this node's containers: several agents may share one engine.
         self.container_labels = {**MANAGED, LABEL_NODE: node_name}
         self.executor.container_labels = self.container_labels
+        self.volumes = VolumeManager(
+            config.root_dir or default_root_dir(node_name),
+            host_os=self.facts.os,
+            host_fs=engine.host_filesystem,
+        )
+        self.executor.configure = ContainerConfigurer(self.volumes).configure
+        self._with_containers: set[str] = set()  # pod uids the last pass saw containers of
 
     def wake(self) -> None:
         self._wake.set()
@@ -136,6 +156,7 @@ class Agent:
             self._watch_loop(),
             self._reconcile_loop(),
             self._events_loop(),
+            self._volumes_loop(),
             self.prober.run(),
             self.events.run(),
         ]
@@ -280,6 +301,18 @@ class Agent:
                 _log.warning("engine.events_failed", node=self.node_name, error=e.message)
             await asyncio.sleep(self.config.events_retry_seconds)  # the resync covers the gap
 
+    async def _volumes_loop(self) -> None:
+        """Refresh volumes that follow API objects; remove those of pods that are gone
+        (not bound here any more and without containers: the kubelet's orphan cleanup)."""
+        await self._synced.wait()
+        while True:
+            await asyncio.sleep(self.config.volume_refresh_seconds)
+            await self.volumes.cleanup(set(self.pods) | self._with_containers)
+            await self.volumes.refresh(
+                p for p in list(self.pods.values())
+                if not (p.get("metadata") or {}).get("deletionTimestamp")
+            )
+
     async def _reconcile_loop(self) -> None:
         await self._synced.wait()  # never plan from an empty cache: it would remove everything
         while True:
@@ -316,6 +349,7 @@ class Agent:
             _log.warning("reconcile.engine_unavailable", node=self.node_name, error=e.message)
             return None
         running = {c.labels.get(LABEL_POD_UID, "") for c in actual}
+        self._with_containers = running
         await self.admission.admit_new(self.pods, running)
         desired = [
             self.admission.bound(p) for p in self.pods.values()

@@ -49,10 +49,12 @@ class BackoffState:
         return f.at + timedelta(seconds=self.delay(f.count))
 
     def record(
-        self, key: FailureKey, *, reason: str, message: str, now: datetime
+        self, key: FailureKey, *, reason: str, message: str, now: datetime, escalate: bool = True
     ) -> "BackoffState":
+        """``escalate=False``: retry at the first step however often it failed."""
         prev = self.failures.get(key)
-        f = StartFailure(reason, message, (prev.count if prev else 0) + 1, now)
+        count = (prev.count if prev else 0) + 1 if escalate else 1
+        f = StartFailure(reason, message, count, now)
         return BackoffState(self.base_seconds, self.cap_seconds, {**self.failures, key: f})
 
     def clear(self, key: FailureKey) -> "BackoffState":

@@ -13,12 +13,13 @@ import asyncio
 import copy
 from collections import defaultdict
 from datetime import datetime
-from typing import Any, Callable, Container, Iterable, Mapping
+from typing import Any, Awaitable, Callable, Container, Iterable, Mapping
 
 from mixfleet.client import APIError, Client, ConflictError, NotFoundError
 from mixfleet.nodeagent.backoff import BackoffState
 from mixfleet.nodeagent import podevents
 from mixfleet.nodeagent.engines.base import (
+    ContainerSpec,
     ContainerState,
     Engine,
     EngineError,
@@ -39,6 +40,7 @@ from mixfleet.nodeagent.reconcile import (
     Wait,
 )
 from mixfleet.nodeagent.status import pod_status
+from mixfleet.nodeagent.volumes.errors import ContainerConfigError
 from mixfleet.util import log
 
 _log = log.get("nodeagent.executor")
@@ -68,6 +70,11 @@ class Executor:
         self.container_labels: dict[str, str] = dict(MANAGED)
         self.ready_ids: Container[str] = frozenset()  # probed containers that pass (live)
         self.events = podevents.PodEvents(None, lambda uid: self.pods.get(uid))
+        # Fills in what the pod's spec only refers to (volumes, env from ConfigMaps and
+        # Secrets) just before a create (nodeagent/containerconfig.py); None: as planned.
+        self.configure: Callable[
+            [Mapping[str, Any], Mapping[str, Any], ContainerSpec], Awaitable[ContainerSpec]
+        ] | None = None
 
     def busy(self, uid: str) -> bool:
         task = self._workers.get(uid)
@@ -107,7 +114,7 @@ class Executor:
                     await self._apply(action)
                     self.events.after(action)
                     changed = True
-        except (EngineError, APIError) as e:
+        except (EngineError, APIError, ContainerConfigError) as e:
             _log.warning(
                 "pod.action_failed", pod_uid=uid, action=type(action).__name__, error=str(e)
             )
@@ -154,8 +161,9 @@ class Executor:
         the previous pass's create landed asks for the same container again (its name holds
         the pod uid and the attempt), and the engine refuses the name. That container is the
         one asked for: the create has happened, and is not a failure to show in the status."""
+        spec = await self._configured(action)
         try:
-            await self.engine.create_and_start(action.spec)
+            await self.engine.create_and_start(spec)
         except StartError:
             same = [
                 c for c in await self._containers(action.pod_uid)
@@ -165,6 +173,16 @@ class Executor:
             if not same:
                 raise
             _log.info("container.already_created", pod_uid=action.pod_uid, container=action.container)
+
+    async def _configured(self, action: Create) -> ContainerSpec:
+        pod = self.pods.get(action.pod_uid)
+        if self.configure is None or pod is None:
+            return action.spec
+        container = next((c for c in (pod.get("spec") or {}).get("containers") or ()
+                          if c.get("name") == action.container), None)
+        if container is None:
+            return action.spec
+        return await self.configure(pod, container, action.spec)
 
     async def _guard(self, uid: str, container: str, reason: str, op: Any) -> None:
         """Run a pull/create/start; record a failure (for back-off and status) or clear it."""
@@ -183,11 +201,18 @@ class Executor:
         except StartError as e:
             self._fail(key, reason, e)
             raise
+        except ContainerConfigError as e:
+            # Retried at the first back-off step, never longer: it waits on an object
+            # (a ConfigMap, a Secret) that may appear at any moment.
+            self._fail(key, e.reason, e, escalate=False)
+            raise
         if reason != "ErrImagePull":
             self.backoff = self.backoff.clear(key)
 
-    def _fail(self, key: tuple[str, str], reason: str, e: EngineError) -> None:
-        self.backoff = self.backoff.record(key, reason=reason, message=e.message, now=self.clock())
+    def _fail(self, key: tuple[str, str], reason: str, e: EngineError | ContainerConfigError,
+              *, escalate: bool = True) -> None:
+        self.backoff = self.backoff.record(key, reason=reason, message=e.message, now=self.clock(),
+                                           escalate=escalate)
         self.events.failed(key[0], key[1], reason, e.message)
         _log.warning(
             "container.failed", pod_uid=key[0], container=key[1], reason=reason, error=e.message

@@ -9,6 +9,8 @@
                                      (or: Container main failed liveness probe, will be restarted)
     a failed pull   Warning Failed   Failed to pull image "x": <engine text>
     a failed create Warning FailedCreate  Error: <engine text>
+    a failed mount  Warning FailedMount   MountVolume.SetUp failed for volume "v" : ...
+    a config error  Warning Failed   Error: secret "db" not found
     back-off        Warning BackOff  Back-off restarting failed container main in pod web_default(uid)
 
 The executor calls ``before``/``after`` around each action and ``failed`` for each recorded
@@ -91,6 +93,11 @@ class PodEvents:
             image = self.image_of(uid, container)
             self.emit(uid, type=WARNING, reason="ErrImageNeverPull", container=container,
                       message=f'Container image "{image}" is not present with pull policy of Never')
+        elif reason == "ContainerCreating":  # a volume could not be set up (nodeagent/volumes)
+            self.emit(uid, type=WARNING, reason="FailedMount", message=message)
+        elif reason == "CreateContainerConfigError":
+            self.emit(uid, type=WARNING, reason="Failed", container=container,
+                      message=f"Error: {message}")
         else:
             self.emit(uid, type=WARNING, reason="FailedCreate", container=container,
                       message=f"Error: {message}")

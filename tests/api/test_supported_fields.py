@@ -81,7 +81,8 @@ def test_every_container_field_is_honoured_or_refused(field: str, type_name: str
     ("obj", "path"),
     [
         pytest.param(_pod({"hostNetwork": True}), "spec.hostNetwork", id="hostNetwork"),
-        pytest.param(_pod({"volumes": [{"name": "v", "hostPath": {"path": "/"}}]}), "spec.volumes", id="volumes"),
+        pytest.param(_pod({"volumes": [{"name": "v", "nfs": {"server": "s", "path": "/"}}]}), "spec.volumes[0].nfs",
+                     id="volumes-nfs"),
         pytest.param(_pod({"initContainers": [{"name": "i", "image": "busybox"}]}), "spec.initContainers",
                      id="initContainers"),
         pytest.param(_pod(envFrom=[{"secretRef": {"name": "db"}}]), "spec.containers[0].envFrom", id="envFrom"),
@@ -91,8 +92,8 @@ def test_every_container_field_is_honoured_or_refused(field: str, type_name: str
                      "spec.containers[0].livenessProbe", id="livenessProbe"),
         pytest.param(_pod(readinessProbe={"httpGet": {"path": "/", "port": 80}}),
                      "spec.containers[0].readinessProbe.httpGet", id="readiness-httpGet"),
-        pytest.param(_pod(volumeMounts=[{"name": "v", "mountPath": "/data"}]),
-                     "spec.containers[0].volumeMounts", id="volumeMounts"),
+        pytest.param(_pod(volumeMounts=[{"name": "v", "mountPath": "/data", "mountPropagation": "HostToContainer"}]),
+                     "spec.containers[0].volumeMounts[0].mountPropagation", id="volumeMounts-propagation"),
         pytest.param(_pod(securityContext={"privileged": True}), "spec.containers[0].securityContext",
                      id="securityContext"),
         pytest.param(_pod(resources={"limits": {"nvidia.com/gpu": 1}}),
@@ -140,9 +141,9 @@ def test_mixctl_apply_refuses_the_issue_pod_naming_each_field(mixctl: Mixctl) ->
     res = mixctl("apply", "-f", "-", input=ISSUE_POD)
     assert res.returncode == 1, res.stdout
     assert "Traceback" not in res.stderr
-    for path in ("spec.hostNetwork", "spec.volumes", "spec.initContainers", "spec.containers[0].envFrom",
+    for path in ("spec.hostNetwork", "spec.initContainers", "spec.containers[0].envFrom",
                  "spec.containers[0].env[0].valueFrom", "spec.containers[0].livenessProbe",
-                 "spec.containers[0].volumeMounts", "spec.containers[0].securityContext"):
+                 "spec.containers[0].securityContext"):
         assert f"{path}: not supported by Mixfleet" in res.stderr, (path, res.stderr)
     got = mixctl("get", "pod", "everything")
     assert got.returncode != 0 and "not found" in got.stderr, got

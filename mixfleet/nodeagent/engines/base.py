@@ -33,6 +33,7 @@ __all__ = [
     "ExecTimeout",
     "ImageInfo",
     "ImageNotFound",
+    "Mount",
     "PortMapping",
     "ProgressCallback",
     "PullError",
@@ -85,6 +86,19 @@ class PortMapping:
 
 
 @dataclass(frozen=True, slots=True)
+class Mount:
+    """A path the container sees from outside its image: a host path bound in (``bind``,
+    every pod volume the agent prepares) or a memory filesystem of the container's own
+    (``tmpfs``). ``target`` is in the container OS's form (``/data``, ``C:\\data``)."""
+
+    target: str
+    source: str = ""  # the host path (bind); "" for tmpfs
+    type: str = "bind"  # bind | tmpfs
+    read_only: bool = False
+    size_bytes: int | None = None  # tmpfs only
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerSpec:
     """A container to create. command/args follow Kubernetes: command replaces the image
     entrypoint, args its CMD."""
@@ -100,6 +114,7 @@ class ContainerSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     isolation: str | None = None  # Windows: process | hyperv; None = engine default
     working_dir: str | None = None
+    mounts: tuple[Mount, ...] = ()  # pod volumes, set by the agent's volume manager
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +141,10 @@ class ExecResult(NamedTuple):
 
 class Engine(abc.ABC):
     """A container engine on one host. Every method may raise EngineUnavailable."""
+
+    # Its containers bind paths of the filesystem the agent runs on (False for simulated
+    # engines: the agent then makes no host mounts and checks no host paths for them).
+    host_filesystem: bool = True
 
     @abc.abstractmethod
     async def info(self) -> EngineInfo: ...

@@ -15,6 +15,7 @@ from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping, Sequen
 
 import docker
 import docker.errors
+import docker.types
 import requests.exceptions
 from tenacity import (
     AsyncRetrying,
@@ -36,6 +37,7 @@ from mixfleet.nodeagent.engines.base import (
     ExecResult,
     ImageInfo,
     ImageNotFound,
+    Mount,
     ProgressCallback,
     PullError,
     RunState,
@@ -103,6 +105,13 @@ def parse_container(attrs: Mapping[str, Any]) -> ContainerState:
         isolation=str((attrs.get("HostConfig") or {}).get("Isolation") or ""),
         error=str(st.get("Error") or ""),
     )
+
+
+def _docker_mount(m: Mount) -> docker.types.Mount:
+    if m.type == "tmpfs":
+        return docker.types.Mount(m.target, None, type="tmpfs", read_only=m.read_only,
+                                  tmpfs_size=m.size_bytes)
+    return docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only)
 
 
 class DockerEngine(Engine):
@@ -205,6 +214,7 @@ class DockerEngine(Engine):
             or None,
             isolation=spec.isolation,
             network_mode=self.network_mode,
+            mounts=[_docker_mount(m) for m in spec.mounts] or None,
         )
         created = self._api.create_container(
             spec.image,

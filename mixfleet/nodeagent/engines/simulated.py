@@ -41,6 +41,7 @@ from mixfleet.nodeagent.engines.base import (
     ExecResult,
     ImageInfo,
     ImageNotFound,
+    Mount,
     ProgressCallback,
     PullError,
     RunState,
@@ -69,6 +70,13 @@ _LINUX_ISOLATION = "Invalid isolation: \"{iso}\" - linux only supports 'default'
 _WINDOWS_ISOLATION = (
     "Invalid isolation: \"{iso}\" - windows daemon only supports 'default', 'process' and 'hyperv'"
 )
+# Docker's mount validation (moby volume/mounts parsers), in its own words. The simulated
+# engine keeps its own statement of the path rules, apart from the API's validation, so a
+# pod that reaches a node with the wrong kind of path (spec.nodeName set by hand) is
+# refused here as the real engine would refuse it.
+_MOUNT_CONFIG = 'invalid mount config for type "{type}": {err}'
+_NOT_ABSOLUTE = "invalid mount path: '{path}' mount path must be absolute"
+_WINDOWS_TARGET = re.compile(r"^(?:[a-zA-Z]:\\[^:*?\"<>|]*|\\\\\.\\pipe\\[^\\/]+)$")
 _NAME_CONFLICT = (
     'Conflict. The container name "/{name}" is already in use by container "{cid}". '
     "You have to remove (or rename) that container to be able to reuse that name."
@@ -137,6 +145,7 @@ class _Container:  # mutable on purpose: this is the simulated engine's own stat
 
 
 class SimulatedEngine(Engine):
+    host_filesystem = False
     def __init__(
         self,
         *,
@@ -283,6 +292,25 @@ class SimulatedEngine(Engine):
             return _HCS_CALL.format(cid=cid, call="CreateComputeSystem", err=HCS_OS_MISMATCH)
         return _WINDOWS_ISOLATION.format(iso=isolation)
 
+    def _mount_refusal(self, spec: ContainerSpec) -> str | None:
+        """What Docker says of a mount this host's containers cannot have, or None: a
+        Windows container takes ``C:\\dir`` (or a named pipe) and no tmpfs; a Linux one an
+        absolute POSIX path."""
+        for m in spec.mounts:
+            target = m.target.replace("/", "\\") if self.os == "windows" else m.target
+            if self.os == "windows":
+                if m.type == "tmpfs":
+                    return _MOUNT_CONFIG.format(type=m.type, err="mount type unknown")
+                if not _WINDOWS_TARGET.match(target) or target.rstrip("\\").endswith(":"):
+                    return _MOUNT_CONFIG.format(type=m.type, err=_NOT_ABSOLUTE.format(path=m.target))
+            elif not m.target.startswith("/"):
+                return _MOUNT_CONFIG.format(type=m.type, err=_NOT_ABSOLUTE.format(path=m.target))
+        return None
+
+    def mounts(self, container_id: str) -> tuple[Mount, ...]:
+        """The mounts a container was created with (tests: what the agent asked for)."""
+        return self._get(container_id).spec.mounts
+
     def _default_isolation(self) -> str:
         if self.os != "windows":
             return ""
@@ -295,6 +323,9 @@ class SimulatedEngine(Engine):
         for c in self._containers.values():
             if c.spec.name == spec.name:
                 raise StartError(_NAME_CONFLICT.format(name=spec.name, cid=c.id))
+        refusal = self._mount_refusal(spec)
+        if refusal is not None:
+            raise StartError(refusal)
         cid = f"{next(self._ids):012x}{abs(hash(spec.name)):052x}"[:64]
         isolation = spec.isolation or self._default_isolation()
         refusal = self._start_refusal(cid, image, isolation)
