@@ -18,6 +18,10 @@ from tests.nodeagent.builders import eventually
 from tests.nodeagent.test_agent import FAST, IMAGE, _absent
 
 pytestmark = pytest.mark.docker
+# hostPath volumes need the privileged Pod Security level (baseline, the default, refuses them).
+NS = "volumes-test"
+PRIVILEGED_NS = {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": NS, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}
 
 
 def volume_pod(name: str, node: str, containers: list[dict], volumes: list[dict]) -> dict:
@@ -26,7 +30,7 @@ def volume_pod(name: str, node: str, containers: list[dict], volumes: list[dict]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default"},
+        "metadata": {"name": name, "namespace": NS},
         "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0,
                  "containers": containers, "volumes": volumes},
     }
@@ -39,7 +43,7 @@ class Node:
                            config=AgentConfig(**FAST, root_dir=str(root), volume_refresh_seconds=0.3))
 
     async def container_id(self, pod: str, container: str) -> str | None:
-        created = await self.client.get("Pod", pod, "default")
+        created = await self.client.get("Pod", pod, NS)
         for c in await self.engine.list_containers(
             {**MANAGED, LABEL_POD_UID: created["metadata"]["uid"], LABEL_CONTAINER: container}
         ):
@@ -53,7 +57,7 @@ class Node:
         return result.exit_code, result.output
 
     async def waiting(self, pod: str) -> dict | None:
-        st = (await self.client.get("Pod", pod, "default")).get("status") or {}
+        st = (await self.client.get("Pod", pod, NS)).get("status") or {}
         for cs in st.get("containerStatuses") or ():
             w = (cs.get("state") or {}).get("waiting") or {}
             if w.get("message"):
@@ -64,6 +68,7 @@ class Node:
 @pytest.fixture
 async def node(client, dockerd, tmp_path):
     engine = DockerEngine(base_url=dockerd.socket_url, retry_seconds=2)
+    await client.apply([PRIVILEGED_NS])
     n = Node(client, engine, f"vol-{uuid.uuid4().hex[:6]}", tmp_path / "agent")
     task = asyncio.create_task(n.agent.run())
     yield n
@@ -159,8 +164,8 @@ async def test_pod_volumes_are_removed_with_the_pod(node, client):
     pod_dir = node.agent.volumes.pod_dir(created["metadata"]["uid"])
     await eventually(lambda: node.container_id("gone", "c"))
     assert os.path.ismount(pod_dir / "volumes" / "kubernetes.io~empty-dir" / "e")
-    await client.delete("Pod", "gone", "default")
-    await eventually(lambda: _absent(client, "Pod", "gone", "default"))
+    await client.delete("Pod", "gone", NS)
+    await eventually(lambda: _absent(client, "Pod", "gone", NS))
     await eventually(lambda: _gone(pod_dir))
 
 

@@ -14,6 +14,7 @@ from mixfleet.nodeagent.engines.simulated import SimulatedEngine
 from tests.nodeagent.builders import eventually
 from tests.nodeagent.test_agent import FAST
 from tests.nodeagent.test_agent_simulated import MCR, windows_pod
+from tests.nodeagent.test_volumes_docker import NS, PRIVILEGED_NS
 
 
 @pytest.fixture
@@ -33,7 +34,9 @@ async def test_windows_pod_mounts_reach_the_engine(windows_node, client):
     """A Windows pod's emptyDir and hostPath are mounted at its C:\\ paths, read-only where
     asked; the emptyDir lives in the agent's directory."""
     engine, agent = windows_node
+    await client.apply([PRIVILEGED_NS])
     pod = windows_pod("winvol", "win-vol", f"{MCR}:ltsc2022", "process")
+    pod["metadata"]["namespace"] = NS
     pod["spec"]["os"] = {"name": "windows"}
     pod["spec"]["volumes"] = [{"name": "scratch", "emptyDir": {}},
                               {"name": "logs", "hostPath": {"path": "C:\\logs", "type": "Directory"}}]
