@@ -41,6 +41,12 @@ def _add_controlplane_args(p: argparse.ArgumentParser, *, default_store: str | N
         "--pod-security-default", choices=("privileged", "baseline", "restricted"), default="baseline",
         help="Pod Security level of a namespace without the label pod-security.kubernetes.io/enforce",
     )
+    p.add_argument(
+        "--encryption-key-file", default="", metavar="FILE",
+        help="seal Secrets in the store with AES-GCM under the keys in FILE (the first seals, all "
+        "open; make one with `mixfleet encryption-key new FILE`); mixfleet dev makes "
+        ".mixfleet/encryption-keys.yaml when not given",
+    )
     p.add_argument("--port-file", default=None, help="write the bound port here once serving")
     p.add_argument(
         "--max-object-bytes",
@@ -146,6 +152,7 @@ def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
         max_watches_per_client=args.max_watches_per_client,
         max_requests_per_client=args.max_requests_per_client,
         pod_security_default=args.pod_security_default,
+        encryption_key_file=args.encryption_key_file,
     )
     if args.identity:
         cfg.identity = args.identity
@@ -253,12 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent_args(dev)
     dev.set_defaults(run=_run_dev)
 
-    from mixfleet.cmd import snapshot
+    from mixfleet.cmd import encryptionkey, snapshot
 
     snapshot.add_parser(sub)
     from mixfleet.cmd import pkicmds
 
     pkicmds.add_parsers(sub)
+    encryptionkey.add_parser(sub)
     return parser
 
 

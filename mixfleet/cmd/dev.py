@@ -76,6 +76,8 @@ async def run_dev(args: argparse.Namespace) -> None:
         local = await _private_dockerd(state_dir)
         docker_url = local.socket_url if local else None
         args.private_dockerd = local is not None
+    if not args.encryption_key_file:
+        args.encryption_key_file = _dev_key_file(state_dir)
     cp = ControlPlane(_controlplane_config(args))
     await cp.start()
     if args.port_file:
@@ -91,6 +93,16 @@ async def run_dev(args: argparse.Namespace) -> None:
         await cp.stop()
         if local is not None:
             await asyncio.to_thread(local.stop)
+
+
+def _dev_key_file(state_dir: Path) -> str:
+    """Secrets are sealed on a dev machine too: a key made once beside the store."""
+    from mixfleet.store.encrypted import new_key_file
+
+    path = state_dir / "encryption-keys.yaml"
+    if not path.exists():
+        new_key_file(path, "dev")
+    return str(path)
 
 
 def _running_engine(args: argparse.Namespace) -> str | None:

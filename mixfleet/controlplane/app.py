@@ -28,6 +28,7 @@ from mixfleet.controlplane.authn import Authenticator
 from mixfleet.controlplane.bootstrap import DEFAULT_NODE_CERT_LIFETIME, BootstrapServicer
 from mixfleet.controlplane.compaction import COMPACTION_INTERVAL_SECONDS, compact_periodically
 from mixfleet.controlplane.controllers import controller_loops
+from mixfleet.controlplane.encryption import encrypted, reseal_once
 from mixfleet.controlplane.events import EventRecorder
 from mixfleet.controlplane.fairness import ClientLimits, FairnessLimits
 from mixfleet.controlplane.logs import LogProxy
@@ -40,6 +41,7 @@ from mixfleet.pki import layout
 from mixfleet.pki.material import TLSMaterial
 from mixfleet.scheduler import SchedulerConfig
 from mixfleet.store import open_store
+from mixfleet.store.encrypted import EncryptedStore
 from mixfleet.store.base import Store, StoreError
 from mixfleet.store.election import LeaderElector, elector_for
 from mixfleet.util import log
@@ -77,6 +79,8 @@ class ControlPlaneConfig:
     node_cert_lifetime: datetime.timedelta = DEFAULT_NODE_CERT_LIFETIME
     etcd_tls: TLSMaterial | None = None  # TLS to etcd (--etcd-cafile/certfile/keyfile)
     revocation_refresh: float = 2.0  # seconds between re-reads of the revocation list
+    # Seal Secrets in the store with the keys in this file (store/encrypted.py); "": plaintext.
+    encryption_key_file: str = ""
 
 
 class ControlPlane:
@@ -109,8 +113,14 @@ class ControlPlane:
     async def start(self) -> None:
         if self.store is None:
             self.store = open_store(self.config.store_url, etcd_tls=self.config.etcd_tls)
+        self.sealed: EncryptedStore | None = None
+        if self.config.encryption_key_file:
+            self.sealed = encrypted(self.store, self.config.encryption_key_file)
+        else:
+            _log.warning("encryption.disabled", hint="Secrets are stored in plaintext: "
+                         "give --encryption-key-file (mixfleet encryption-key new FILE)")
         self.registry = Registry(
-            self.store,
+            self.sealed or self.store,
             max_object_bytes=self.config.max_object_bytes,
             max_objects_per_apply=self._objects_per_apply(),
             max_replicas=self.config.max_replicas,
@@ -216,6 +226,7 @@ class ControlPlane:
             scheduler.run(),
             *controller_loops(registry, self.config, watches=self.watches),
             compact_periodically(self.registry.store, interval=self.config.compaction_interval),
+            *([reseal_once(self.sealed)] if self.sealed is not None else []),
         ]
 
     async def stop(self) -> None:
