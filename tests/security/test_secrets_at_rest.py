@@ -115,7 +115,7 @@ async def test_a_store_sealed_with_a_lost_key_says_which(tmp_path: Path) -> None
 def test_a_bad_key_file_is_refused_at_start(tmp_path: Path) -> None:
     bad = tmp_path / "keys.yaml"
     bad.write_text(yaml.safe_dump({"keys": [{"name": "k", "secret": base64.b64encode(b"short").decode()}]}))
-    r = mixfleet("controlplane", "--store", f"sqlite:///{tmp_path / 's.db'}", "--listen", "127.0.0.1:0",
+    r = mixfleet("controlplane", "--insecure", "--store", f"sqlite:///{tmp_path / 's.db'}", "--listen", "127.0.0.1:0",
                  "--encryption-key-file", str(bad))
     assert r.returncode == 1
     assert "keys[0] (k): secret must be 32 bytes (AES-256), base64-encoded; it is 5" in r.stderr
