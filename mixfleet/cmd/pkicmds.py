@@ -60,7 +60,10 @@ def etcd_tls(args: argparse.Namespace) -> TLSMaterial | None:
 
 def _with_store(args: argparse.Namespace, fn: Callable[[Any], Awaitable[int]]) -> int:
     from mixfleet.store import open_store
+    from mixfleet.util import log
 
+    # Logs to stderr, warnings only: stdout is the answer (`TOKEN=$(mixfleet token create)`).
+    log.configure(level="warning")
     async def run() -> int:
         store = open_store(args.store, etcd_tls=etcd_tls(args))
         try:
