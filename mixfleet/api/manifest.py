@@ -22,7 +22,7 @@ from typing import Any, Iterator, TextIO
 
 import yaml
 
-from mixfleet.api import bounds, limits, objects, schema
+from mixfleet.api import bounds, limits, objects, schema, strictjson
 from mixfleet.api.defaults import DEFAULT_NAMESPACE, apply_defaults
 from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.api.kinds import UnknownKindError, by_kind
@@ -147,7 +147,9 @@ def _documents(source: str, text: str, errs: list[FieldError]) -> Iterator[tuple
         return
     if source.endswith(".json"):
         try:
-            yield from _bounded(source, 1, json.loads(text), errs)
+            yield from _bounded(source, 1, strictjson.loads(text), errs)
+        except strictjson.DuplicateKeyError as e:
+            errs.append(FieldError("", str(e), file=source, document=1))
         except json.JSONDecodeError as e:
             errs.append(FieldError("", f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
                                    file=source, document=1))

@@ -18,7 +18,7 @@ from grpc_health.v1 import _async as health_aio  # health.aio, which the stubs l
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from mixfleet.api import kinds, validation
+from mixfleet.api import kinds, strictjson, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.client.client import MAX_OBJECTS_TRAILER
 from mixfleet.controlplane import registry as reg
@@ -139,7 +139,9 @@ def _load(data: bytes, *, document: int | None = None) -> dict[str, Any]:
     """One request body: JSON whose envelope (api.validation.validate_envelope) holds, so
     nothing after this reads a field of the wrong type. InvalidObjectError names the field."""
     try:
-        obj = json.loads(data)
+        obj = strictjson.loads(data)
+    except strictjson.DuplicateKeyError as e:
+        raise InvalidObjectError([FieldError("", str(e), document=document)]) from None
     except RecursionError:
         # The C decoder gives up on deep nesting (10,000 "[") with RecursionError.
         raise InvalidObjectError([FieldError(

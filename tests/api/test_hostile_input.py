@@ -95,3 +95,26 @@ def test_mixctl_apply_of_a_bomb_exits_1_naming_the_problem(mixctl: Mixctl) -> No
     assert res.returncode == 1
     assert "document refused: stands for more than 1,000,000 values" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_json_manifest_with_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    """Before: the last "spec" won silently, applying something other than what a reader
+    of the file sees (the YAML loader already refused it)."""
+    path = tmp_path / "pod.json"
+    path.write_text('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},'
+                    ' "spec": {"containers": []}, "spec": {"containers": [{"name": "c", "image": "x"}]}}')
+    with pytest.raises(manifest.ManifestError) as e:
+        manifest.load([str(path)])
+    assert 'duplicate key "spec"' in str(e.value)
+
+
+async def test_the_server_refuses_a_body_with_a_key_given_twice(client: Client) -> None:
+    from mixfleet.proto import mixfleet_pb2 as pb
+
+    body = (b'{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"},'
+            b' "metadata": {"name": "b"}}')
+    with pytest.raises(InvalidError) as e:
+        await client._call("Create", pb.CreateRequest(object=body))
+    assert 'duplicate key "metadata"' in e.value.message
+    names = [n["metadata"]["name"] for n in (await client.list("Namespace"))[0]]
+    assert "a" not in names and "b" not in names
