@@ -51,15 +51,31 @@ Spec = Union[_All, Mapping[str, "Spec"], Each, Keys]
 # Requests and limits the scheduler counts and the engines enforce.
 RESOURCE_NAMES = Keys(frozenset({"cpu", "memory"}))
 
-# Readiness only, exec only: that is what the agent's prober runs (nodeagent/probes.py).
-READINESS_PROBE: Mapping[str, Spec] = {
-    "exec": {"command": ALL},
+# What the agent's prober runs (nodeagent/probes.py, engines/netprobe.py): every handler.
+_HTTP_GET: Mapping[str, Spec] = {
+    "path": ALL, "port": ALL, "host": ALL, "scheme": ALL,
+    "httpHeaders": Each({"name": ALL, "value": ALL}),
+}
+_PROBE_TIMING: Mapping[str, Spec] = {
     "initialDelaySeconds": ALL,
     "periodSeconds": ALL,
     "timeoutSeconds": ALL,
     "successThreshold": ALL,
     "failureThreshold": ALL,
 }
+READINESS_PROBE: Mapping[str, Spec] = {
+    "exec": {"command": ALL},
+    "httpGet": _HTTP_GET,
+    "tcpSocket": {"port": ALL, "host": ALL},
+    "grpc": {"port": ALL, "service": ALL},
+    **_PROBE_TIMING,
+}
+# Liveness and startup kill the container: the kill's grace may be their own.
+PROBE: Mapping[str, Spec] = {**READINESS_PROBE, "terminationGracePeriodSeconds": ALL}
+# Lifecycle hooks (nodeagent/hooks.py): exec, httpGet and sleep (tcpSocket is deprecated
+# in Kubernetes and never ran there).
+_HOOK: Mapping[str, Spec] = {"exec": {"command": ALL}, "httpGet": _HTTP_GET, "sleep": {"seconds": ALL}}
+LIFECYCLE: Mapping[str, Spec] = {"postStart": _HOOK, "preStop": _HOOK}
 
 CONTAINER: Mapping[str, Spec] = {
     "name": ALL,
@@ -72,6 +88,9 @@ CONTAINER: Mapping[str, Spec] = {
     "ports": Each({"name": ALL, "containerPort": ALL, "hostPort": ALL, "protocol": ALL}),
     "resources": {"requests": RESOURCE_NAMES, "limits": RESOURCE_NAMES},
     "readinessProbe": READINESS_PROBE,
+    "livenessProbe": PROBE,
+    "startupProbe": PROBE,
+    "lifecycle": LIFECYCLE,
     # The node's volume manager (nodeagent/volumes/) mounts these.
     "volumeMounts": Each({"name": ALL, "mountPath": ALL, "readOnly": ALL, "subPath": ALL}),
 }

@@ -16,7 +16,7 @@ import re
 from typing import Any, Callable
 
 from mixfleet.api import (
-    claims, configdata, names, podsecurity, quantity, schema, selectors, supported, volumes,
+    claims, configdata, names, podsecurity, probes, quantity, schema, selectors, supported, volumes,
 )
 from mixfleet.api.errors import FieldError
 from mixfleet.api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
@@ -183,6 +183,7 @@ def _container(c: dict[str, Any], path: str, seen: set[str], errs: Errors) -> No
     image = _str(c.get("image"))
     if image and image != image.strip():
         errs.append(FieldError(child(path, "image"), "must not have leading or trailing whitespace"))
+    errs += probes.validate_container(c, path)
     resources = _map(c.get("resources"))
     requests, limits = _map(resources.get("requests")), _map(resources.get("limits"))
     for resource, request in requests.items():

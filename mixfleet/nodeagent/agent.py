@@ -123,8 +123,9 @@ class Agent:
         self.events = NodeEvents(client, node_name, limits=config.events)
         self.executor.events.recorder = self.events
         self.admission = PodAdmission(client, node_name, local_node=self._node_object)
-        self.prober = Prober(engine, on_change=self.wake)
+        self.prober = Prober(engine, on_change=self.wake, on_unhealthy=self.executor.events.unhealthy)
         self.executor.ready_ids = self.prober.ready
+        self.executor.started_ids = self.prober.started
         self._wake = asyncio.Event()
         self._images: frozenset[str] | None = None
         self._disk_pressure = False
@@ -366,6 +367,7 @@ class Agent:
             host_os=self.facts.os,
             present_images=self._images,
             node_name=self.node_name,
+            unhealthy=self.prober.unhealthy,
         )
         ex.dispatch(actions, actual)
         self._back_off_events(actions)

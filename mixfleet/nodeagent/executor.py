@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable, Container, Iterable, Mapping
 
 from mixfleet.client import APIError, Client, ConflictError, NotFoundError
 from mixfleet.nodeagent.backoff import BackoffState
-from mixfleet.nodeagent import podevents
+from mixfleet.nodeagent import hooks, podevents
 from mixfleet.nodeagent.engines.base import (
     ContainerSpec,
     ContainerState,
@@ -27,7 +27,13 @@ from mixfleet.nodeagent.engines.base import (
     PullError,
     StartError,
 )
-from mixfleet.nodeagent.podspec import LABEL_POD_UID, LABEL_SPEC_HASH, MANAGED
+from mixfleet.nodeagent.podspec import (
+    LABEL_CONTAINER,
+    LABEL_POD_UID,
+    LABEL_SPEC_HASH,
+    MANAGED,
+    pod_grace_seconds,
+)
 from mixfleet.nodeagent.reconcile import (
     Action,
     Create,
@@ -67,8 +73,10 @@ class Executor:
         self.images_stale = False
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._skipped: set[str] = set()  # pods a pass could not hand to their busy worker
+        self._names: dict[str, dict[str, str]] = {}  # pod uid -> container id -> name (its group)
         self.container_labels: dict[str, str] = dict(MANAGED)
         self.ready_ids: Container[str] = frozenset()  # probed containers that pass (live)
+        self.started_ids: Container[str] = frozenset()  # startup probes that passed (live)
         self.events = podevents.PodEvents(None, lambda uid: self.pods.get(uid))
         # Fills in what the pod's spec only refers to (volumes, env from ConfigMaps and
         # Secrets) just before a create (nodeagent/containerconfig.py); None: as planned.
@@ -104,6 +112,7 @@ class Executor:
     async def _run(self, uid: str, group: list[Action], snapshot: list[ContainerState]) -> None:
         changed = False
         self.events.begin_group(uid, snapshot)
+        self._names[uid] = {c.id: c.labels.get(LABEL_CONTAINER, "") for c in snapshot}
         try:
             for action in group:
                 if isinstance(action, ReportStatus):
@@ -136,12 +145,13 @@ class Executor:
             )
             self.images_stale = True
         elif isinstance(action, Create):
-            await self._guard(
+            cid = await self._guard(
                 action.pod_uid,
                 action.container,
                 "RunContainerError",
                 self._create(action),
             )
+            await self._post_start(action.pod_uid, action.container, cid)
         elif isinstance(action, Start):
             await self._guard(
                 action.pod_uid,
@@ -149,21 +159,56 @@ class Executor:
                 "RunContainerError",
                 self.engine.start(action.container_id),
             )
+            await self._post_start(action.pod_uid, action.container, action.container_id)
         elif isinstance(action, Stop):
-            await self.engine.stop(action.container_id, action.grace_seconds)
+            await self._stop(action)
         elif isinstance(action, Remove):
             await self.engine.remove(action.container_id)
         elif isinstance(action, Finalize):
             await self._finalize(action)
 
-    async def _create(self, action: Create) -> None:
+    async def _post_start(self, uid: str, name: str, cid: str | None) -> None:
+        """Run the container's postStart hook; kill the container when it fails."""
+        pod = self.pods.get(uid) or {}
+        hook = hooks.hook_of(hooks.container_of(pod, name), "postStart")
+        if hook is None or not cid:
+            return
+        error = await hooks.run_hook(self.engine, cid, hook, pod=pod, container=name,
+                                     timeout=pod_grace_seconds(pod))
+        if error is None:
+            return
+        _log.warning("hook.failed", pod_uid=uid, container=name, hook="postStart", error=error)
+        self.events.emit(uid, type="Warning", reason="FailedPostStartHook", message=error,
+                         container=name)
+        self.events.emit(uid, type="Normal", reason="Killing", container=name,
+                         message=podevents.killing_message(name, "FailedPostStartHook"))
+        await self.engine.stop(cid, pod_grace_seconds(pod))
+
+    async def _stop(self, action: Stop) -> None:
+        """Stop a container, its preStop hook first, inside the grace period."""
+        uid, grace = action.pod_uid, float(action.grace_seconds)
+        pod = self.pods.get(uid) or {}
+        name = self._names.get(uid, {}).get(action.container_id, "")
+        hook = hooks.hook_of(hooks.container_of(pod, name), "preStop") if name else None
+        if hook is not None:
+            began = asyncio.get_running_loop().time()
+            error = await hooks.run_hook(self.engine, action.container_id, hook, pod=pod,
+                                         container=name, timeout=grace)
+            if error is not None:
+                _log.warning("hook.failed", pod_uid=uid, container=name, hook="preStop", error=error)
+                self.events.emit(uid, type="Warning", reason="FailedPreStopHook", message=error,
+                                 container=name)
+            grace = hooks.grace_after(grace, asyncio.get_running_loop().time() - began)
+        await self.engine.stop(action.container_id, grace)
+
+    async def _create(self, action: Create) -> str | None:
         """Create and start, idempotently: a pass that listed the pod's containers just before
         the previous pass's create landed asks for the same container again (its name holds
         the pod uid and the attempt), and the engine refuses the name. That container is the
         one asked for: the create has happened, and is not a failure to show in the status."""
         spec = await self._configured(action)
         try:
-            await self.engine.create_and_start(spec)
+            return await self.engine.create_and_start(spec)
         except StartError:
             same = [
                 c for c in await self._containers(action.pod_uid)
@@ -173,6 +218,7 @@ class Executor:
             if not same:
                 raise
             _log.info("container.already_created", pod_uid=action.pod_uid, container=action.container)
+            return None
 
     async def _configured(self, action: Create) -> ContainerSpec:
         pod = self.pods.get(action.pod_uid)
@@ -184,11 +230,11 @@ class Executor:
             return action.spec
         return await self.configure(pod, container, action.spec)
 
-    async def _guard(self, uid: str, container: str, reason: str, op: Any) -> None:
+    async def _guard(self, uid: str, container: str, reason: str, op: Any) -> Any:
         """Run a pull/create/start; record a failure (for back-off and status) or clear it."""
         key = (uid, container)
         try:
-            await op
+            result = await op
         except ImageNotFound as e:
             self.images_stale = True
             self._fail(
@@ -208,6 +254,7 @@ class Executor:
             raise
         if reason != "ErrImagePull":
             self.backoff = self.backoff.clear(key)
+        return result
 
     def _fail(self, key: tuple[str, str], reason: str, e: EngineError | ContainerConfigError,
               *, escalate: bool = True) -> None:
@@ -250,6 +297,7 @@ class Executor:
                 backoff_state=self.backoff,
                 host_ip=self.host_ip,
                 ready_ids=self.ready_ids,
+                started_ids=self.started_ids,
             )
             if status == pod.get("status"):
                 return

@@ -102,6 +102,10 @@ class PodEvents:
             self.emit(uid, type=WARNING, reason="FailedCreate", container=container,
                       message=f"Error: {message}")
 
+    def unhealthy(self, uid: str, container: str, message: str) -> None:
+        """A probe failed ("Liveness probe failed: HTTP probe failed with statuscode: 500")."""
+        self.emit(uid, type=WARNING, reason="Unhealthy", container=container, message=message)
+
     def back_off(self, uid: str, container: str, *, pulling: str = "") -> None:
         pod = self.lookup(uid) or {}
         m = pod.get("metadata") or {}

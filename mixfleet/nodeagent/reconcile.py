@@ -43,6 +43,7 @@ from mixfleet.nodeagent.podspec import (
     pod_uid,
     spec_hash,
 )
+from mixfleet.nodeagent.probes import Unhealthy
 from mixfleet.nodeagent.status import pod_status  # noqa: F401  (re-exported: plan and status go together)
 
 
@@ -123,11 +124,13 @@ def plan(
     host_os: str = "linux",
     present_images: frozenset[str] | None = None,
     node_name: str = "",
+    unhealthy: Mapping[str, Unhealthy] | None = None,
 ) -> list[Action]:
     """Actions that move ``actual`` towards ``desired``. ``present_images`` (names as the
     engine reports them, in any form Docker accepts) enables Pull actions; None means the
     executor ensures images itself.
-    ``node_name`` is stamped on new containers (label ``mixfleet.io/node``)."""
+    ``node_name`` is stamped on new containers (label ``mixfleet.io/node``).
+    ``unhealthy``: running containers a liveness or startup probe failed, to be stopped."""
     if present_images is not None:
         present_images = frozenset(map(image_ref.normalize, present_images))
     by_pod: dict[str, list[ContainerState]] = defaultdict(list)
@@ -147,7 +150,9 @@ def plan(
                 Finalize(uid, str(meta.get("namespace") or "default"), str(meta["name"]))
             )
             continue
-        ctx = _PodContext(pod, uid, now, backoff_state, host_os, present_images, node_name)
+        ctx = _PodContext(
+            pod, uid, now, backoff_state, host_os, present_images, node_name, unhealthy or {}
+        )
         actions += ctx.plan(mine)
     for uid, orphans in sorted(by_pod.items()):
         if uid not in seen:
@@ -176,6 +181,7 @@ class _PodContext:
     host_os: str
     present_images: frozenset[str] | None
     node_name: str
+    unhealthy: Mapping[str, Unhealthy]
 
     def plan(self, mine: list[ContainerState]) -> list[Action]:
         spec = self.pod.get("spec") or {}
@@ -219,6 +225,10 @@ class _PodContext:
             )
             return actions + self._create(container, attempt=attempt + 1)
         if current.state is RunState.RUNNING:
+            sick = self.unhealthy.get(current.id)
+            if sick is not None:  # the kubelet kills it; the restart policy decides the rest
+                grace = sick.grace if sick.grace is not None else pod_grace_seconds(self.pod)
+                return actions + [Stop(self.uid, current.id, grace, sick.reason)]
             return actions  # adopted as it is
         if current.state is RunState.CREATED:
             return actions + [Start(self.uid, name, current.id)]

@@ -20,7 +20,7 @@ from mixfleet.nodeagent.podspec import (
     container_image,
     pod_uid,
 )
-from mixfleet.nodeagent.probes import ProbeSpec
+from mixfleet.nodeagent.probes import ProbeKind, ProbeSpec, gates_readiness
 
 _OUR_CONDITIONS = ("Initialized", "ContainersReady", "Ready")
 
@@ -51,6 +51,7 @@ def _container_status(
     backoff: BackoffState,
     runtime: str,
     ready_ids: Container[str],
+    started_ids: Container[str],
 ) -> dict[str, Any]:
     name, uid = str(container["name"]), pod_uid(pod)
     current = history[-1] if history else None
@@ -60,6 +61,7 @@ def _container_status(
         "image": container_image(pod, container),
         "ready": False,
         "restartCount": attempt_of(current) if current else 0,
+        "started": False,
         "state": {},
         "lastState": {},
     }
@@ -77,8 +79,12 @@ def _container_status(
     st["containerID"] = f"{runtime}://{current.id}"
     if current.state is RunState.RUNNING:
         st["state"] = {"running": {"startedAt": _t(current.started_at)}}
-        # Probes the agent cannot run (httpGet, tcpSocket) do not hold a container back.
-        st["ready"] = ProbeSpec.of(container) is None or current.id in ready_ids
+        # A startup probe holds "started" (and readiness) until it passes; a readiness
+        # probe holds readiness.
+        st["started"] = (
+            ProbeSpec.of(container, ProbeKind.STARTUP) is None or current.id in started_ids
+        )
+        st["ready"] = not gates_readiness(container) or current.id in ready_ids
         return st
     policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
     until = backoff.restart_at(current, attempt=attempt_of(current))
@@ -146,6 +152,7 @@ def pod_status(
     host_ip: str = "",
     runtime: str = "docker",
     ready_ids: Container[str] = frozenset(),
+    started_ids: Container[str] = frozenset(),
 ) -> dict[str, Any]:
     """The pod's ``status`` from its containers (others in ``containers`` are ignored).
     ``ready_ids``: containers whose readiness probe passes."""
@@ -165,6 +172,7 @@ def pod_status(
             backoff=backoff_state,
             runtime=runtime,
             ready_ids=ready_ids,
+            started_ids=started_ids,
         )
         for ct in spec.get("containers") or ()
     ]

@@ -88,10 +88,8 @@ def test_every_container_field_is_honoured_or_refused(field: str, type_name: str
         pytest.param(_pod(envFrom=[{"secretRef": {"name": "db"}}]), "spec.containers[0].envFrom", id="envFrom"),
         pytest.param(_pod(env=[{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}]),
                      "spec.containers[0].env[0].valueFrom", id="env-valueFrom"),
-        pytest.param(_pod(livenessProbe={"httpGet": {"path": "/healthz", "port": 80}}),
-                     "spec.containers[0].livenessProbe", id="livenessProbe"),
-        pytest.param(_pod(readinessProbe={"httpGet": {"path": "/", "port": 80}}),
-                     "spec.containers[0].readinessProbe.httpGet", id="readiness-httpGet"),
+        pytest.param(_pod(lifecycle={"preStop": {"tcpSocket": {"port": 80}}}),
+                     "spec.containers[0].lifecycle.preStop.tcpSocket", id="lifecycle-tcpSocket"),
         pytest.param(_pod(volumeMounts=[{"name": "v", "mountPath": "/data", "mountPropagation": "HostToContainer"}]),
                      "spec.containers[0].volumeMounts[0].mountPropagation", id="volumeMounts-propagation"),
         pytest.param(_pod(securityContext={"privileged": True}), "spec.containers[0].securityContext",
@@ -142,7 +140,7 @@ def test_mixctl_apply_refuses_the_issue_pod_naming_each_field(mixctl: Mixctl) ->
     assert res.returncode == 1, res.stdout
     assert "Traceback" not in res.stderr
     for path in ("spec.hostNetwork", "spec.initContainers", "spec.containers[0].envFrom",
-                 "spec.containers[0].env[0].valueFrom", "spec.containers[0].livenessProbe",
+                 "spec.containers[0].env[0].valueFrom",
                  "spec.containers[0].securityContext"):
         assert f"{path}: not supported by Mixfleet" in res.stderr, (path, res.stderr)
     got = mixctl("get", "pod", "everything")

@@ -13,6 +13,7 @@ from mixfleet.nodeagent.engines.base import (
     EngineError,
     ExecResult,
 )
+from mixfleet.nodeagent.engines.netprobe import ExecAction, GRPCAction, HTTPGetAction, TCPSocketAction
 from mixfleet.nodeagent.engines.simulated import SimulatedEngine
 from mixfleet.nodeagent.podspec import container_spec
 from mixfleet.nodeagent.probes import Prober, ProbeSpec, ProbeState
@@ -84,7 +85,7 @@ class Rig:
     [
         pytest.param(
             {"exec": {"command": ["true"]}},
-            ProbeSpec(("true",), 0, 10, 1, 1, 3),
+            ProbeSpec(ExecAction(("true",)), 0, 10, 1, 1, 3),
             id="kubernetes-defaults",
         ),
         pytest.param(
@@ -96,15 +97,21 @@ class Rig:
                 "successThreshold": 2,
                 "failureThreshold": 1,
             },
-            ProbeSpec(("cat", "/ok"), 5, 2, 3, 2, 1),
+            ProbeSpec(ExecAction(("cat", "/ok")), 5, 2, 3, 2, 1),
             id="all-fields",
         ),
-        pytest.param({"httpGet": {"path": "/"}}, None, id="not-exec-not-tracked"),
+        pytest.param(
+            {"httpGet": {"path": "/healthz", "port": 8080, "httpHeaders": [{"name": "X", "value": "1"}]}},
+            ProbeSpec(HTTPGetAction(8080, "/healthz", "", "HTTP", (("X", "1"),))),
+            id="httpGet",
+        ),
+        pytest.param({"tcpSocket": {"port": 5432}}, ProbeSpec(TCPSocketAction(5432)), id="tcpSocket"),
+        pytest.param({"grpc": {"port": 9090, "service": "db"}}, ProbeSpec(GRPCAction(9090, "db")), id="grpc"),
         pytest.param(None, None, id="no-probe"),
     ],
 )
 def test_probe_spec_from_container(probe, expected):
-    """A container's readinessProbe is read with Kubernetes defaults; only exec probes count."""
+    """A container's readinessProbe is read with Kubernetes defaults, for every handler."""
     assert ProbeSpec.of({"name": "c", "readinessProbe": probe}) == expected
 
 
@@ -123,7 +130,7 @@ def test_probe_spec_from_container(probe, expected):
 )
 def test_thresholds(results, success, failure, ready):
     """Readiness flips only after the configured run of consecutive results."""
-    spec = ProbeSpec(("true",), success_threshold=success, failure_threshold=failure)
+    spec = ProbeSpec(ExecAction(("true",)), success_threshold=success, failure_threshold=failure)
     state = ProbeState()
     for ok in results:
         state = state.record(ok, spec)
@@ -245,11 +252,3 @@ async def test_simulated_exec_rules(command, code):
     await engine.stop(cid, 0)
     with pytest.raises(EngineError, match="is not running"):
         await engine.exec(cid, command, timeout=1)
-
-
-def test_probe_the_agent_cannot_run_does_not_hold_readiness():
-    """An httpGet probe (not run by the agent) leaves a running container ready."""
-    pod = make_pod()
-    pod["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"path": "/", "port": 80}}
-    st = pod_status(pod, [make_container(pod)], now=at(0))
-    assert st["containerStatuses"][0]["ready"] is True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import AsyncGenerator, AsyncIterator, Callable, Mapping, NamedTuple, Sequence
@@ -20,6 +21,7 @@ from mixfleet.nodeagent.engines.errors import (  # re-exported: callers import t
     PullError,
     StartError,
 )
+from mixfleet.nodeagent.engines import netprobe
 
 __all__ = [
     "ContainerNotFound",
@@ -202,6 +204,39 @@ class Engine(abc.ABC):
         exited, killed by OOM, removed), as the engine reports them, until the caller stops
         iterating. Yields "" after (re)connecting, when earlier changes may have been
         missed: the caller should then look at everything. Reconnects on its own."""
+
+    async def dial(
+        self, container_id: str, host: str, port: int, *, timeout: float
+    ) -> socket.socket:
+        """A TCP connection into the container's network, for probes and hooks: to ``host``
+        (``""``: the container's own address) and ``port``. Raises OSError or TimeoutError
+        when nothing answers, EngineError when this engine cannot reach containers."""
+        raise EngineError(f"{type(self).__name__} cannot open connections to containers")
+
+    async def probe(
+        self, container_id: str, action: netprobe.ProbeAction, *, timeout: float
+    ) -> netprobe.ProbeResult:
+        """Run one probe (or hook) check, as the kubelet's probers do: exec in the
+        container, or an HTTP/TCP/gRPC check over ``dial``. Never raises for a check that
+        failed; EngineError only when the container cannot be reached at all."""
+        if isinstance(action, netprobe.ExecAction):
+            try:
+                result = await self.exec(container_id, action.command, timeout=timeout)
+            except ExecTimeout:
+                return netprobe.ProbeResult(False, f"command {' '.join(action.command)!r} timed out")
+            output = result.output[-1024:].strip()
+            if result.exit_code != 0 and not output:
+                output = f"command {' '.join(action.command)!r} exited with {result.exit_code}"
+            return netprobe.ProbeResult(result.exit_code == 0, output)
+
+        async def dial(host: str, port: int, t: float) -> socket.socket:
+            return await self.dial(container_id, host, port, timeout=t)
+
+        if isinstance(action, netprobe.HTTPGetAction):
+            return await netprobe.http_get(action, dial, timeout=timeout)
+        if isinstance(action, netprobe.TCPSocketAction):
+            return await netprobe.tcp_socket(action, dial, timeout=timeout)
+        return await netprobe.grpc_health(action, dial, timeout=timeout)
 
     async def close(self) -> None:
         """Release connections."""

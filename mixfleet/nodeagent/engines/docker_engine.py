@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import socket
 import sys
 import threading
 from datetime import datetime
@@ -43,6 +44,7 @@ from mixfleet.nodeagent.engines.base import (
     RunState,
     StartError,
 )
+from mixfleet.nodeagent.engines import netns
 from mixfleet.nodeagent.engines.docker_streams import WAKE_EVENTS, pump_events, run_exec
 from mixfleet.nodeagent.facts.engine_view import parse_docker_image, parse_docker_info
 from mixfleet.util import log
@@ -112,6 +114,17 @@ def _docker_mount(m: Mount) -> docker.types.Mount:
         return docker.types.Mount(m.target, None, type="tmpfs", read_only=m.read_only,
                                   tmpfs_size=m.size_bytes)
     return docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only)
+
+
+def container_ip(attrs: Mapping[str, Any]) -> str:
+    """The container's address on a Docker network, "" when it has none."""
+    settings = attrs.get("NetworkSettings") or {}
+    if settings.get("IPAddress"):
+        return str(settings["IPAddress"])
+    for net in (settings.get("Networks") or {}).values():
+        if (net or {}).get("IPAddress"):
+            return str(net["IPAddress"])
+    return ""
 
 
 class DockerEngine(Engine):
@@ -293,6 +306,23 @@ class DockerEngine(Engine):
             return await asyncio.to_thread(run_exec, self._api, container_id, command, timeout=timeout)
         except Exception as e:
             raise _translate(e) from e
+
+    async def dial(
+        self, container_id: str, host: str, port: int, *, timeout: float
+    ) -> socket.socket:
+        """To ``host`` from this host; to the container's own address when ``host`` is "":
+        its IP on a Docker network, or, with no network the host can route to (no bridge),
+        127.0.0.1 inside its network namespace."""
+        if host:
+            return await netns.connect_from_host(host, port, timeout=timeout)
+        attrs = await self._run(lambda: self._api.inspect_container(container_id))
+        ip = container_ip(attrs)
+        if ip:
+            return await netns.connect_from_host(ip, port, timeout=timeout)
+        pid = int((attrs.get("State") or {}).get("Pid") or 0)
+        if not pid or sys.platform != "linux":
+            raise EngineError(f"container {container_id[:12]} has no address to probe")
+        return await netns.connect_in(pid, "127.0.0.1", port, timeout=timeout)
 
     async def events(self, labels: Mapping[str, str] | None = None) -> AsyncGenerator[str, None]:
         filters = {

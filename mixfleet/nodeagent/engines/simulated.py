@@ -30,7 +30,7 @@ from typing import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, S
 
 from mixfleet.api import images as image_ref
 from mixfleet.api.versions import WindowsVersion
-from mixfleet.nodeagent.engines import hcs_matrix
+from mixfleet.nodeagent.engines import hcs_matrix, netprobe
 from mixfleet.nodeagent.engines.base import (
     ContainerNotFound,
     ContainerSpec,
@@ -179,6 +179,13 @@ class SimulatedEngine(Engine):
         self._containers: dict[str, _Container] = {}
         self._ids = itertools.count(1)
         self.exec_codes: dict[str, int] = {}  # "test -f /tmp/ready" -> 0: tests flip probes
+        # Network probes: every container answers httpGet with 200, accepts TCP on every
+        # port and is SERVING over gRPC, unless told otherwise here (tests fail a health
+        # endpoint by path, close a port, or set a gRPC service's status).
+        self.http_codes: dict[str, int] = {}  # "/healthz" -> 500
+        self.closed_ports: set[int] = set()
+        self.grpc_status: dict[str, str] = {}  # service -> "NOT_SERVING"
+        self.network_probes = 0  # answered (tests)
         self._listeners: list[tuple[Mapping[str, str], asyncio.Queue[str]]] = []
 
     # -- host view ---------------------------------------------------------------------
@@ -404,6 +411,35 @@ class SimulatedEngine(Engine):
             m = _EXIT.search(words)
             code = int(m[1]) if m else 1 if list(command[:1]) == ["false"] else 0
         return ExecResult(code, "")
+
+    async def probe(
+        self, container_id: str, action: netprobe.ProbeAction, *, timeout: float
+    ) -> netprobe.ProbeResult:
+        """Exec as ``exec``; network checks answered from the settings above, in the words
+        the real checks use, so the prober's logic is the same on simulated nodes."""
+        if isinstance(action, netprobe.ExecAction):
+            return await super().probe(container_id, action, timeout=timeout)
+        c = self._get(container_id)
+        if c.state is not RunState.RUNNING:
+            raise EngineError(f"Container {container_id} is not running")
+        self.network_probes += 1
+        where = f"{action.host or 'localhost'}:{action.port}" if not isinstance(
+            action, netprobe.GRPCAction) else f":{action.port}"
+        if action.port in self.closed_ports:
+            refused = f"dial tcp {where}: connect: connection refused"
+            if isinstance(action, netprobe.HTTPGetAction):
+                refused = f'Get "{action.scheme.lower()}://{where}{action.path}": {refused}'
+            return netprobe.ProbeResult(False, refused)
+        if isinstance(action, netprobe.HTTPGetAction):
+            code = self.http_codes.get(action.path, 200)
+            if 200 <= code < 400:
+                return netprobe.ProbeResult(True, "")
+            return netprobe.ProbeResult(False, f"{netprobe.STATUS_FAILED} {code}")
+        if isinstance(action, netprobe.GRPCAction):
+            status = self.grpc_status.get(action.service, "SERVING")
+            if status != "SERVING":
+                return netprobe.ProbeResult(False, f'service unhealthy (responded with "{status}")')
+        return netprobe.ProbeResult(True, "")
 
     async def events(self, labels: Mapping[str, str] | None = None) -> AsyncGenerator[str, None]:
         entry = (dict(labels or {}), asyncio.Queue[str]())
