@@ -143,7 +143,12 @@ async def node_credentials(args: argparse.Namespace, nodes: list[NodePlan]) -> d
     out: dict[str, NodeCredentials] = {}
     for n in nodes:
         creds = NodeCredentials(Path(args.cert_dir) / n.name, n.name)
-        if creds.load() is None:
+        if creds.load() is not None and creds.expired() and args.join:
+            # Down past its certificate's end (the kubelet falls back to its bootstrap
+            # credentials then): join again with the token given.
+            _log.warning("node.certificate_expired", node=n.name, action="joining again with --join")
+            creds.current = None
+        if creds.current is None:
             if not args.join or not args.ca_hash:
                 raise StartupError(
                     f"node {n.name} has no certificate in {creds.directory}: join the cluster with "

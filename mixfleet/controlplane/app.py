@@ -143,7 +143,8 @@ class ControlPlane:
             watches=self.watches, limits=self.limits, tls=tls,
             authenticator=Authenticator(insecure=pki is None, revoked=revocations),
             bootstrap=BootstrapServicer(
-                self.store, pki.signer if pki else None, node_cert_lifetime=self.config.node_cert_lifetime
+                self.store, pki.signer if pki else None, node_cert_lifetime=self.config.node_cert_lifetime,
+                registry=self.registry,
             ),
         )
         await self._set_leading(False)

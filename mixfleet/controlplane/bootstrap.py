@@ -18,6 +18,7 @@ import grpc
 from mixfleet.api import names
 from mixfleet.controlplane.authn import current_identity
 from mixfleet.controlplane.pkirecords import TokenRefusedError, check_token
+from mixfleet.controlplane.registry import ObjectNotFoundError, Registry
 from mixfleet.pki.certs import CA, CertificateError, load_cert, serial_hex
 from mixfleet.proto import mixfleet_pb2 as pb
 from mixfleet.proto import mixfleet_pb2_grpc as pb_grpc
@@ -36,10 +37,24 @@ class BootstrapServicer(pb_grpc.BootstrapServicer):
         signer: CA | None,
         *,
         node_cert_lifetime: datetime.timedelta = DEFAULT_NODE_CERT_LIFETIME,
+        registry: Registry | None = None,
     ) -> None:
         self.store = store
         self.signer = signer
         self.node_cert_lifetime = node_cert_lifetime
+        self.registry = registry  # to refuse joining as a node that is up (None: no check)
+
+    async def _name_taken(self, node: str) -> bool:
+        """A Node of that name is Ready: kubeadm join refuses then, so a token holder cannot
+        take over a working node's identity."""
+        if self.registry is None:
+            return False
+        try:
+            obj = await self.registry.get("Node", node)
+        except ObjectNotFoundError:
+            return False
+        conditions = (obj.get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
     async def _sign(self, context: Any, csr: bytes, node: str) -> pb.CertificateResponse:
         if self.signer is None:
@@ -68,6 +83,13 @@ class BootstrapServicer(pb_grpc.BootstrapServicer):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"join refused: {e}")
         except StoreError as e:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {e}")
+        if await self._name_taken(request.node_name):
+            _log.info("pki.join_refused", node=request.node_name, reason="a Ready node has that name")
+            await context.abort(
+                grpc.StatusCode.ALREADY_EXISTS,
+                f'join refused: a Node named "{request.node_name}" is registered and Ready; delete it '
+                f"first (mixctl delete node {request.node_name}) or join under another --node-name",
+            )
         _log.info("pki.node_joined", node=request.node_name, token=token_id, peer=context.peer())
         return await self._sign(context, request.csr, request.node_name)
 

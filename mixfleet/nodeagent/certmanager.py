@@ -81,6 +81,10 @@ class NodeCredentials:
     def certificate(self) -> Certificate | None:
         return load_cert(self.current.cert) if self.current and self.current.cert else None
 
+    def expired(self) -> bool:
+        cert = self.certificate
+        return cert is None or _utcnow() >= cert.not_valid_after_utc
+
     def load(self) -> TLSMaterial | None:
         """The pair on disk, if there is one for this node's name."""
         paths = [self.directory / n for n in (CA_FILE, CERT_FILE, KEY_FILE)]

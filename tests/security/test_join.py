@@ -6,6 +6,7 @@ logs port over mutual TLS while another node cannot."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime
 import os
@@ -14,16 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from structlog.testing import capture_logs
 
-from mixfleet.client import Client, NotFoundError, UnauthenticatedError
+from mixfleet.client import AlreadyExistsError, Client, NotFoundError, UnauthenticatedError
 from mixfleet.client.discovery import DiscoveryError
+from mixfleet.cmd.agents import NodePlan, node_credentials
 from mixfleet.controlplane import pkirecords
 from mixfleet.nodeagent.agent import AgentConfig
 from mixfleet.nodeagent.certmanager import NodeCredentials
 from mixfleet.nodeagent.engines.simulated import SimulatedEngine
 from mixfleet.nodeagent.runner import run_node
+from mixfleet.pki.certs import key_pem, new_key
 from tests.controllers.conftest import eventually
 from tests.security.conftest import PKI
 
@@ -122,3 +126,33 @@ async def test_the_certificate_is_rotated_under_a_running_agent(
     assert "lease.renew_failed" not in events, [e for e in logs if e["event"] == "lease.renew_failed"]
     now = creds.certificate
     assert now is not None and now.serial_number != first.serial_number
+
+
+async def test_joining_as_a_ready_node_is_refused(tls_controlplane: Any, pki: PKI, tmp_path: Path) -> None:
+    """As kubeadm join does: a token does not buy the name of a node that is up and Ready."""
+    async with Client(tls_controlplane.address, tls=pki.client(), retry_seconds=2) as admin:
+        node = await admin.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+        node["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "AgentReady"}]}
+        await admin.update_status(node)
+    with pytest.raises(AlreadyExistsError, match='a Node named "n1" is registered and Ready'):
+        await NodeCredentials(tmp_path / "n1", "n1").join(
+            tls_controlplane.token_address, token=await _token(tls_controlplane), ca_hash=pki.ca_hash
+        )
+
+
+async def test_an_agent_whose_certificate_expired_joins_again(tls_controlplane: Any, pki: PKI, tmp_path: Path) -> None:
+    """`mixfleet agent --join` with an expired certificate in --cert-dir (the agent was down
+    past its end) joins again instead of failing every handshake."""
+    key = new_key()
+    stale = pki.ca.issue(key.public_key(), common_name="system:node:n1", orgs=("system:nodes",),
+                         lifetime=datetime.timedelta(seconds=-60))
+    (tmp_path / "certs" / "n1").mkdir(parents=True)
+    (tmp_path / "certs" / "n1" / "node.crt").write_bytes(stale.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "certs" / "n1" / "node.key").write_bytes(key_pem(key))
+    (tmp_path / "certs" / "n1" / "ca.crt").write_bytes(pki.ca.cert_pem)
+    args = argparse.Namespace(cert_dir=str(tmp_path / "certs"), join=await _token(tls_controlplane),
+                              ca_hash=pki.ca_hash, server=tls_controlplane.address,
+                              bootstrap_server=tls_controlplane.token_address)
+    creds = (await node_credentials(args, [NodePlan("n1", SimulatedEngine(os="linux", hostname="n1"), None)]))["n1"]
+    assert not creds.expired() and creds.certificate is not None
+    assert creds.certificate.serial_number != stale.serial_number
