@@ -238,3 +238,29 @@ async def test_readme_web_deployment_pod_becomes_ready(probing, client):
 
     await eventually(ready)
     assert (await _cs(client, "web-readme"))["restartCount"] == 0
+
+
+async def test_the_manifests_doc_example_runs(probing, client):
+    """The container of docs/MANIFESTS.md's probes example, as written there, becomes
+    started and Ready on a Docker node, with its postStart hook run."""
+    import yaml
+
+    from tests.fixtures.controlplane import REPO
+
+    text = (REPO / "docs" / "MANIFESTS.md").read_text()
+    section = text.split("## Probes and lifecycle hooks", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    containers = yaml.safe_load(block)["containers"]
+    h = probing
+    await h.start()
+    p = pod("doc", h.node, "")
+    p["spec"]["containers"] = [{**containers[0], "resources": p["spec"]["containers"][0]["resources"]}]
+    uid = (await client.create(p))["metadata"]["uid"]
+
+    async def ready() -> dict | None:
+        cs = await _cs(client, "doc")
+        return cs if cs.get("ready") is True else None
+
+    cs = await eventually(ready)
+    assert (cs["started"], cs["restartCount"]) == (True, 0)
+    await _sh(h, uid, "test -f /tmp/started")
