@@ -45,9 +45,11 @@ def _pod(name: str, size: int) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": "default"},
-        # Bound to a node that does not exist: nothing schedules or runs it, so only the
-        # API server, the watch cache and the store see the churn.
-        "spec": {"nodeName": "nowhere", "containers": [{"name": "c", "image": "busybox:latest", "env": env}]},
+        # No node matches: the pod stays Pending and nothing runs it, so only the API server,
+        # the watch cache and the store see the churn. (A pod bound to a node that does not
+        # exist is deleted by the pod garbage collector, as in Kubernetes.)
+        "spec": {"nodeSelector": {"mixfleet.io/benchmark": "no-such-node"},
+                 "containers": [{"name": "c", "image": "busybox:latest", "env": env}]},
     }
 
 
