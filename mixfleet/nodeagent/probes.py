@@ -231,7 +231,9 @@ class Prober:
                     specs[(pod_uid(pod), str(ct.get("name")))] = found
         live: set[tuple[str, ProbeKind]] = set()
         running: set[str] = set()
+        present: set[str] = set()
         for c in containers:
+            present.add(c.id)
             if c.state is not RunState.RUNNING:
                 continue
             running.add(c.id)
@@ -248,7 +250,9 @@ class Prober:
             if cid not in self._gated:
                 self.ready.discard(cid)
         self.started &= running
-        for cid in [cid for cid in self.unhealthy if cid not in running]:
+        # Kept while the killed container is there: its restart does not hang on its exit
+        # code (the kubelet restarts a probe-killed container under OnFailure too).
+        for cid in [cid for cid in self.unhealthy if cid not in present]:
             del self.unhealthy[cid]
 
     def _track(

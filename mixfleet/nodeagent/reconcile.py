@@ -130,7 +130,8 @@ def plan(
     engine reports them, in any form Docker accepts) enables Pull actions; None means the
     executor ensures images itself.
     ``node_name`` is stamped on new containers (label ``mixfleet.io/node``).
-    ``unhealthy``: running containers a liveness or startup probe failed, to be stopped."""
+    ``unhealthy``: containers a liveness or startup probe failed: stopped while they run,
+    then restarted unless restartPolicy is Never, whatever their exit code."""
     if present_images is not None:
         present_images = frozenset(map(image_ref.normalize, present_images))
     by_pod: dict[str, list[ContainerState]] = defaultdict(list)
@@ -233,7 +234,8 @@ class _PodContext:
         if current.state is RunState.CREATED:
             return actions + [Start(self.uid, name, current.id)]
         policy = str((self.pod.get("spec") or {}).get("restartPolicy") or "Always")
-        if not should_restart(policy, current.exit_code):
+        killed = current.id in self.unhealthy and policy != "Never"  # by a failed probe
+        if not (killed or should_restart(policy, current.exit_code)):
             return actions
         until = self.backoff.restart_at(current, attempt=attempt)
         if self.now < until:

@@ -120,3 +120,18 @@ async def test_failed_post_start_hook_kills_the_container(sim, client):
     assert evs["FailedPostStartHook"]["message"].startswith(
         "Exec lifecycle hook ([sh -c exit 3]) for Container \"app\" in Pod \"hooked_default(")
     assert evs["Killing"]["message"] == "FailedPostStartHook"
+
+
+async def test_liveness_kill_restarts_under_on_failure_whatever_the_exit_code(sim, client):
+    """restartPolicy OnFailure: a container killed by its liveness probe is restarted even
+    though it exited 0 on the stop signal (simulated containers do), as the kubelet does."""
+    sim.http_codes["/healthz"] = 500
+    try:
+        await client.create(_pod("onf", restart="OnFailure", livenessProbe=LIVE))
+
+        async def restarted() -> bool:
+            return (await _cs(client, "onf")).get("restartCount", 0) >= 1
+
+        await eventually(restarted)
+    finally:
+        sim.http_codes.clear()

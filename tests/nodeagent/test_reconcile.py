@@ -269,3 +269,33 @@ def test_wait_carries_expiry():
     """The back-off Wait says when to look again."""
     actions = plan([POD], [exited(POD, code=1, attempt=2, finished=0)], now=at(1), backoff_state=B)
     assert actions[0] == Wait("uid-web", "c0", at(20))
+
+
+@pytest.mark.parametrize(
+    "probe_grace, expected",
+    [pytest.param(None, 9, id="pod-grace"), pytest.param(2, 2, id="probe-grace-wins")],
+)
+def test_unhealthy_container_is_stopped_with_the_probes_grace(probe_grace, expected):
+    """A running container a liveness probe failed is stopped, with the probe's
+    terminationGracePeriodSeconds when it has one, else the pod's."""
+    from mixfleet.nodeagent.probes import Unhealthy
+
+    pod = make_pod(grace=9)
+    sick = {"x": Unhealthy("failed liveness probe", probe_grace)}
+    [stop, _] = plan([pod], [make_container(pod, cid="x")], now=at(0), backoff_state=B, unhealthy=sick)
+    assert stop == Stop("uid-web", "x", expected, "failed liveness probe")
+
+
+@pytest.mark.parametrize(
+    "policy, restarted",
+    [pytest.param("OnFailure", True, id="on-failure-restarts"), pytest.param("Never", False, id="never-stays")],
+)
+def test_probe_killed_container_restarts_unless_never(policy, restarted):
+    """Killed by a probe, a container that exited 0 is still restarted under OnFailure."""
+    from mixfleet.nodeagent.probes import Unhealthy
+
+    pod = make_pod(restart=policy)
+    dead = exited(pod, code=0, cid="x")
+    actions = plan([pod], [dead], now=at(0), backoff_state=B,
+                   unhealthy={"x": Unhealthy("failed liveness probe", None)})
+    assert any(isinstance(a, Create) for a in actions) is restarted
