@@ -128,3 +128,30 @@ async def test_grpc_health_check() -> None:
         assert not unknown.ok and "NOT_FOUND" in unknown.message
     finally:
         await server.stop(0)
+
+
+@pytest.fixture(scope="module")
+def tls_web(web: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The same server over TLS with a self-signed certificate no one trusts."""
+    import ssl
+
+    from mixfleet.pki.certs import make_ca
+
+    issued = make_ca("probe-test")
+    d = tmp_path_factory.mktemp("tls")
+    (d / "c.pem").write_bytes(issued.cert_pem)
+    (d / "k.pem").write_bytes(issued.key_pem)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(d / "c.pem", d / "k.pem")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+async def test_https_without_certificate_checks(tls_web: int) -> None:
+    """scheme HTTPS: the kubelet does not check the certificate, and neither do we."""
+    assert (await http_get(HTTPGetAction(tls_web, "/ok", "127.0.0.1", "HTTPS"), dial, timeout=2)).ok
+    bad = await http_get(HTTPGetAction(tls_web, "/bad", "127.0.0.1", "HTTPS"), dial, timeout=2)
+    assert bad.message == "HTTP probe failed with statuscode: 500"
