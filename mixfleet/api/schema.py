@@ -372,6 +372,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "V1DeploymentSpec": ("selector", "template"),
     "V1ReplicaSetSpec": ("selector",),
     "V1OwnerReference": ("apiVersion", "kind", "name", "uid"),
+    "V1PersistentVolumeClaimVolumeSource": ("claimName",),
 }
 
 _ROOTS = {

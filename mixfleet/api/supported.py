@@ -101,6 +101,7 @@ VOLUME: dict[str, Spec] = {
     "name": ALL,
     "emptyDir": {"medium": ALL, "sizeLimit": ALL},
     "hostPath": {"path": ALL, "type": ALL},
+    "persistentVolumeClaim": {"claimName": ALL, "readOnly": ALL},  # volumes/claim.py, api/claims.py
 }
 
 _POD_TERM: Mapping[str, Spec] = {"labelSelector": ALL, "topologyKey": ALL, "namespaces": ALL}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import socket
 import sys
 from dataclasses import dataclass
@@ -87,11 +88,14 @@ async def run_nodes(
     listen: str,
     disk_paths: tuple[str, ...] = (),
     credentials: dict[str, NodeCredentials] | None = None,
+    root_dir: str = "",
 ) -> None:
     """Run the planned nodes' agents. ``disk_paths`` set the real node's DiskPressure (with
     its engine's data root); simulated nodes have no disk of their own. ``credentials``:
     each node's certificate (mutual TLS, one connection per node, since each is its own
-    identity); None: one plaintext connection for all (a loopback control plane)."""
+    identity); None: one plaintext connection for all (a loopback control plane).
+    ``root_dir`` holds each node's volumes and claims' data in a directory named after it
+    ("": a temp dir)."""
     if not nodes:
         raise SystemExit("mixfleet agent: no nodes to run (no engine, and no --simulate)")
     host = listen.rsplit(":", 1)[0]
@@ -114,7 +118,8 @@ async def run_nodes(
                 advertise_host=host if host not in ("0.0.0.0", "[::]") else "127.0.0.1",
                 facts=n.facts,
                 config=AgentConfig(
-                    heartbeat_seconds=heartbeat, disk_paths=disk_paths if n.facts is None else ()
+                    heartbeat_seconds=heartbeat, disk_paths=disk_paths if n.facts is None else (),
+                    root_dir=os.path.join(root_dir, n.name) if root_dir else "",
                 ),
                 credentials=credentials[n.name] if credentials else None,
             )
@@ -177,5 +182,5 @@ async def run_agents(args: argparse.Namespace) -> None:
         credentials = await node_credentials(args, nodes)
     await run_nodes(
         args.server, nodes, heartbeat=args.heartbeat_interval, listen=args.agent_listen,
-        disk_paths=tuple(args.disk_path), credentials=credentials,
+        disk_paths=tuple(args.disk_path), credentials=credentials, root_dir=args.root_dir,
     )

@@ -223,6 +223,13 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
         help="a directory whose filesystem sets the real node's DiskPressure when under 10%% "
         "free (the engine's data root always counts when it is on this host)",
     )
+    p.add_argument(
+        "--root-dir",
+        default="",
+        metavar="DIR",
+        help="where each node keeps its pods' volumes and its claims' persistent data, in "
+        "DIR/<node> (default: mixfleet dev: .mixfleet/agents; mixfleet agent: a temp dir)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -88,6 +88,7 @@ async def run_dev(args: argparse.Namespace) -> None:
         await run_nodes(
             cp.address, nodes, heartbeat=args.heartbeat_interval, listen=args.agent_listen,
             disk_paths=(str(state_dir), *args.disk_path),  # the store's disk is the node's too
+            root_dir=args.root_dir or str(state_dir / "agents"),  # claims' data outlives a restart
         )
     finally:
         await cp.stop()

@@ -34,6 +34,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 from mixfleet.client import APIError, Client, GoneError, NotFoundError, UnavailableError
 from mixfleet.nodeagent.admission import PodAdmission
 from mixfleet.nodeagent.backoff import BackoffState
+from mixfleet.nodeagent.clusterobjects import object_getter
 from mixfleet.nodeagent.containerconfig import ContainerConfigurer
 from mixfleet.nodeagent.engines.base import Engine, EngineError, EngineInfo
 from mixfleet.nodeagent.events import EventLimits, NodeEvents
@@ -50,6 +51,7 @@ from mixfleet.nodeagent.podspec import LABEL_NODE, LABEL_POD_UID, MANAGED, pod_u
 from mixfleet.nodeagent.probes import Prober
 from mixfleet.nodeagent.reconcile import Wait, next_wake, plan
 from mixfleet.nodeagent.volumes import VolumeManager
+from mixfleet.nodeagent.volumes import claim as claim_volumes
 from mixfleet.util import log
 from mixfleet.util.aio import run_together, wait_event
 
@@ -139,6 +141,7 @@ class Agent:
             config.root_dir or default_root_dir(node_name),
             host_os=self.facts.os,
             host_fs=engine.host_filesystem,
+            get_object=object_getter(client),
         )
         self.executor.configure = ContainerConfigurer(self.volumes).configure
         self._with_containers: set[str] = set()  # pod uids the last pass saw containers of
@@ -304,11 +307,13 @@ class Agent:
 
     async def _volumes_loop(self) -> None:
         """Refresh volumes that follow API objects; remove those of pods that are gone
-        (not bound here any more and without containers: the kubelet's orphan cleanup)."""
+        (not bound here any more and without containers: the kubelet's orphan cleanup),
+        then the data of claims deleted from the cluster that no pod here uses."""
         await self._synced.wait()
         while True:
             await asyncio.sleep(self.config.volume_refresh_seconds)
             await self.volumes.cleanup(set(self.pods) | self._with_containers)
+            await claim_volumes.collect(self.volumes.root, self.volumes.get_object)
             await self.volumes.refresh(
                 p for p in list(self.pods.values())
                 if not (p.get("metadata") or {}).get("deletionTimestamp")

@@ -2,6 +2,7 @@
 (one module each), and the kubelet's atomic writer for projected files. See
 ``sources.py`` for how to add a source type."""
 
+from mixfleet.nodeagent.volumes.claim import Claim
 from mixfleet.nodeagent.volumes.emptydir import EmptyDir
 from mixfleet.nodeagent.volumes.errors import ContainerConfigError, VolumeSetupError
 from mixfleet.nodeagent.volumes.hostpath import HostPath
@@ -10,6 +11,7 @@ from mixfleet.nodeagent.volumes.sources import Prepared, VolumeContext, VolumeSo
 
 register(EmptyDir())
 register(HostPath())
+register(Claim())
 
 __all__ = [
     "ContainerConfigError",
