@@ -59,6 +59,10 @@ KINDS: tuple[Kind, ...] = (
     Kind("ConfigMap", "v1", "configmaps", ("cm",), namespaced=True, has_status=False),
     Kind("Secret", "v1", "secrets", (), namespaced=True, has_status=False),
     Kind("PersistentVolumeClaim", "v1", "persistentvolumeclaims", ("pvc",), namespaced=True),
+    Kind("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", (), namespaced=True,
+         has_status=False),
+    Kind("ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "clusterrolebindings", (),
+         namespaced=False, has_status=False),
 )
 
 _BY_NAME: dict[str, Kind] = {}
@@ -77,6 +81,8 @@ ACCEPTED_API_VERSIONS: dict[str, tuple[str, ...]] = {
     "ConfigMap": ("v1",),
     "Secret": ("v1",),
     "PersistentVolumeClaim": ("v1",),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1",),
+    "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1",),
 }
 
 

@@ -387,6 +387,8 @@ _ROOTS = {
     ("ConfigMap", "v1"): "V1ConfigMap",
     ("Secret", "v1"): "V1Secret",
     ("PersistentVolumeClaim", "v1"): "V1PersistentVolumeClaim",
+    ("RoleBinding", "rbac.authorization.k8s.io/v1"): "V1RoleBinding",
+    ("ClusterRoleBinding", "rbac.authorization.k8s.io/v1"): "V1ClusterRoleBinding",
 }
 
 

@@ -16,7 +16,7 @@ import re
 from typing import Any, Callable
 
 from mixfleet.api import (
-    claims, configdata, names, podsecurity, probes, quantity, schema, selectors, supported, volumes,
+    bindings, claims, configdata, names, podsecurity, probes, quantity, schema, selectors, supported, volumes,
 )
 from mixfleet.api.errors import FieldError
 from mixfleet.api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
@@ -383,6 +383,8 @@ _BY_KIND: dict[str, tuple[Callable[[dict[str, Any], Errors], None], ...]] = {
     "Secret": (configdata.validate_secret,),
     claims.KIND: (claims.validate,),
     "Namespace": (_namespace,),
+    "RoleBinding": (bindings.validate_binding,),
+    "ClusterRoleBinding": (bindings.validate_binding,),
 }
 
 
@@ -404,6 +406,8 @@ def validate_update(old: dict[str, Any], new: dict[str, Any]) -> list[FieldError
     old_spec, new_spec = _map(old.get("spec")), _map(new.get("spec"))
     if old.get("kind") in ("Deployment", "ReplicaSet"):
         pairs.append(("spec.selector", old_spec.get("selector"), new_spec.get("selector")))
+    if old.get("kind") in ("RoleBinding", "ClusterRoleBinding"):  # as in Kubernetes
+        pairs.append(("roleRef", old.get("roleRef"), new.get("roleRef")))
     if old.get("kind") == "Pod":
         pairs.append(("spec.containers", _container_names(old_spec), _container_names(new_spec)))
         if old_spec.get("nodeName"):

@@ -2,6 +2,7 @@
 the tests: one place that speaks the wire protocol and turns gRPC codes into exceptions."""
 
 from mixfleet.client.client import (
+    AccessReview,
     AlreadyExistsError,
     APIError,
     Client,
@@ -18,6 +19,7 @@ from mixfleet.client.client import (
 )
 
 __all__ = [
+    "AccessReview",
     "APIError",
     "AlreadyExistsError",
     "Client",

@@ -191,6 +191,14 @@ def _wait(state: RetryCallState) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessReview:
+    allowed: bool
+    reason: str  # why not
+    user: str  # who the server took the caller for
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class WatchEvent:
     type: str  # ADDED | MODIFIED | DELETED | BOOKMARK
     object: dict[str, Any]
@@ -324,6 +332,18 @@ class Client:
 
     async def update_status(self, obj: dict[str, Any]) -> dict[str, Any]:
         return await self.update(obj, status_only=True)
+
+    async def access_review(
+        self, verb: str, kind: str, *, namespace: str = "", name: str = "", subresource: str = "",
+        all_namespaces: bool = False,
+    ) -> AccessReview:
+        """May the caller ``verb`` ``kind`` (in ``namespace``)? The server answers for
+        whoever this client's credentials make it."""
+        resp = await self._call("AccessReview", pb.AccessReviewRequest(
+            verb=verb, kind=kind, namespace=namespace, name=name, subresource=subresource,
+            all_namespaces=all_namespaces,
+        ))
+        return AccessReview(resp.allowed, resp.reason, resp.user, tuple(resp.groups))
 
     async def get(self, kind: str, name: str, namespace: str = "") -> dict[str, Any]:
         ref = pb.ObjectRef(kind=kind, namespace=namespace, name=name)

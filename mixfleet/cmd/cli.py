@@ -5,6 +5,7 @@
     mixfleet dev [--simulate ...]      # all in one on the embedded store
     mixfleet snapshot save FILE | restore --from FILE   # the embedded store's backups
     mixfleet certs init|hash|admin|revoke, mixfleet token create|list|delete   # the PKI
+    mixfleet user create NAME --group G | list | delete NAME   # users' bearer tokens
 """
 
 from __future__ import annotations
@@ -267,9 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent_args(dev)
     dev.set_defaults(run=_run_dev)
 
-    from mixfleet.cmd import encryptionkey, snapshot
+    from mixfleet.cmd import encryptionkey, snapshot, users
 
     snapshot.add_parser(sub)
+    users.add_parser(sub)
     from mixfleet.cmd import pkicmds
 
     pkicmds.add_parsers(sub)

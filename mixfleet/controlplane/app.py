@@ -24,6 +24,8 @@ from grpc_health.v1 import health_pb2
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from mixfleet.api import limits, podsecurity
+from mixfleet.controlplane.access.guard import Access
+from mixfleet.controlplane.access.tokens import TokenAuthenticator
 from mixfleet.controlplane.authn import Authenticator
 from mixfleet.controlplane.bootstrap import DEFAULT_NODE_CERT_LIFETIME, BootstrapServicer
 from mixfleet.controlplane.compaction import COMPACTION_INTERVAL_SECONDS, compact_periodically
@@ -35,7 +37,7 @@ from mixfleet.controlplane.logs import LogProxy
 from mixfleet.controlplane.registry import ETCD_OBJECTS_PER_APPLY, MAX_OBJECTS_PER_APPLY, Registry
 from mixfleet.controlplane.scheduling import SchedulerLoop
 from mixfleet.controlplane.pkirecords import RevocationList
-from mixfleet.controlplane.server import ServerTLS, start_server, token_address
+from mixfleet.controlplane.server import ServerTLS, code_name, start_server, token_address
 from mixfleet.controlplane.watchcache import WatchCache
 from mixfleet.pki import layout
 from mixfleet.pki.material import TLSMaterial
@@ -90,6 +92,7 @@ class ControlPlane:
         self.registry: Registry | None = None
         self.server: grpc.aio.Server | None = None
         self.watches: WatchCache | None = None
+        self.access: Access | None = None
         self.limits = ClientLimits(FairnessLimits.from_flags(
             max_watches=config.max_watches_per_client,
             requests_per_second=config.max_requests_per_client,
@@ -133,6 +136,8 @@ class ControlPlane:
         if pki is not None:
             await revocations.load()  # refuse revoked certificates from the first call
             self._tasks.append(asyncio.create_task(revocations.run(), name="revocations"))
+        self.access = Access(self.registry, self.watches, insecure=pki is None, code_for=code_name)
+        self.access.start()
         tls = None if pki is None else ServerTLS(
             chain=pki.chain, key=pki.serving.key_pem, ca=pki.ca_pem,
             token_listen=self.config.token_listen or token_address(self.config.listen),
@@ -141,7 +146,9 @@ class ControlPlane:
             self.registry, self.config.listen,
             logs=LogProxy(self.registry, tls=pki.agent_client if pki else None),
             watches=self.watches, limits=self.limits, tls=tls,
-            authenticator=Authenticator(insecure=pki is None, revoked=revocations),
+            authenticator=Authenticator(insecure=pki is None, revoked=revocations,
+                                        bearer=TokenAuthenticator(self.store).identify),
+            access=self.access,
             bootstrap=BootstrapServicer(
                 self.store, pki.signer if pki else None, node_cert_lifetime=self.config.node_cert_lifetime,
                 registry=self.registry,
@@ -239,6 +246,8 @@ class ControlPlane:
         if self.server is not None:
             self.limits.stopping = True  # the watches cancelled now are logged as such
             await self.server.stop(grace=1.0)
+        if self.access is not None:
+            await self.access.stop()
         if self.watches is not None:
             await self.watches.stop()
         if self.store is not None:

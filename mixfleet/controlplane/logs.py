@@ -7,6 +7,7 @@ from typing import AsyncIterator
 
 import grpc
 
+from mixfleet.controlplane.access.endpoint import EndpointError, dial_target
 from mixfleet.controlplane.registry import Registry, RegistryError
 from mixfleet.pki.material import TLSMaterial
 from mixfleet.proto import mixfleet_pb2 as pb
@@ -41,9 +42,12 @@ class LogProxy:
                 f'pod "{request.pod}" is not scheduled yet: no logs to show'
             )
         node = await self.registry.get("Node", node_name)
-        endpoint = (node.get("status") or {}).get("daemonEndpoint")
-        if not endpoint:
-            raise LogsUnavailableError(f'node "{node_name}" does not serve logs')
+        # Only the address the node itself wrote, checked when written (access/endpoint.py),
+        # an IP literal: nothing here resolves a name or follows a redirect.
+        try:
+            endpoint = dial_target(node)
+        except EndpointError as e:
+            raise LogsUnavailableError(f'node "{node_name}" does not serve logs ({e})') from None
         async with agent_channel(endpoint, node_name, self.tls) as channel:
             try:
                 call = pb_grpc.NodeAgentStub(channel).Logs(

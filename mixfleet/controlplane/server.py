@@ -18,10 +18,12 @@ from grpc_health.v1 import _async as health_aio  # health.aio, which the stubs l
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from mixfleet.api import kinds, strictjson, validation
+from mixfleet.api import kinds, rbac, strictjson, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.client.client import MAX_OBJECTS_TRAILER
 from mixfleet.controlplane import registry as reg
+from mixfleet.controlplane.access import ForbiddenError
+from mixfleet.controlplane.access.guard import Access, Write
 from mixfleet.controlplane.authn import AuthenticationInterceptor, Authenticator
 from mixfleet.controlplane.fairness import GRPC_SERVER_OPTIONS, ClientLimits, FairnessInterceptor, FairnessLimits
 from mixfleet.controlplane.registry import Registry
@@ -38,6 +40,7 @@ _log = log.get("server")
 _T = TypeVar("_T")
 
 _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (ForbiddenError, grpc.StatusCode.PERMISSION_DENIED),
     (InvalidObjectError, grpc.StatusCode.INVALID_ARGUMENT),
     (kinds.UnknownKindError, grpc.StatusCode.NOT_FOUND),
     (reg.ObjectNotFoundError, grpc.StatusCode.NOT_FOUND),
@@ -88,6 +91,13 @@ async def _errors(context: grpc.aio.ServicerContext, method: str) -> AsyncIterat
         level = _log.debug if code is grpc.StatusCode.NOT_FOUND else _log.info
         level("rpc.failed", method=method, code=code.name, error=message)
         await context.abort(code, message, trailing_metadata=_trailers(e))
+
+
+def code_name(err: BaseException) -> str:
+    """The gRPC code an error is answered with (for the audit log)."""
+    if isinstance(err, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED.name
+    return (_code_for(err) or grpc.StatusCode.INTERNAL).name
 
 
 def _trailers(err: BaseException) -> tuple[tuple[str, str], ...]:
@@ -185,8 +195,13 @@ def _dump(obj: dict[str, Any]) -> bytes:
 
 
 class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
-    def __init__(self, registry: Registry, logs: Any = None, watches: WatchCache | None = None) -> None:
+    def __init__(
+        self, registry: Registry, logs: Any = None, watches: WatchCache | None = None,
+        access: Access | None = None,
+    ) -> None:
         self.registry = registry
+        # Every RPC asks here first (by default as on a plaintext loopback server).
+        self._access = access or Access(registry, watches, insecure=True, code_for=code_name)
         self._logs = logs  # controlplane.logs.LogProxy
         self._watches = watches
         self._watch_json = SharedJSON()  # one encoding per change, whatever the watchers
@@ -196,35 +211,43 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
             if len(request.objects) > self.registry.max_objects_per_apply:  # before decoding any
                 raise reg.TooManyObjectsError(len(request.objects), self.registry.max_objects_per_apply)
             objs = _load_all(request.objects)
-            results = await _bounded(
-                context, self.registry.apply(objs, dry_run=request.dry_run), verb="apply"
-            )
+            async with self._access.writing(context, [Write.of("apply", o) for o in objs]):
+                results = await _bounded(
+                    context, self.registry.apply(objs, dry_run=request.dry_run), verb="apply"
+                )
             return pb.ApplyResponse(
                 results=[pb.ApplyResult(object=_dump(r.object), outcome=r.outcome) for r in results]
             )
 
     async def Create(self, request: pb.CreateRequest, context: Any) -> pb.ObjectResponse:
         async with _errors(context, "Create"):
-            obj = await _bounded(context, self.registry.create(_load(request.object)), verb="create")
+            new = _load(request.object)
+            async with self._access.writing(context, [Write.of("create", new)]):
+                obj = await _bounded(context, self.registry.create(new), verb="create")
             return pb.ObjectResponse(object=_dump(obj))
 
     async def Update(self, request: pb.UpdateRequest, context: Any) -> pb.ObjectResponse:
         async with _errors(context, "Update"):
-            obj = await _bounded(
-                context,
-                self.registry.update(_load(request.object), status_only=request.status_only),
-                verb="update",
-            )
+            new = _load(request.object)
+            async with self._access.writing(context, [Write.of("update", new, status_only=request.status_only)]):
+                obj = await _bounded(
+                    context, self.registry.update(new, status_only=request.status_only), verb="update"
+                )
             return pb.ObjectResponse(object=_dump(obj))
 
     async def Get(self, request: pb.GetRequest, context: Any) -> pb.ObjectResponse:
         async with _errors(context, "Get"):
             r = request.ref
+            await self._access.read("get", r.kind, namespace=r.namespace, name=r.name)
             obj = await _bounded(context, self.registry.get(r.kind, r.name, r.namespace))
             return pb.ObjectResponse(object=_dump(obj))
 
     async def List(self, request: pb.ListRequest, context: Any) -> pb.ListResponse:
         async with _errors(context, "List"):
+            await self._access.read(
+                "list", request.kind, namespace=request.namespace,
+                all_namespaces=request.all_namespaces, field_selector=request.field_selector,
+            )
             items, rev = await _bounded(context, self.registry.list(
                 request.kind,
                 namespace=request.namespace,
@@ -237,18 +260,23 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
     async def Delete(self, request: pb.DeleteRequest, context: Any) -> pb.ObjectResponse:
         async with _errors(context, "Delete"):
             r = request.ref
-            obj = await _bounded(context, self.registry.delete(
-                r.kind,
-                r.name,
-                r.namespace,
-                propagation_policy=request.propagation_policy,
-                grace_period_seconds=request.grace_period_seconds,
-                precondition_resource_version=request.precondition_resource_version,
-            ), verb="delete")
+            async with self._access.writing(context, [Write("delete", r.kind, r.namespace, r.name)]):
+                obj = await _bounded(context, self.registry.delete(
+                    r.kind,
+                    r.name,
+                    r.namespace,
+                    propagation_policy=request.propagation_policy,
+                    grace_period_seconds=request.grace_period_seconds,
+                    precondition_resource_version=request.precondition_resource_version,
+                ), verb="delete")
             return pb.ObjectResponse(object=_dump(obj))
 
     async def Watch(self, request: pb.WatchRequest, context: Any) -> AsyncIterator[pb.WatchEvent]:
         async with _errors(context, "Watch"):
+            await self._access.read(
+                "watch", request.kind, namespace=request.namespace,
+                all_namespaces=request.all_namespaces, field_selector=request.field_selector,
+            )
             source = (
                 self._watches.watch
                 if self._watches is not None
@@ -266,10 +294,25 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
 
     async def Logs(self, request: pb.LogsRequest, context: Any) -> AsyncIterator[pb.LogChunk]:
         async with _errors(context, "Logs"):
+            await self._access.read("get", "Pod", namespace=request.namespace, name=request.pod, subresource="log")
             if self._logs is None:
                 raise reg.RegistryError("logs are not available on this control plane")
             async for data in self._logs.stream(request):
                 yield pb.LogChunk(data=data)
+
+    async def AccessReview(self, request: pb.AccessReviewRequest, context: Any) -> pb.AccessReviewResponse:
+        async with _errors(context, "AccessReview"):
+            if request.verb not in rbac.VERBS:
+                raise InvalidObjectError([FieldError(
+                    "verb", f"unsupported value {request.verb!r}: supported values: {', '.join(rbac.VERBS)}")])
+            k = kinds.lookup(request.kind)
+            ns = "" if request.all_namespaces or not k.namespaced else (request.namespace or "default")
+            a = rbac.attributes(request.verb, k, namespace=ns, name=request.name,
+                                subresource=request.subresource)
+            identity, why = await self._access.review(a)
+            return pb.AccessReviewResponse(
+                allowed=why is None, reason=why or "", user=identity.username, groups=sorted(identity.groups)
+            )
 
 
 @dataclass(frozen=True)
@@ -319,6 +362,7 @@ async def start_server(
     tls: ServerTLS | None = None,
     authenticator: Authenticator | None = None,
     bootstrap: pb_grpc.BootstrapServicer | None = None,
+    access: Access | None = None,
 ) -> tuple[grpc.aio.Server, int, health_aio.HealthServicer, int]:
     """Start serving on ``listen`` (``127.0.0.1:0`` picks a port); returns (server, port,
     health servicer, the TLS-only port or 0). ``limits``: the per-client limits
@@ -339,7 +383,7 @@ async def start_server(
         ],
     )
     pb_grpc.add_ControlPlaneServicer_to_server(
-        ControlPlaneServicer(registry, logs, watches), server
+        ControlPlaneServicer(registry, logs, watches, access), server
     )
     if bootstrap is not None:
         pb_grpc.add_BootstrapServicer_to_server(bootstrap, server)

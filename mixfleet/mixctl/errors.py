@@ -25,6 +25,8 @@ _REASONS: dict[type[cp.APIError], str] = {
     cp.TooLargeError: "RequestEntityTooLarge",
     cp.ResourceExhaustedError: "ResourceExhausted",
     cp.OutcomeUnknownError: "Timeout",
+    cp.UnauthenticatedError: "Unauthorized",
+    cp.PermissionDeniedError: "Forbidden",
 }
 
 _HINT = "(is 'mixfleet dev' running?)"

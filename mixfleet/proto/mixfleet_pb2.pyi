@@ -192,6 +192,34 @@ class ExecOutput(_message.Message):
     exit_code: int
     def __init__(self, stdout: _Optional[bytes] = ..., stderr: _Optional[bytes] = ..., exit_code: _Optional[int] = ...) -> None: ...
 
+class AccessReviewRequest(_message.Message):
+    __slots__ = ("verb", "kind", "namespace", "name", "subresource", "all_namespaces")
+    VERB_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUBRESOURCE_FIELD_NUMBER: _ClassVar[int]
+    ALL_NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    verb: str
+    kind: str
+    namespace: str
+    name: str
+    subresource: str
+    all_namespaces: bool
+    def __init__(self, verb: _Optional[str] = ..., kind: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., subresource: _Optional[str] = ..., all_namespaces: _Optional[bool] = ...) -> None: ...
+
+class AccessReviewResponse(_message.Message):
+    __slots__ = ("allowed", "reason", "user", "groups")
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    allowed: bool
+    reason: str
+    user: str
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, allowed: _Optional[bool] = ..., reason: _Optional[str] = ..., user: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class JoinRequest(_message.Message):
     __slots__ = ("token", "node_name", "csr")
     TOKEN_FIELD_NUMBER: _ClassVar[int]

@@ -79,6 +79,11 @@ class ControlPlaneStub:
                 request_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecInput.SerializeToString,
                 response_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecOutput.FromString,
                 _registered_method=True)
+        self.AccessReview = channel.unary_unary(
+                '/mixfleet.v1.ControlPlane/AccessReview',
+                request_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.AccessReviewRequest.SerializeToString,
+                response_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.AccessReviewResponse.FromString,
+                _registered_method=True)
 
 
 class ControlPlaneServicer:
@@ -139,6 +144,12 @@ class ControlPlaneServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AccessReview(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlPlaneServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -186,6 +197,11 @@ def add_ControlPlaneServicer_to_server(servicer, server):
                     servicer.Exec,
                     request_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecInput.FromString,
                     response_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.ExecOutput.SerializeToString,
+            ),
+            'AccessReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.AccessReview,
+                    request_deserializer=mixfleet_dot_proto_dot_mixfleet__pb2.AccessReviewRequest.FromString,
+                    response_serializer=mixfleet_dot_proto_dot_mixfleet__pb2.AccessReviewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -431,6 +447,33 @@ class ControlPlane:
             '/mixfleet.v1.ControlPlane/Exec',
             mixfleet_dot_proto_dot_mixfleet__pb2.ExecInput.SerializeToString,
             mixfleet_dot_proto_dot_mixfleet__pb2.ExecOutput.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AccessReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mixfleet.v1.ControlPlane/AccessReview',
+            mixfleet_dot_proto_dot_mixfleet__pb2.AccessReviewRequest.SerializeToString,
+            mixfleet_dot_proto_dot_mixfleet__pb2.AccessReviewResponse.FromString,
             options,
             channel_credentials,
             insecure,

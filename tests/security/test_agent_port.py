@@ -20,6 +20,7 @@ from mixfleet.nodeagent.agent import AgentConfig
 from mixfleet.nodeagent.certmanager import NodeCredentials
 from mixfleet.nodeagent.engines.simulated import SimulatedEngine
 from mixfleet.nodeagent.runner import run_node
+from mixfleet.pki.certs import NODES_GROUP
 from mixfleet.pki.material import TLSMaterial
 from mixfleet.proto import mixfleet_pb2 as pb
 from mixfleet.proto import mixfleet_pb2_grpc as pb_grpc
@@ -94,14 +95,15 @@ async def test_an_endpoint_that_is_not_the_node_is_not_talked_to(
     tls_controlplane: Any, pki: PKI, agent_n1: Any
 ) -> None:
     """Dialled as node n2, n1's agent fails the TLS name check: the control plane's logs
-    request for a pod on n2 whose daemonEndpoint points at n1's agent is refused."""
-    async with Client(tls_controlplane.address, tls=pki.client(), retry_seconds=2) as admin:
+    request for a pod on n2 whose daemonEndpoint points at n1's agent is refused. (Only n2
+    itself may write that endpoint, and only naming its own address: n1's agent listens on
+    the same 127.0.0.1, so the TLS name check is what stops this one.)"""
+    n2_tls = pki.client("system:node:n2", (NODES_GROUP,))
+    async with Client(tls_controlplane.address, tls=pki.client(), retry_seconds=2) as admin, \
+            Client(tls_controlplane.address, tls=n2_tls, retry_seconds=2) as n2_client:
         endpoint = await _endpoint(admin)
-        await admin.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2"},
-                            "status": {"daemonEndpoint": endpoint}})
-        n2 = await admin.get("Node", "n2")
-        n2["status"] = {**(n2.get("status") or {}), "daemonEndpoint": endpoint}
-        await admin.update_status(n2)
+        await n2_client.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2"},
+                                "status": {"daemonEndpoint": endpoint}})
         await admin.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
                             "spec": {"nodeName": "n2", "containers": [{"name": "c", "image": "busybox"}]}})
         with pytest.raises(APIError, match=r"node \"n2\" at ") as err:

@@ -55,7 +55,10 @@ async def test_a_node_joins_and_gets_a_certificate_bound_to_its_name(
     raw = b"".join(kv.value for kv in (await tls_controlplane.store.list("/pki/"))[0])
     assert token.split(".")[1].encode() not in raw and token.split(".")[0].encode() in raw
     async with Client(tls_controlplane.address, tls=creds.current, retry_seconds=1) as c:
-        await c.list("Namespace")  # the new certificate is accepted on the mutual-TLS port
+        # The new certificate is accepted on the mutual-TLS port, as node n1 (which may read
+        # Nodes, not Namespaces: controlplane/access/nodes.py).
+        await c.list("Node")
+        assert (await c.access_review("get", "nodes")).user == "system:node:n1"
 
 
 async def test_a_wrong_ca_hash_is_refused(tls_controlplane: Any, pki: PKI, tmp_path: Path) -> None:

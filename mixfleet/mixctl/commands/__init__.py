@@ -26,6 +26,7 @@ MODULES: tuple[str, ...] = (
     "mixfleet.mixctl.commands.nodes",  # cordon, uncordon
     "mixfleet.mixctl.commands.scale",
     "mixfleet.mixctl.commands.config",
+    "mixfleet.mixctl.commands.auth",  # can-i, whoami
     "mixfleet.mixctl.commands.rollout",  # status, history, undo (controllers owner)
     "mixfleet.mixctl.commands.drain",  # (controllers owner)
 )

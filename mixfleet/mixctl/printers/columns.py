@@ -203,6 +203,17 @@ def _generic(o: Obj, now: datetime) -> list[str]:
     return [_created(o, now)]
 
 
+def _binding(o: Obj, now: datetime) -> list[str]:
+    ref = o.get("roleRef") or {}
+    return [f"{ref.get('kind', '')}/{ref.get('name', '')}", _created(o, now)]
+
+
+def _binding_wide(o: Obj, now: datetime) -> list[str]:
+    """kubectl's USERS and GROUPS columns."""
+    subjects = o.get("subjects") or []
+    return [",".join(s.get("name", "") for s in subjects if s.get("kind") == kind) for kind in ("User", "Group")]
+
+
 _WORKLOAD_WIDE = ("CONTAINERS", "IMAGES", "SELECTOR")
 _COLUMNS: dict[str, Columns] = {
     "Pod": Columns(
@@ -228,6 +239,8 @@ _COLUMNS: dict[str, Columns] = {
     "Lease": Columns(("HOLDER", "AGE"), _lease),
     "ConfigMap": Columns(("DATA", "AGE"), _configmap),
     "Secret": Columns(("TYPE", "DATA", "AGE"), _secret),
+    "RoleBinding": Columns(("ROLE", "AGE"), _binding, ("USERS", "GROUPS"), _binding_wide),
+    "ClusterRoleBinding": Columns(("ROLE", "AGE"), _binding, ("USERS", "GROUPS"), _binding_wide),
     "PersistentVolumeClaim": Columns(("STATUS", "NODE", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"), _claim),
 }
 
