@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mixfleet.api import claims, configdata, quantity
+from mixfleet.api import batch, claims, configdata, quantity
 from mixfleet.api.kinds import KINDS
 
 DEFAULT_NAMESPACE = "default"
@@ -49,6 +49,12 @@ def apply_defaults(obj: dict[str, Any], *, namespace: str = DEFAULT_NAMESPACE) -
         _pod_spec(out.get("spec"))
     elif kind in ("Deployment", "ReplicaSet"):
         _workload(out, kind)
+    elif kind == "DaemonSet":
+        _daemonset(out.get("spec"))
+    elif kind == "Job":
+        _job_spec(out.get("spec"))
+    elif kind == "CronJob":
+        _cronjob(out.get("spec"))
     elif kind == "Secret":
         configdata.merge_string_data(out)
         if out.get("type") is None:
@@ -73,6 +79,44 @@ def _workload(obj: dict[str, Any], kind: str) -> None:
     template = spec.get("template")
     if isinstance(template, dict):
         _pod_spec(template.get("spec"))
+
+
+def _daemonset(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    strategy = _sub(spec, "updateStrategy")
+    _fill(strategy, {"type": "RollingUpdate"})
+    if strategy is not None and strategy.get("type") == "RollingUpdate":
+        _fill(_sub(strategy, "rollingUpdate"), {"maxUnavailable": 1, "maxSurge": 0})
+    template = spec.get("template")
+    if isinstance(template, dict):
+        _pod_spec(template.get("spec"))
+
+
+def _job_spec(spec: Any) -> None:
+    """Kubernetes' Job defaults; the template's restartPolicy is not defaulted (a Job must
+    say Never or OnFailure, and Always, the pod default, is refused)."""
+    if not isinstance(spec, dict):
+        return
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    _fill(spec, batch.JOB_DEFAULTS)
+    template = spec.get("template")
+    pod_spec = template.get("spec") if isinstance(template, dict) else None
+    if isinstance(pod_spec, dict):
+        asked = pod_spec.get("restartPolicy")
+        _pod_spec(pod_spec)
+        if asked is None:
+            pod_spec.pop("restartPolicy", None)
+
+
+def _cronjob(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    _fill(spec, batch.CRONJOB_DEFAULTS)
+    job_template = spec.get("jobTemplate")
+    if isinstance(job_template, dict):
+        _job_spec(job_template.get("spec"))
 
 
 def _pod_spec(spec: Any) -> None:

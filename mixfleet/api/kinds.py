@@ -63,6 +63,7 @@ KINDS: tuple[Kind, ...] = (
          has_status=False),
     Kind("ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "clusterrolebindings", (),
          namespaced=False, has_status=False),
+    Kind("Job", "batch/v1", "jobs", (), namespaced=True),
 )
 
 _BY_NAME: dict[str, Kind] = {}
@@ -83,6 +84,7 @@ ACCEPTED_API_VERSIONS: dict[str, tuple[str, ...]] = {
     "PersistentVolumeClaim": ("v1",),
     "RoleBinding": ("rbac.authorization.k8s.io/v1",),
     "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1",),
+    "Job": ("batch/v1",),
 }
 
 

@@ -56,6 +56,8 @@ DEFAULT = Limits()
 def errors(obj: ObjView, limits: Limits) -> list[FieldError]:
     """What ``obj`` (already validated: ``spec.replicas`` is an int if set) asks beyond
     ``limits``."""
+    if obj.get("kind") in ("Job", "CronJob"):
+        return _job_errors(obj, limits)
     if obj.get("kind") not in _REPLICATED_KINDS:
         return []
     replicas = (obj.get("spec") or {}).get("replicas")
@@ -64,5 +66,20 @@ def errors(obj: ObjView, limits: Limits) -> list[FieldError]:
             "spec.replicas",
             f"{replicas} is above the limit of {limits.max_replicas} replicas per workload "
             "(--max-replicas)",
+        )]
+    return []
+
+
+def _job_errors(obj: ObjView, limits: Limits) -> list[FieldError]:
+    """A Job's parallelism is how many pods it runs at once: the same bound as replicas."""
+    spec = obj.get("spec") or {}
+    path = "spec"
+    if obj.get("kind") == "CronJob":
+        spec, path = (spec.get("jobTemplate") or {}).get("spec") or {}, "spec.jobTemplate.spec"
+    value = spec.get("parallelism")
+    if isinstance(value, int) and value > limits.max_replicas:
+        return [FieldError(
+            f"{path}.parallelism",
+            f"{value} is above the limit of {limits.max_replicas} pods per workload (--max-replicas)",
         )]
     return []

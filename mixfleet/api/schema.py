@@ -355,6 +355,24 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "V1LeaseSpec": {"leaseDurationSeconds": Int(min=1)},
     "V1VolumeResourceRequirements": {"requests": MapOf(QUANTITY), "limits": MapOf(QUANTITY)},
     "V1PersistentVolumeClaimStatus": {"phase": Enum(("Pending", "Bound", "Lost")), "capacity": MapOf(QUANTITY)},
+    # DaemonSet, Job, CronJob (controlplane/controllers/daemonset.py, job.py, cronjob.py).
+    "V1DaemonSetSpec": {"revisionHistoryLimit": Int(min=0), "minReadySeconds": Int(min=0)},
+    "V1DaemonSetUpdateStrategy": {"type": Enum(("RollingUpdate", "OnDelete"))},
+    "V1RollingUpdateDaemonSet": {"maxSurge": INT_OR_PERCENT, "maxUnavailable": INT_OR_PERCENT},
+    "V1JobSpec": {
+        "completions": Int(min=0),
+        "parallelism": Int(min=0),
+        "backoffLimit": Int(min=0),
+        "activeDeadlineSeconds": Int(min=1),
+        "ttlSecondsAfterFinished": Int(min=0),
+        "completionMode": Enum(("NonIndexed", "Indexed")),
+    },
+    "V1CronJobSpec": {
+        "concurrencyPolicy": Enum(("Allow", "Forbid", "Replace")),
+        "startingDeadlineSeconds": Int(min=0),
+        "successfulJobsHistoryLimit": Int(min=0),
+        "failedJobsHistoryLimit": Int(min=0),
+    },
 }
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -371,6 +389,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "V1PodAffinityTerm": ("topologyKey",),
     "V1DeploymentSpec": ("selector", "template"),
     "V1ReplicaSetSpec": ("selector",),
+    "V1DaemonSetSpec": ("selector", "template"),
+    "V1JobSpec": ("template",),
+    "V1CronJobSpec": ("schedule", "jobTemplate"),
     "V1OwnerReference": ("apiVersion", "kind", "name", "uid"),
     "V1PersistentVolumeClaimVolumeSource": ("claimName",),
 }
@@ -389,6 +410,9 @@ _ROOTS = {
     ("PersistentVolumeClaim", "v1"): "V1PersistentVolumeClaim",
     ("RoleBinding", "rbac.authorization.k8s.io/v1"): "V1RoleBinding",
     ("ClusterRoleBinding", "rbac.authorization.k8s.io/v1"): "V1ClusterRoleBinding",
+    ("DaemonSet", "apps/v1"): "V1DaemonSet",
+    ("Job", "batch/v1"): "V1Job",
+    ("CronJob", "batch/v1"): "V1CronJob",
 }
 
 

@@ -154,12 +154,46 @@ PERSISTENT_VOLUME_CLAIM_SPEC: Mapping[str, Spec] = {
     "volumeMode": ALL,
 }
 
+# DaemonSet (controlplane/controllers/daemonset.py): no revision history is kept, so
+# revisionHistoryLimit is refused; minReadySeconds too.
+DAEMONSET_SPEC: Mapping[str, Spec] = {
+    "selector": ALL,
+    "template": _TEMPLATE,
+    "updateStrategy": {"type": ALL, "rollingUpdate": {"maxUnavailable": ALL, "maxSurge": ALL}},
+}
+
+# Job (controlplane/controllers/job.py): NonIndexed completions only.
+JOB_SPEC: Mapping[str, Spec] = {
+    "template": _TEMPLATE,
+    "completions": ALL,
+    "parallelism": ALL,
+    "backoffLimit": ALL,
+    "activeDeadlineSeconds": ALL,
+    "ttlSecondsAfterFinished": ALL,
+    "completionMode": ALL,  # NonIndexed; Indexed is refused by api/batch.py
+}
+
+# CronJob (controlplane/controllers/cronjob.py).
+CRONJOB_SPEC: Mapping[str, Spec] = {
+    "schedule": ALL,
+    "timeZone": ALL,
+    "concurrencyPolicy": ALL,
+    "suspend": ALL,
+    "startingDeadlineSeconds": ALL,
+    "successfulJobsHistoryLimit": ALL,
+    "failedJobsHistoryLimit": ALL,
+    "jobTemplate": {"metadata": ALL, "spec": JOB_SPEC},
+}
+
 # The spec of each kind that has one to check; kinds not here are honoured as the schema has them.
 BY_KIND: Mapping[str, Mapping[str, Spec]] = {
     "Pod": POD_SPEC,
     "Deployment": DEPLOYMENT_SPEC,
     "ReplicaSet": REPLICASET_SPEC,
     "PersistentVolumeClaim": PERSISTENT_VOLUME_CLAIM_SPEC,
+    "DaemonSet": DAEMONSET_SPEC,
+    "Job": JOB_SPEC,
+    "CronJob": CRONJOB_SPEC,
 }
 
 

@@ -16,7 +16,8 @@ import re
 from typing import Any, Callable
 
 from mixfleet.api import (
-    bindings, claims, configdata, names, podsecurity, probes, quantity, schema, selectors, supported, volumes,
+    batch, bindings, claims, configdata, names, podsecurity, probes, quantity, schema, selectors,
+    supported, volumes,
 )
 from mixfleet.api.errors import FieldError
 from mixfleet.api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
@@ -341,21 +342,52 @@ def _selector_matches(selector: dict[str, Any], labels: Any, errs: Errors) -> No
             "spec.template.metadata.labels", f"selector {compiled} does not match template labels"))
 
 
-def _strategy(obj: dict[str, Any], errs: Errors) -> None:
-    strategy = _map(_map(obj.get("spec")).get("strategy"))
+def _rolling_update(obj: dict[str, Any], field: str, other: str, errs: Errors) -> None:
+    """``spec.<field>`` of a Deployment (strategy, other type Recreate) or a DaemonSet
+    (updateStrategy, OnDelete): no rollingUpdate with the other type, and a budget that moves."""
+    strategy = _map(_map(obj.get("spec")).get(field))
     rolling = strategy.get("rollingUpdate")
-    if strategy.get("type") == "Recreate" and rolling is not None:
-        errs.append(FieldError(
-            "spec.strategy.rollingUpdate", "may not be specified when strategy type is Recreate"))
+    path = sub("spec", field, "rollingUpdate")
+    if strategy.get("type") == other and rolling is not None:
+        errs.append(FieldError(path, f"may not be specified when strategy type is {other}"))
         return
     rolling = _map(rolling)
     surge, unavailable = rolling.get("maxSurge"), rolling.get("maxUnavailable")
     if surge in (0, "0%") and unavailable in (0, "0%"):
-        errs.append(FieldError("spec.strategy.rollingUpdate.maxUnavailable", "may not be 0 when maxSurge is 0"))
+        errs.append(FieldError(child(path, "maxUnavailable"), "may not be 0 when maxSurge is 0"))
     if isinstance(unavailable, str) and re.fullmatch(r"\d+%", unavailable) and int(unavailable[:-1]) > 100:
         errs.append(FieldError(
-            "spec.strategy.rollingUpdate.maxUnavailable",
-            f"invalid value {show(unavailable)}: must not be greater than 100%"))
+            child(path, "maxUnavailable"), f"invalid value {show(unavailable)}: must not be greater than 100%"))
+
+
+def _strategy(obj: dict[str, Any], errs: Errors) -> None:
+    _rolling_update(obj, "strategy", "Recreate", errs)
+
+
+def _daemonset_strategy(obj: dict[str, Any], errs: Errors) -> None:
+    _rolling_update(obj, "updateStrategy", "OnDelete", errs)
+
+
+def _template(template: Any, path: str, errs: Errors) -> None:
+    """A pod template at ``path`` (a Job's): its pod spec, labels and annotations."""
+    if not isinstance(template, dict):
+        return
+    _pod_spec(template, child(path, "spec"), errs)
+    tmeta = _map(template.get("metadata"))
+    _labels(sub(path, "metadata", "labels"), tmeta.get("labels"), errs)
+    _annotations(sub(path, "metadata", "annotations"), tmeta.get("annotations"), errs)
+
+
+def _job(obj: dict[str, Any], errs: Errors) -> None:
+    spec = _map(obj.get("spec"))
+    _template(spec.get("template"), "spec.template", errs)
+    batch.validate_job_spec(spec, "spec", errs)
+
+
+def _cronjob(obj: dict[str, Any], errs: Errors) -> None:
+    job_spec = _map(_map(_map(obj.get("spec")).get("jobTemplate")).get("spec"))
+    _template(job_spec.get("template"), "spec.jobTemplate.spec.template", errs)
+    batch.validate_cronjob(obj, errs)
 
 
 def _node(obj: dict[str, Any], errs: Errors) -> None:
@@ -378,6 +410,9 @@ _BY_KIND: dict[str, tuple[Callable[[dict[str, Any], Errors], None], ...]] = {
     "Pod": (_pod,),
     "Deployment": (_workload, _strategy),
     "ReplicaSet": (_workload,),
+    "DaemonSet": (_workload, _daemonset_strategy),
+    "Job": (_job,),
+    "CronJob": (_cronjob,),
     "Node": (_node,),
     "ConfigMap": (configdata.validate_configmap,),
     "Secret": (configdata.validate_secret,),
@@ -404,10 +439,13 @@ def validate_update(old: dict[str, Any], new: dict[str, Any]) -> list[FieldError
     if old_uid and new_uid:
         pairs.append(("metadata.uid", old_uid, new_uid))
     old_spec, new_spec = _map(old.get("spec")), _map(new.get("spec"))
-    if old.get("kind") in ("Deployment", "ReplicaSet"):
+    if old.get("kind") in ("Deployment", "ReplicaSet", "DaemonSet"):
         pairs.append(("spec.selector", old_spec.get("selector"), new_spec.get("selector")))
     if old.get("kind") in ("RoleBinding", "ClusterRoleBinding"):  # as in Kubernetes
         pairs.append(("roleRef", old.get("roleRef"), new.get("roleRef")))
+    if old.get("kind") == "Job":  # Kubernetes: a Job's pod template is fixed once made
+        pairs.append(("spec.template", old_spec.get("template"), new_spec.get("template")))
+        pairs.append(("spec.completions", old_spec.get("completions"), new_spec.get("completions")))
     if old.get("kind") == "Pod":
         pairs.append(("spec.containers", _container_names(old_spec), _container_names(new_spec)))
         if old_spec.get("nodeName"):

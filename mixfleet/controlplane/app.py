@@ -83,6 +83,7 @@ class ControlPlaneConfig:
     revocation_refresh: float = 2.0  # seconds between re-reads of the revocation list
     # Seal Secrets in the store with the keys in this file (store/encrypted.py); "": plaintext.
     encryption_key_file: str = ""
+    job_backoff_seconds: float = 10.0  # a Job's first retry waits this, doubled per failure
 
 
 class ControlPlane:

@@ -556,7 +556,7 @@ class Registry:
         if k.kind == claims.KIND and meta(obj).get("finalizers"):
             # Kept while a pod uses it (controllers/claims.py removes it after).
             return await self._mark_deleting(k, key, obj, current, 0)
-        if policy == "Foreground" and k.kind in ("Deployment", "ReplicaSet"):
+        if policy == "Foreground" and k.kind in _FOREGROUND_KINDS:
             return await self._mark_deleting(
                 k, key, obj, current, 0, finalizer="foregroundDeletion"
             )
@@ -804,7 +804,7 @@ class Registry:
         uid = owner["metadata"].get("uid")
         ns = owner["metadata"].get("namespace")
         ops: builtins.list[Op] = []
-        for dep_kind in ("ReplicaSet", "Pod"):
+        for dep_kind in ("ReplicaSet", "Job", "Pod"):
             kvs, _ = await self.store.list(kinds.by_kind(dep_kind).prefix(ns))
             for kv in kvs:
                 dep = decode(kv)
@@ -965,6 +965,10 @@ class ObjectFilter:
         ):
             return False
         return self._fields is None or self._fields.matches(obj)
+
+
+# Kinds whose dependents a foreground delete waits for (the garbage collector's owners).
+_FOREGROUND_KINDS = ("Deployment", "ReplicaSet", "DaemonSet", "Job", "CronJob")
 
 
 def marked_for_deletion(obj: ObjView, grace: int = -1, *, finalizer: str | None = None) -> Obj:

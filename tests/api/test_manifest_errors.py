@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mixfleet.api import manifest
 from mixfleet.api.kinds import KINDS
+
+from mixfleet.api import manifest
 
 # Kinds added after the first nine, in the order kinds.py lists them (several sessions add kinds).
 LATER_KINDS = "".join(f', "{k.kind}"' for k in KINDS[9:])

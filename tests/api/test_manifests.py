@@ -25,6 +25,7 @@ def test_examples_directory_in_file_order(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.chdir(REPO)
     docs = manifest.load(["manifests"])
     assert [(d.source, d.index, objects.describe(d.obj)) for d in docs] == [
+        ("manifests/batch.yaml", 1, "Job/count-to-three"),
         ("manifests/data.yaml", 1, "PersistentVolumeClaim/data"),
         ("manifests/data.yaml", 2, "Deployment/logger"),
         ("manifests/linux-ebpf.yaml", 1, "Deployment/ebpf-tracer"),

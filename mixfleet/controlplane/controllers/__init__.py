@@ -9,6 +9,9 @@ shared informers (informers.py):
 - gc.py              ownerReferences -> cascading deletion (background, foreground)
 - podgc.py           pods bound to a Node that no longer exists -> Failed and deleted
 - claims.py          a claim being deleted is kept while a pod uses it (pvc-protection)
+- daemonset.py       DaemonSet -> one pod per eligible node, rolling updates
+- job.py             Job -> pods run to completion, retries with back-off, deadlines, TTL
+- cronjob.py         CronJob -> Jobs on a cron schedule, concurrency policy, history
 
 ``controller_loops`` is called once per leadership term; the returned coroutines share one
 set of informers and are cancelled together when leadership is lost.
@@ -35,6 +38,7 @@ def controller_loops(
     from mixfleet.controlplane.controllers.deployment import DeploymentController
     from mixfleet.controlplane.controllers.gc import GarbageCollector
     from mixfleet.controlplane.controllers.informers import SharedInformers
+    from mixfleet.controlplane.controllers.job import JobController
     from mixfleet.controlplane.controllers.nodelifecycle import NodeLifecycleController
     from mixfleet.controlplane.controllers.podgc import PodGarbageCollector
     from mixfleet.controlplane.controllers.replicaset import ReplicaSetController
@@ -52,5 +56,6 @@ def controller_loops(
         GarbageCollector(registry, informers),
         PodGarbageCollector(registry, informers),
         ClaimController(registry, informers),
+        JobController(registry, informers, backoff_seconds=float(getattr(config, "job_backoff_seconds", 10.0))),
     ]
     return [informers.run(), *(c.run() for c in controllers)]

@@ -42,8 +42,10 @@ from mixfleet.util import log
 _log = log.get("controllers.gc")
 
 FOREGROUND = "foregroundDeletion"
-KINDS = ("Deployment", "ReplicaSet", "Pod")
-_OWNER_KINDS = ("Deployment", "ReplicaSet")
+# Owners and dependents, of the kinds this server has.
+_ALL_KINDS: tuple[str, ...] = ("Deployment", "ReplicaSet", "DaemonSet", "CronJob", "Job", "Pod")
+KINDS: tuple[str, ...] = tuple(k for k in _ALL_KINDS if k in kinds.ACCEPTED_API_VERSIONS)
+_OWNER_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k != "Pod")
 FOREGROUND_POLL = 1.0  # seconds between checks while dependents finish terminating
 LOGGED_NAMES = 5  # a batch's log line names this many of its objects
 

@@ -32,6 +32,9 @@ INDEXES = {
     "Pod": (OWNER, NODE, NAMESPACE),
     "ReplicaSet": (OWNER, NAMESPACE),
     "Deployment": (OWNER, NAMESPACE),
+    "DaemonSet": (OWNER, NAMESPACE),
+    "Job": (OWNER, NAMESPACE),
+    "CronJob": (OWNER, NAMESPACE),
 }
 
 

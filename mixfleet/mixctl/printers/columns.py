@@ -16,6 +16,7 @@ from mixfleet.api.times import try_parse_time
 from mixfleet.api.types import Obj
 from mixfleet.mixctl import names
 from mixfleet.mixctl.printers.age import age
+from mixfleet.mixctl.printers.batch import cronjob_row, daemonset_row, job_row
 from mixfleet.mixctl.printers.podstatus import pod_ready, pod_restarts, pod_status
 
 RowFn = Callable[[Obj, datetime], list[str]]
@@ -242,6 +243,12 @@ _COLUMNS: dict[str, Columns] = {
     "RoleBinding": Columns(("ROLE", "AGE"), _binding, ("USERS", "GROUPS"), _binding_wide),
     "ClusterRoleBinding": Columns(("ROLE", "AGE"), _binding, ("USERS", "GROUPS"), _binding_wide),
     "PersistentVolumeClaim": Columns(("STATUS", "NODE", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"), _claim),
+    "DaemonSet": Columns(
+        ("DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"),
+        daemonset_row, _WORKLOAD_WIDE, _workload_wide,
+    ),
+    "Job": Columns(("STATUS", "COMPLETIONS", "DURATION", "AGE"), job_row, _WORKLOAD_WIDE, _workload_wide),
+    "CronJob": Columns(("SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"), cronjob_row),
 }
 
 
