@@ -77,6 +77,10 @@ PROBE: Mapping[str, Spec] = {**READINESS_PROBE, "terminationGracePeriodSeconds":
 _HOOK: Mapping[str, Spec] = {"exec": {"command": ALL}, "httpGet": _HTTP_GET, "sleep": {"seconds": ALL}}
 LIFECYCLE: Mapping[str, Spec] = {"postStart": _HOOK, "preStop": _HOOK}
 
+_KEY_REF: Mapping[str, Spec] = {"name": ALL, "key": ALL, "optional": ALL}
+_OBJECT_REF: Mapping[str, Spec] = {"name": ALL, "optional": ALL}
+_ITEMS = Each({"key": ALL, "path": ALL, "mode": ALL})
+
 CONTAINER: Mapping[str, Spec] = {
     "name": ALL,
     "image": ALL,
@@ -84,7 +88,14 @@ CONTAINER: Mapping[str, Spec] = {
     "command": ALL,
     "args": ALL,
     "workingDir": ALL,
-    "env": Each({"name": ALL, "value": ALL}),
+    # valueFrom and envFrom are resolved by the node agent (nodeagent/env.py).
+    "env": Each({"name": ALL, "value": ALL, "valueFrom": {
+        "configMapKeyRef": _KEY_REF,
+        "secretKeyRef": _KEY_REF,
+        "fieldRef": {"fieldPath": ALL, "apiVersion": ALL},
+        "resourceFieldRef": {"containerName": ALL, "resource": ALL, "divisor": ALL},
+    }}),
+    "envFrom": Each({"prefix": ALL, "configMapRef": _OBJECT_REF, "secretRef": _OBJECT_REF}),
     "ports": Each({"name": ALL, "containerPort": ALL, "hostPort": ALL, "protocol": ALL}),
     "resources": {"requests": RESOURCE_NAMES, "limits": RESOURCE_NAMES},
     "readinessProbe": READINESS_PROBE,
@@ -102,6 +113,8 @@ VOLUME: dict[str, Spec] = {
     "emptyDir": {"medium": ALL, "sizeLimit": ALL},
     "hostPath": {"path": ALL, "type": ALL},
     "persistentVolumeClaim": {"claimName": ALL, "readOnly": ALL},  # volumes/claim.py, api/claims.py
+    "configMap": {"name": ALL, "items": _ITEMS, "defaultMode": ALL, "optional": ALL},
+    "secret": {"secretName": ALL, "items": _ITEMS, "defaultMode": ALL, "optional": ALL},
 }
 
 _POD_TERM: Mapping[str, Spec] = {"labelSelector": ALL, "topologyKey": ALL, "namespaces": ALL}

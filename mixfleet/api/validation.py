@@ -16,8 +16,8 @@ import re
 from typing import Any, Callable
 
 from mixfleet.api import (
-    batch, bindings, claims, configdata, names, podsecurity, probes, quantity, schema, selectors,
-    supported, volumes,
+    batch, bindings, claims, configdata, envvars, names, podsecurity, probes, quantity, schema,
+    selectors, supported, volumes,
 )
 from mixfleet.api.errors import FieldError
 from mixfleet.api.kinds import ACCEPTED_API_VERSIONS, KINDS, UnknownKindError, by_kind
@@ -172,6 +172,8 @@ def _pod_spec(pod: dict[str, Any], path: str, errs: Errors) -> None:
     except PodFactError:
         os_name = None  # reported by _platform's checks
     volumes.validate_pod_volumes(spec, path, os_name, [(item(lp, i), c) for lp, i, c in containers], errs)
+    for list_path, i, c in containers:
+        envvars.validate_env(c, item(list_path, i), names_, errs)
 
 
 def _container(c: dict[str, Any], path: str, seen: set[str], errs: Errors) -> None:

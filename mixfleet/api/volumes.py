@@ -7,6 +7,8 @@
   ``C:\\data`` (or a named pipe ``\\\\.\\pipe\\name``) for Windows. The other OS's form is
   refused, saying which the pod runs on;
 - ``subPath`` is relative and never leaves its volume (no ``..``);
+- ``configMap``/``secret`` volumes name their object; ``items`` have a key and a relative
+  path (no ``..``, unique); modes are 0-0777;
 - ``emptyDir.medium`` is "" or ``Memory`` (a tmpfs: Linux only); ``sizeLimit`` is honoured
   as the tmpfs's size, so it is refused on a disk-backed emptyDir, which Mixfleet does not
   measure; ``hostPath.type`` is one of the kubelet's, the device and socket types Linux only.
@@ -84,6 +86,8 @@ def _volumes(volumes: Any, path: str, os_name: str | None, errs: list[FieldError
             errs.append(FieldError(child(vpath, types[1]), "may not specify more than 1 volume type"))
         _empty_dir(v.get("emptyDir"), child(vpath, "emptyDir"), os_name, errs)
         _host_path(v.get("hostPath"), child(vpath, "hostPath"), os_name, errs)
+        _object_files(v.get("configMap"), child(vpath, "configMap"), "name", errs)
+        _object_files(v.get("secret"), child(vpath, "secret"), "secretName", errs)
     return seen
 
 
@@ -119,6 +123,39 @@ def _host_path(hp: Any, path: str, os_name: str | None, errs: list[FieldError]) 
         errs.append(FieldError(child(path, "type"), f"unsupported value {show(kind)}: supported values: {supported}"))
     elif kind in _LINUX_ONLY_HOSTPATH_TYPES and os_name == "windows":
         errs.append(FieldError(child(path, "type"), f"{kind} is Linux only, and this pod's OS is windows"))
+
+
+def _object_files(src: Any, path: str, name_field: str, errs: list[FieldError]) -> None:
+    """configMap and secret volumes: their object, items (key -> relative path), modes."""
+    if not isinstance(src, dict):
+        return
+    if not src.get(name_field):
+        errs.append(FieldError(child(path, name_field), "required value"))
+    _mode(src.get("defaultMode"), child(path, "defaultMode"), errs)
+    seen: set[str] = set()
+    for i, it in _items(src.get("items")):
+        ipath = item(child(path, "items"), i)
+        if not it.get("key"):
+            errs.append(FieldError(child(ipath, "key"), "required value"))
+        target = it.get("path")
+        if not target:
+            errs.append(FieldError(child(ipath, "path"), "required value"))
+        elif isinstance(target, str):
+            parts = target.split("/")
+            if target.startswith("/"):
+                errs.append(FieldError(child(ipath, "path"), f"{show(target)}: must be a relative path"))
+            elif ".." in parts or target.startswith(".."):
+                errs.append(FieldError(child(ipath, "path"), f"{show(target)}: must not contain '..' or start with '..'"))
+            elif target in seen:
+                errs.append(FieldError(child(ipath, "path"), f"duplicate value {show(target)}"))
+            seen.add(target)
+        _mode(it.get("mode"), child(ipath, "mode"), errs)
+
+
+def _mode(value: Any, path: str, errs: list[FieldError]) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= 0o777:
+        errs.append(FieldError(path, f"invalid value {value}: must be a number between 0 and 0777 "
+                                     "(octal), both inclusive"))
 
 
 def _mounts(mounts: Any, path: str, defined: set[str], os_name: str | None,

@@ -34,10 +34,11 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 from mixfleet.client import APIError, Client, GoneError, NotFoundError, UnavailableError
 from mixfleet.nodeagent.admission import PodAdmission
 from mixfleet.nodeagent.backoff import BackoffState
-from mixfleet.nodeagent.clusterobjects import object_getter
+from mixfleet.nodeagent.configobjects import ConfigObjects
 from mixfleet.nodeagent.containerconfig import ContainerConfigurer
 from mixfleet.nodeagent.engines.base import Engine, EngineError, EngineInfo
 from mixfleet.nodeagent.events import EventLimits, NodeEvents
+from mixfleet.nodeagent.env import EnvResolver
 from mixfleet.nodeagent.executor import Executor
 from mixfleet.nodeagent.facts import (
     HostFacts,
@@ -90,6 +91,9 @@ class AgentConfig:
     # from the cluster this often.
     root_dir: str = ""
     volume_refresh_seconds: float = 10.0
+    # How long a ConfigMap or Secret read from the control plane is used before it is read
+    # again (nodeagent/configobjects.py; the kubelet's Cache strategy).
+    config_ttl_seconds: float = 10.0
 
 
 class Agent:
@@ -137,13 +141,17 @@ class Agent:
         # Only this node's containers: several agents may share one engine.
         self.container_labels = {**MANAGED, LABEL_NODE: node_name}
         self.executor.container_labels = self.container_labels
+        self.objects = ConfigObjects(client, ttl_seconds=config.config_ttl_seconds)
         self.volumes = VolumeManager(
             config.root_dir or default_root_dir(node_name),
             host_os=self.facts.os,
             host_fs=engine.host_filesystem,
-            get_object=object_getter(client),
+            get_object=self.objects.get,
         )
-        self.executor.configure = ContainerConfigurer(self.volumes).configure
+        self._allocatable: dict[str, str] = {}
+        env = EnvResolver(self.objects.get, node_name=node_name, host_ip=lambda: config.host_ip,
+                          allocatable=lambda: self._allocatable)
+        self.executor.configure = ContainerConfigurer(self.volumes, env).configure
         self._with_containers: set[str] = set()  # pod uids the last pass saw containers of
 
     def wake(self) -> None:
@@ -209,7 +217,7 @@ class Agent:
                 _log.info("node.disk_pressure_gone", node=self.node_name)
         if info is not None:
             self._images = frozenset(n for i in images for n in i.names)
-        return node_object(
+        node = node_object(
             self.facts,
             name=self.node_name,
             engine_info=info,
@@ -221,6 +229,8 @@ class Agent:
                 [dict(t) for t in self.config.taints] if self.config.taints is not None else None
             ),
         )
+        self._allocatable = dict(node["status"].get("allocatable") or {})  # resourceFieldRef
+        return node
 
     def _disk(self, info: EngineInfo | None) -> DiskReport:
         paths = (*self.config.disk_paths, *((info.data_root,) if info and info.data_root else ()))

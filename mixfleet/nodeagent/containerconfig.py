@@ -1,6 +1,7 @@
 """The last step before a container is created: what its spec only refers to is filled in
 from this node and the cluster, as the kubelet's ``generateRunContainerOptions`` does: the
-pod's volumes are set up and its ``volumeMounts`` become engine mounts. A failure is a
+pod's volumes are set up and its ``volumeMounts`` become engine mounts, and its environment
+is built from ``env`` and ``envFrom`` (``nodeagent/env.py``). A failure is a
 ContainerConfigError (``volumes/errors.py``), which keeps the container waiting with the
 kubelet's reason and is retried."""
 
@@ -10,15 +11,21 @@ import dataclasses
 from typing import Any, Mapping
 
 from mixfleet.nodeagent.engines.base import ContainerSpec
+from mixfleet.nodeagent.env import EnvResolver
 from mixfleet.nodeagent.volumes import VolumeManager
 
 
 class ContainerConfigurer:
-    def __init__(self, volumes: VolumeManager) -> None:
+    def __init__(self, volumes: VolumeManager, env: EnvResolver) -> None:
         self.volumes = volumes
+        self.env = env
 
     async def configure(
         self, pod: Mapping[str, Any], container: Mapping[str, Any], spec: ContainerSpec
     ) -> ContainerSpec:
+        # Volumes first, as the kubelet waits for a pod's mounts before it configures any
+        # container: a missing ConfigMap volume is ContainerCreating, a missing env key
+        # CreateContainerConfigError.
         prepared = await self.volumes.prepare(pod)
-        return dataclasses.replace(spec, mounts=self.volumes.mounts(container, prepared))
+        environment = await self.env.environment(pod, container)
+        return dataclasses.replace(spec, env=environment, mounts=self.volumes.mounts(container, prepared))

@@ -26,6 +26,9 @@ def test_examples_directory_in_file_order(monkeypatch: pytest.MonkeyPatch) -> No
     docs = manifest.load(["manifests"])
     assert [(d.source, d.index, objects.describe(d.obj)) for d in docs] == [
         ("manifests/batch.yaml", 1, "Job/count-to-three"),
+        ("manifests/config-app.yaml", 1, "ConfigMap/site"),
+        ("manifests/config-app.yaml", 2, "Secret/site-credentials"),
+        ("manifests/config-app.yaml", 3, "Deployment/site"),
         ("manifests/data.yaml", 1, "PersistentVolumeClaim/data"),
         ("manifests/data.yaml", 2, "Deployment/logger"),
         ("manifests/linux-ebpf.yaml", 1, "Deployment/ebpf-tracer"),

@@ -40,7 +40,8 @@ class Node:
     def __init__(self, client: Any, engine: DockerEngine, name: str, root: Path) -> None:
         self.client, self.engine, self.name, self.root = client, engine, name, root
         self.agent = Agent(client, engine, name,
-                           config=AgentConfig(**FAST, root_dir=str(root), volume_refresh_seconds=0.3))
+                           config=AgentConfig(**FAST, root_dir=str(root), volume_refresh_seconds=0.3,
+                                              config_ttl_seconds=0.3))
 
     async def container_id(self, pod: str, container: str) -> str | None:
         created = await self.client.get("Pod", pod, NS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 
 import pytest
 
@@ -96,3 +97,32 @@ async def test_engine_accepts_mount_paths_of_its_os():
     await linux.create_and_start(ContainerSpec(name="l", image="busybox:latest",
                                                mounts=(Mount("/data", "/src"), Mount("/m", type="tmpfs"))))
     assert len(await win.list_containers()) == 3 and len(await linux.list_containers()) == 1
+
+
+async def test_windows_pod_gets_configmap_files_and_secret_env(windows_node, client):
+    """On a simulated Windows node a ConfigMap volume is written by the agent and mounted
+    at its C:\\ path, read-only, and a Secret key reaches the container's environment."""
+    engine, agent = windows_node
+    await client.apply([PRIVILEGED_NS])
+    await client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "iis", "namespace": NS},
+                         "data": {"web.config": "<configuration/>"}})
+    await client.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "iis", "namespace": NS},
+                         "stringData": {"key": "k3y"}})
+    pod = windows_pod("wincfg", "win-vol", f"{MCR}:ltsc2022", "process")
+    pod["metadata"]["namespace"] = NS
+    pod["spec"]["os"] = {"name": "windows"}
+    pod["spec"]["volumes"] = [{"name": "conf", "configMap": {"name": "iis"}}]
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "conf", "mountPath": "C:\\inetpub\\conf"}]
+    pod["spec"]["containers"][0]["env"] = [
+        {"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "iis", "key": "key"}}}]
+    await client.create(pod)
+
+    async def running() -> list | None:
+        return await engine.list_containers() or None
+
+    [c] = await eventually(running)
+    [mount] = engine.mounts(c.id)
+    assert (mount.target, mount.read_only) == ("C:\\inetpub\\conf", True)
+    with open(os.path.join(mount.source, "web.config")) as f:
+        assert f.read() == "<configuration/>"
+    assert engine.container_env(c.id)["KEY"] == "k3y"

@@ -318,6 +318,10 @@ class SimulatedEngine(Engine):
         """The mounts a container was created with (tests: what the agent asked for)."""
         return self._get(container_id).spec.mounts
 
+    def container_env(self, container_id: str) -> Mapping[str, str]:
+        """The environment a container was created with (tests: what the agent resolved)."""
+        return self._get(container_id).spec.env
+
     def _default_isolation(self) -> str:
         if self.os != "windows":
             return ""

@@ -1,8 +1,9 @@
 """Pod volumes on a node: the manager (``manager.py``), the source types registered below
-(one module each), and the kubelet's atomic writer for projected files. See
+(one module each), and the kubelet's atomic writer for ConfigMap and Secret files. See
 ``sources.py`` for how to add a source type."""
 
 from mixfleet.nodeagent.volumes.claim import Claim
+from mixfleet.nodeagent.volumes.configfiles import ConfigMapFiles, SecretFiles
 from mixfleet.nodeagent.volumes.emptydir import EmptyDir
 from mixfleet.nodeagent.volumes.errors import ContainerConfigError, VolumeSetupError
 from mixfleet.nodeagent.volumes.hostpath import HostPath
@@ -12,6 +13,8 @@ from mixfleet.nodeagent.volumes.sources import Prepared, VolumeContext, VolumeSo
 register(EmptyDir())
 register(HostPath())
 register(Claim())
+register(ConfigMapFiles())
+register(SecretFiles())
 
 __all__ = [
     "ContainerConfigError",

@@ -30,6 +30,19 @@ async def _run(name: str, *argv: str) -> None:
         raise VolumeSetupError(name, f"{' '.join(argv[:3])}: {err.decode(errors='replace').strip()}")
 
 
+async def mount_tmpfs(name: str, path: Path, *, mode: str = "0777", size: int | None = None) -> None:
+    """A tmpfs on ``path`` unless one is there already (a restarted agent's)."""
+    if os.path.ismount(path):
+        return
+    opts = f"mode={mode}" + (f",size={size}" if size else "")
+    await _run(name, "mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path))
+
+
+async def unmount(path: Path) -> None:
+    if os.path.ismount(path):
+        await _run(path.name, "umount", str(path))
+
+
 class EmptyDir:
     field = "emptyDir"
     plugin = "kubernetes.io~empty-dir"
@@ -43,13 +56,10 @@ class EmptyDir:
             path.chmod(0o777)  # any container user may write, as the kubelet makes it
         except OSError as e:
             raise VolumeSetupError(name, str(e)) from e
-        if source.get("medium") == "Memory" and ctx.host_fs and not os.path.ismount(path):
-            opts = "mode=0777"
-            if source.get("sizeLimit"):
-                opts += f",size={quantity.memory_bytes(source['sizeLimit'])}"
-            await _run(name, "mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path))
+        if source.get("medium") == "Memory" and ctx.host_fs:
+            limit = source.get("sizeLimit")
+            await mount_tmpfs(name, path, size=quantity.memory_bytes(limit) if limit else None)
         return Prepared(str(path))
 
     async def teardown(self, path: Path) -> None:
-        if os.path.ismount(path):
-            await _run(path.name, "umount", str(path))
+        await unmount(path)
