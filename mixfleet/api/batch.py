@@ -15,7 +15,7 @@ import zoneinfo
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from mixfleet.api import objects, times
 from mixfleet.api.errors import FieldError
@@ -125,6 +125,10 @@ def check_schedule(schedule: Any) -> str | None:
     fields = schedule.split()
     if not croniter.is_valid(schedule) or (not schedule.startswith("@") and len(fields) != 5):
         return f"{show(schedule)} is not a valid cron schedule (5 fields: minute hour day-of-month month day-of-week)"
+    try:
+        croniter(schedule, datetime(2000, 1, 1, tzinfo=timezone.utc)).get_next(datetime)
+    except CroniterBadDateError:
+        return f"{show(schedule)} never matches a date"
     return None
 
 
@@ -136,16 +140,41 @@ def next_after(cronjob: ObjView, after: datetime) -> datetime:
     return out.astimezone(timezone.utc)
 
 
-def missed_times(cronjob: ObjView, since: datetime, now: datetime, *, limit: int = 100) -> list[datetime]:
-    """Scheduled times in (since, now], oldest first, at most the ``limit`` most recent."""
-    out: list[datetime] = []
+# Kubernetes' bound: past this many missed start times a CronJob gets a TooManyMissedTimes
+# event and only the most recent one is started.
+MAX_MISSED = 100
+
+
+def latest_at_or_before(cronjob: ObjView, at: datetime) -> datetime:
+    """The last scheduled time no later than ``at`` (aware, in UTC). croniter's get_prev is
+    strictly before its start, and schedules are to the minute, so a second later does."""
+    tz = zone(cronjob)
+    it = croniter(str(cronjob["spec"]["schedule"]), (at + timedelta(seconds=1)).astimezone(tz))
+    out: datetime = it.get_prev(datetime)
+    return out.astimezone(timezone.utc)
+
+
+def unmet(cronjob: ObjView, since: datetime, now: datetime) -> tuple[datetime | None, int]:
+    """The most recent scheduled time in (since, now] and how many there are (at least
+    ``MAX_MISSED + 1`` once past that bound: counting on would cost a step per missed
+    minute, and Kubernetes then only says "too many" too)."""
     t = next_after(cronjob, since)
-    while t <= now:
-        out.append(t)
-        if len(out) > limit:
-            out.pop(0)
-        t = next_after(cronjob, t)
-    return out
+    if t > now:
+        return None, 0
+    count = 1
+    while count <= MAX_MISSED:
+        following = next_after(cronjob, t)
+        if following > now:
+            return t, count
+        t, count = following, count + 1
+    return latest_at_or_before(cronjob, now), count
+
+
+def scheduled_stamp(cronjob: ObjView, scheduled: datetime) -> str:
+    """The value of SCHEDULED_AT: RFC 3339 in the CronJob's time zone, as Kubernetes writes it."""
+    local = scheduled.astimezone(zone(cronjob)).replace(microsecond=0)
+    text = local.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def job_name_for(cronjob: ObjView, scheduled: datetime) -> str:
@@ -185,7 +214,9 @@ def validate_cronjob(obj: dict[str, Any], errs: list[FieldError]) -> None:
     why = check_schedule(spec.get("schedule"))
     if why:
         errs.append(FieldError("spec.schedule", why))
-    if isinstance(spec.get("timeZone"), str):
+    if spec.get("timeZone") == "":
+        errs.append(FieldError("spec.timeZone", "must be unset or an IANA time zone name, not empty"))
+    elif isinstance(spec.get("timeZone"), str):
         try:
             zone(obj)
         except ScheduleError as e:

@@ -64,6 +64,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "clusterrolebindings", (),
          namespaced=False, has_status=False),
     Kind("Job", "batch/v1", "jobs", (), namespaced=True),
+    Kind("CronJob", "batch/v1", "cronjobs", ("cj",), namespaced=True),
 )
 
 _BY_NAME: dict[str, Kind] = {}
@@ -85,6 +86,7 @@ ACCEPTED_API_VERSIONS: dict[str, tuple[str, ...]] = {
     "RoleBinding": ("rbac.authorization.k8s.io/v1",),
     "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1",),
     "Job": ("batch/v1",),
+    "CronJob": ("batch/v1",),
 }
 
 

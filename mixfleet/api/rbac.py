@@ -109,8 +109,9 @@ def rule(verbs: Iterable[str], resources: Iterable[str], groups: Iterable[str] =
 
 
 # The namespaced resources a namespace's users work with, by API group.
-_WORKLOADS = ("pods", "pods/log", "pods/status", "deployments", "replicasets",
-              "persistentvolumeclaims", "configmaps", "events")
+_WORKLOADS: tuple[str, ...] = ("pods", "pods/log", "pods/status", "deployments", "replicasets",
+                              "persistentvolumeclaims", "configmaps", "events")
+_WORKLOADS += ("jobs", "cronjobs")  # batch/v1
 _SECRETS = ("secrets",)
 _ACCESS = ("rolebindings",)
 

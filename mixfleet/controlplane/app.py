@@ -17,7 +17,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Coroutine
+from typing import Any, Callable, Coroutine
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -84,6 +84,11 @@ class ControlPlaneConfig:
     # Seal Secrets in the store with the keys in this file (store/encrypted.py); "": plaintext.
     encryption_key_file: str = ""
     job_backoff_seconds: float = 10.0  # a Job's first retry waits this, doubled per failure
+    # The clock CronJobs are scheduled by (None: the wall clock; tests pass one they move
+    # forward instead of waiting minutes) and how often each CronJob is looked at again
+    # besides its timer for the next scheduled time (which a moved clock outdates).
+    cronjob_clock: Callable[[], datetime.datetime] | None = None
+    cronjob_resync_seconds: float = 30.0
 
 
 class ControlPlane:

@@ -153,6 +153,9 @@ class Create:
 
     obj: ObjView
     created: str | None = None  # creationTimestamp; default: now, to the second
+    # The new object's uid, when the writer must name it in another write of the same
+    # batch (a CronJob's status.active lists the Job it creates); default: a fresh one.
+    uid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -839,7 +842,7 @@ def _prepare(w: Write) -> tuple[Op | None, Obj | None, kinds.Kind]:
     """(store op or None for nothing to write, what the store will hold, kind) for one
     write of a batch; raises InvalidObjectError."""
     if isinstance(w, Create):
-        new = _new_object(_checked(w.obj), created=w.created)
+        new = _new_object(_checked(w.obj), created=w.created, uid=w.uid)
         return Op.create(kinds.key_for(new), encode(new)), new, kinds.by_kind(new["kind"])
     base = w.obj if isinstance(w, (Delete, Guard)) else w.base
     k = kinds.by_kind(str(base.get("kind", "")))
@@ -983,13 +986,13 @@ def marked_for_deletion(obj: ObjView, grace: int = -1, *, finalizer: str | None 
     return new
 
 
-def _new_object(obj: Obj, *, created: str | None = None) -> Obj:
+def _new_object(obj: Obj, *, created: str | None = None, uid: str | None = None) -> Obj:
     """``obj`` (a defaulted copy the registry owns: ``_checked``'s result, never changed
     after) with a fresh identity. Only the metadata is copied: a second deep copy of every
     object created cost more than validating it."""
     new = {**obj, "metadata": dict(obj.get("metadata") or {})}
     m = new["metadata"]
-    m["uid"] = str(uuid.uuid4())
+    m["uid"] = uid or str(uuid.uuid4())
     m["creationTimestamp"] = created or times.now()
     m["generation"] = 1
     for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):

@@ -35,6 +35,7 @@ def controller_loops(
     # Imported here so that mixctl, which uses the pure helpers (pods.py, rollout.py), does
     # not load the controllers and the registry.
     from mixfleet.controlplane.controllers.claims import ClaimController
+    from mixfleet.controlplane.controllers.cronjob import CronJobController
     from mixfleet.controlplane.controllers.deployment import DeploymentController
     from mixfleet.controlplane.controllers.gc import GarbageCollector
     from mixfleet.controlplane.controllers.informers import SharedInformers
@@ -57,5 +58,7 @@ def controller_loops(
         PodGarbageCollector(registry, informers),
         ClaimController(registry, informers),
         JobController(registry, informers, backoff_seconds=float(getattr(config, "job_backoff_seconds", 10.0))),
+        CronJobController(registry, informers, clock=getattr(config, "cronjob_clock", None),
+                          resync_seconds=float(getattr(config, "cronjob_resync_seconds", 30.0))),
     ]
     return [informers.run(), *(c.run() for c in controllers)]

@@ -48,10 +48,10 @@ def rev(obj: ObjView) -> int:
     return int(obj["metadata"]["resourceVersion"])
 
 
-def create(obj: ObjView) -> Create:
-    """Create ``obj``. Timestamps are precise so "newest first" can tell apart pods made in
-    one second."""
-    return Create(obj, created=times.now_micro())
+def create(obj: ObjView, *, uid: str | None = None) -> Create:
+    """Create ``obj`` (with ``uid`` when another write of the batch names it). Timestamps
+    are precise so "newest first" can tell apart pods made in one second."""
+    return Create(obj, created=times.now_micro(), uid=uid)
 
 
 def update(base: ObjView, new: ObjView) -> Update:

@@ -1,0 +1,327 @@
+"""CronJobs make their Jobs on schedule, on real agents (a real dockerd, simulated nodes).
+
+The control plane schedules CronJobs by a clock the tests move forward (``MovableClock``),
+so a `* * * * *` schedule fires when the test says a minute has passed, not a minute later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from mixfleet.api import batch, times
+from mixfleet.client import APIError, Client, NotFoundError
+from tests.controllers.agents import FAST_AGENT, SimulatedNode
+from tests.controllers.conftest import eventually, run_mixctl
+from tests.controllers.test_job import api, sim_node  # noqa: F401  (fixtures: on this module's cp)
+
+IMAGE = "mixfleet/busybox:latest"
+
+
+class MovableClock:
+    """The wall clock plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+    def forward(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+    def to_next_minute(self) -> datetime:
+        """Move to 1 s past the next whole minute; returns that minute."""
+        now = self()
+        minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        self.offset += minute + timedelta(seconds=1) - now
+        return minute
+
+
+def cronjob(name: str, script: str, *, schedule: str = "* * * * *", **spec: Any) -> dict:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "schedule": schedule,
+            **spec,
+            "jobTemplate": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"backoffLimit": 0, "template": {"spec": {
+                    "restartPolicy": "Never",
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [{"name": "work", "image": IMAGE, "command": ["sh", "-c", script],
+                                    "resources": {"requests": {"cpu": "50m", "memory": "16Mi"}}}],
+                }}},
+            },
+        },
+    }
+
+
+def _config(tmp_path: Path, clock: MovableClock) -> Any:
+    from mixfleet.controlplane.app import ControlPlaneConfig
+
+    return ControlPlaneConfig(store_url=f"sqlite:///{tmp_path / 'state.db'}", listen="127.0.0.1:0",
+                              job_backoff_seconds=0.2, cronjob_clock=clock, cronjob_resync_seconds=0.1)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest_asyncio.fixture
+async def cp(tmp_path: Path, clock: MovableClock) -> AsyncIterator[Any]:
+    from mixfleet.controlplane.app import ControlPlane
+
+    plane = ControlPlane(_config(tmp_path, clock))
+    await plane.start()
+    try:
+        yield plane
+    finally:
+        await plane.stop()
+
+
+async def _jobs(api: Client, cronjob_name: str) -> list[dict]:
+    jobs, _ = await api.list("Job", namespace="default", label_selector=f"app={cronjob_name}")
+    return sorted(jobs, key=lambda j: j["metadata"]["name"])
+
+
+def _job_for(name: str, minute: datetime) -> str:
+    return f"{name}-{int(minute.timestamp()) // 60}"
+
+
+async def _names(api: Client, name: str) -> list[str]:
+    return [j["metadata"]["name"] for j in await _jobs(api, name)]
+
+
+async def _has_jobs(api: Client, name: str, want: list[str]) -> list[str] | None:
+    got = await _names(api, name)
+    return got if got == sorted(want) else None
+
+
+async def _complete(api: Client, job_name: str) -> str | None:
+    try:
+        return batch.finished(await api.get("Job", job_name, "default"))
+    except NotFoundError:
+        return None
+
+
+async def _event(api: Client, name: str, reason: str) -> dict | None:
+    events, _ = await api.list("Event", namespace="default")
+    return next((e for e in events if e["reason"] == reason and e["involvedObject"]["name"] == name), None)
+
+
+@pytest.mark.docker
+async def test_cronjob_runs_its_job_on_docker(cp: Any, api: Client, clock: MovableClock, dockerd) -> None:
+    """A `* * * * *` CronJob: when the minute comes its Job is made, named after the minute,
+    owned by the CronJob and stamped with the scheduled time; the Job's busybox pod runs to
+    completion on a real dockerd, and the CronJob records lastScheduleTime and
+    lastSuccessfulTime. mixctl get cronjobs shows it."""
+    from mixfleet.nodeagent.agent import Agent, AgentConfig
+    from mixfleet.nodeagent.engines.docker_engine import DockerEngine
+    from mixfleet.nodeagent.podspec import LABEL_NODE, MANAGED
+
+    node = f"docker-{uuid.uuid4().hex[:6]}"
+    engine = DockerEngine(base_url=dockerd.socket_url, retry_seconds=2)
+    agent = asyncio.create_task(Agent(api, engine, node, config=AgentConfig(**FAST_AGENT)).run())  # type: ignore[arg-type]
+    try:
+        cj = await api.create(cronjob("tick", "echo tick"))
+        minute = clock.to_next_minute()
+        name = _job_for("tick", minute)
+        await eventually(lambda: _has_jobs(api, "tick", [name]), what="the minute's Job")
+        job = await api.get("Job", name, "default")
+        assert job["metadata"]["ownerReferences"][0]["uid"] == cj["metadata"]["uid"]
+        assert times.parse_time(job["metadata"]["annotations"][batch.SCHEDULED_AT]) == minute
+        assert await eventually(lambda: _complete(api, name), what="job complete", timeout=90) == "Complete"
+        pods, _ = await api.list("Pod", namespace="default", label_selector=f"job-name={name}")
+        assert [p["spec"]["nodeName"] for p in pods] == [node]
+        assert pods[0]["status"]["phase"] == "Succeeded"
+
+        async def recorded() -> dict | None:
+            st = (await api.get("CronJob", "tick", "default")).get("status") or {}
+            return st if st.get("lastSuccessfulTime") and not st.get("active") else None
+
+        st = await eventually(recorded, what="lastSuccessfulTime")
+        assert times.parse_time(st["lastScheduleTime"]) == minute
+        out = await run_mixctl(cp.address, "get", "cj")
+        header, row = out.splitlines()[:2]
+        assert header.split() == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"]
+        assert row.split()[:6] == ["tick", "*", "*", "*", "*", "*"] and "False" in row
+    finally:
+        agent.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await agent
+        for c in await engine.list_containers({**MANAGED, LABEL_NODE: node}):
+            await engine.remove(c.id)
+        await engine.close()
+
+
+async def test_forbid_skips_a_run_while_one_is_active(api: Client, clock: MovableClock,
+                                                       sim_node: SimulatedNode) -> None:
+    """concurrencyPolicy Forbid: while the first Job runs, the next minute makes no second
+    one (a JobAlreadyActive event says why)."""
+    await api.create(cronjob("solo", "sleep 3600", concurrencyPolicy="Forbid"))
+    first = _job_for("solo", clock.to_next_minute())
+    await eventually(lambda: _has_jobs(api, "solo", [first]), what="the first Job")
+    clock.to_next_minute()
+    await eventually(lambda: _event(api, "solo", "JobAlreadyActive"), what="the skipped run")
+    assert await _names(api, "solo") == [first]
+    cj = await api.get("CronJob", "solo", "default")
+    assert [r["name"] for r in cj["status"]["active"]] == [first]
+
+
+async def test_replace_deletes_the_running_job(api: Client, clock: MovableClock, sim_node: SimulatedNode) -> None:
+    """concurrencyPolicy Replace: the next minute's Job replaces the one still running,
+    which is deleted with its pod."""
+    await api.create(cronjob("fresh", "sleep 3600", concurrencyPolicy="Replace"))
+    first = _job_for("fresh", clock.to_next_minute())
+    await eventually(lambda: _has_jobs(api, "fresh", [first]), what="the first Job")
+    second = _job_for("fresh", clock.to_next_minute())
+    await eventually(lambda: _has_jobs(api, "fresh", [second]), what="the first Job replaced")
+    cj = await api.get("CronJob", "fresh", "default")
+    assert [r["name"] for r in cj["status"]["active"]] == [second]
+
+    async def first_pods_gone() -> bool:
+        pods, _ = await api.list("Pod", namespace="default", label_selector=f"job-name={first}")
+        return not pods
+
+    await eventually(first_pods_gone, what="the replaced Job's pod removed")
+
+
+async def test_allow_runs_jobs_side_by_side(api: Client, clock: MovableClock, sim_node: SimulatedNode) -> None:
+    """concurrencyPolicy Allow (the default): a second minute's Job runs next to the first."""
+    await api.create(cronjob("many", "sleep 3600"))
+    first = _job_for("many", clock.to_next_minute())
+    await eventually(lambda: _has_jobs(api, "many", [first]), what="the first Job")
+    second = _job_for("many", clock.to_next_minute())
+    await eventually(lambda: _has_jobs(api, "many", [first, second]), what="both Jobs")
+    cj = await api.get("CronJob", "many", "default")
+    assert sorted(r["name"] for r in cj["status"]["active"]) == [first, second]
+
+
+async def test_suspend_stops_firing_and_resume_runs_the_latest(api: Client, clock: MovableClock) -> None:
+    """suspend: true makes no Jobs however many minutes pass (while an unsuspended twin
+    fires); resumed, it starts only the most recent missed run."""
+    await api.create(cronjob("paused", "exit 0", suspend=True))
+    await api.create(cronjob("witness", "exit 0"))
+    witnessed: list[str] = []
+    for _ in range(3):
+        minute = clock.to_next_minute()
+        witnessed.append(_job_for("witness", minute))
+        await eventually(lambda: _has_jobs(api, "witness", witnessed), what="the witness's Job")
+    assert await _names(api, "paused") == []
+    cj = await api.get("CronJob", "paused", "default")
+    cj["spec"]["suspend"] = False
+    await api.update(cj)
+    await eventually(lambda: _has_jobs(api, "paused", [_job_for("paused", minute)]), what="the latest missed run")
+    await asyncio.sleep(1.0)  # time for a wrong extra run of an older missed minute
+    assert await _names(api, "paused") == [_job_for("paused", minute)]
+
+
+async def test_history_limits_prune_finished_jobs(api: Client, clock: MovableClock, sim_node: SimulatedNode) -> None:
+    """successfulJobsHistoryLimit 2 keeps the two newest Complete Jobs;
+    failedJobsHistoryLimit 1 the newest Failed one; older ones are deleted."""
+    await api.create(cronjob("ok", "exit 0", successfulJobsHistoryLimit=2))
+    await api.create(cronjob("bad", "exit 3", failedJobsHistoryLimit=1))
+    made: dict[str, list[str]] = {"ok": [], "bad": []}
+    for _ in range(3):
+        minute = clock.to_next_minute()
+        for name in made:
+            made[name].append(job := _job_for(name, minute))
+            await eventually(lambda: _complete(api, job), what=f"{job} finished")
+    await eventually(lambda: _has_jobs(api, "ok", made["ok"][1:]), what="the oldest Complete Job pruned")
+    await eventually(lambda: _has_jobs(api, "bad", made["bad"][2:]), what="older Failed Jobs pruned")
+    assert await _complete(api, made["bad"][2]) == "Failed"
+    assert await _event(api, "ok", "SuccessfulDelete")
+
+
+async def test_too_many_missed_start_times(api: Client, clock: MovableClock) -> None:
+    """Three hours of minutes missed: a TooManyMissedTimes event and one Job, for the most
+    recent minute only."""
+    await api.create(cronjob("late", "exit 0"))
+    clock.forward(3 * 3600)
+    minute = clock.to_next_minute()
+    await eventually(lambda: _has_jobs(api, "late", [_job_for("late", minute)]), what="the latest run")
+    ev = await eventually(lambda: _event(api, "late", "TooManyMissedTimes"), what="the event")
+    assert "too many missed start times" in ev["message"]
+    assert await _names(api, "late") == [_job_for("late", minute)]
+
+
+async def test_restarted_control_plane_neither_double_fires_nor_loses_a_run(
+    tmp_path: Path, clock: MovableClock
+) -> None:
+    """A control plane stopped right after a run and started again makes no second Job for
+    that minute; one that was down while three more minutes came starts the latest of them
+    when it is back (Kubernetes: one run for the missed ones), and no other."""
+    from mixfleet.controlplane.app import ControlPlane
+
+    first = second = ""
+    for step in range(3):
+        plane = ControlPlane(_config(tmp_path, clock))
+        await plane.start()
+        try:
+            async with Client(plane.address, retry_seconds=5) as api:
+                if step == 0:
+                    await api.create(cronjob("steady", "exit 0"))
+                    first = _job_for("steady", clock.to_next_minute())
+                    await eventually(lambda: _has_jobs(api, "steady", [first]), what="the first run")
+                elif step == 1:
+                    await asyncio.sleep(1.0)  # time for a wrong second Job of the same minute
+                    assert await _names(api, "steady") == [first]
+                    clock.forward(120)
+                    second = _job_for("steady", clock.to_next_minute())
+                    await plane.stop()  # down when the minute comes
+                    continue
+                else:
+                    await eventually(lambda: _has_jobs(api, "steady", [first, second]), what="the missed run")
+                    await asyncio.sleep(1.0)  # time for a wrong extra run
+                    assert await _names(api, "steady") == [first, second]
+                    cj = await api.get("CronJob", "steady", "default")
+                    assert cj["status"]["lastScheduleTime"] == times.format_time(
+                        datetime.fromtimestamp(int(second.rsplit("-", 1)[1]) * 60, timezone.utc))
+        finally:
+            if step != 1:
+                await plane.stop()
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    pytest.param({"schedule": "61 * * * *"}, 'spec.schedule: "61 * * * *" is not a valid cron schedule', id="minute-61"),
+    pytest.param({"schedule": "* * * *"}, "spec.schedule: ", id="four-fields"),
+    pytest.param({"schedule": "*/5 * * * * *"}, "spec.schedule: ", id="six-fields"),
+    pytest.param({"schedule": "0 0 30 2 *"}, "never matches a date", id="february-30"),
+    pytest.param({"schedule": "TZ=UTC * * * * *"}, "spec.schedule: the time zone goes in spec.timeZone", id="tz-prefix"),
+    pytest.param({"timeZone": "Mars/Olympus"}, 'spec.timeZone: unknown time zone "Mars/Olympus"', id="unknown-zone"),
+    pytest.param({"timeZone": "Local"}, "spec.timeZone: unknown time zone", id="local-zone"),
+    pytest.param({"timeZone": ""}, "spec.timeZone: must be unset", id="empty-zone"),
+    pytest.param({"concurrencyPolicy": "Sometimes"}, "spec.concurrencyPolicy", id="policy"),
+])
+async def test_bad_schedules_are_refused(api: Client, spec: dict, message: str) -> None:
+    """A schedule or time zone no one can act on is refused at apply, naming the field;
+    nothing is stored."""
+    bad = cronjob("nope", "exit 0")
+    bad["spec"].update(spec)
+    with pytest.raises(APIError, match=re.escape(message)):
+        await api.create(bad)
+    items, _ = await api.list("CronJob", namespace="default")
+    assert not items
+
+
+async def test_time_zone_and_macro_schedules_are_accepted(api: Client) -> None:
+    """@hourly-style macros and IANA zones apply."""
+    for name, spec in (("hourly", {"schedule": "@hourly"}),
+                       ("berlin", {"schedule": "30 6 * * 1-5", "timeZone": "Europe/Berlin"})):
+        obj = cronjob(name, "exit 0")
+        obj["spec"].update(spec)
+        await api.create(obj)
+    items, _ = await api.list("CronJob", namespace="default")
+    assert sorted(i["metadata"]["name"] for i in items) == ["berlin", "hourly"]
