@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Sequence
 
 import grpc
 from tenacity import (
@@ -205,6 +205,37 @@ class WatchEvent:
     revision: int
 
 
+@dataclass(frozen=True, slots=True)
+class ExecInput:
+    """One message of an exec session's input: stdin bytes, its end, or a terminal size."""
+
+    stdin: bytes = b""
+    close_stdin: bool = False
+    resize: tuple[int, int] | None = None  # (width, height)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecOutput:
+    """Output of an exec session; the last one carries the command's ``exit_code``."""
+
+    stdout: bytes = b""
+    stderr: bytes = b""
+    exit_code: int | None = None
+
+
+# Pings on an exec stream, which may be quiet for hours: a control plane that is gone is
+# noticed in ~40 s instead of never.
+_EXEC_KEEPALIVE_MS = 30_000
+
+
+def _exec_message(msg: ExecInput) -> pb.ExecInput:
+    if msg.resize is not None:
+        return pb.ExecInput(resize=pb.TerminalSize(width=msg.resize[0], height=msg.resize[1]))
+    if msg.close_stdin:
+        return pb.ExecInput(close_stdin=True)
+    return pb.ExecInput(stdin=msg.stdin)
+
+
 def _dump(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
@@ -224,6 +255,10 @@ _CHANNEL_OPTIONS: list[tuple[str, int]] = [
     # gRPC's reconnect backoff grows to 120 s: an agent would come back that
     # long after a control plane that was away for a few minutes.
     ("grpc.max_reconnect_backoff_ms", 5_000),
+    # An exec may be quiet for hours: pings find a lost connection.
+    ("grpc.keepalive_time_ms", _EXEC_KEEPALIVE_MS),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
 ]
 
 # How long calls under way on a channel whose certificate was replaced may go on (a watch
@@ -436,6 +471,47 @@ class Client:
         try:
             async for chunk in call:
                 yield chunk.data
+        except grpc.RpcError as e:
+            raise translate(e, self.target) from e
+        finally:
+            call.cancel()
+
+    async def exec(
+        self,
+        namespace: str,
+        pod: str,
+        command: Sequence[str],
+        *,
+        container: str = "",
+        inputs: AsyncIterator[ExecInput] | None = None,
+        tty: bool = False,
+        size: tuple[int, int] | None = None,
+    ) -> AsyncIterator[ExecOutput]:
+        """Run ``command`` in a container of ``pod``: stdin from ``inputs`` (None: no
+        stdin), output as it comes, the exit code last. No deadline (a shell lives long);
+        keepalive pings notice a lost connection."""
+        width, height = size or (0, 0)
+        start = pb.ExecStart(
+            namespace=namespace, pod=pod, container=container, command=list(command),
+            stdin=inputs is not None, tty=tty, size=pb.TerminalSize(width=width, height=height),
+        )
+
+        async def requests() -> AsyncIterator[pb.ExecInput]:
+            yield pb.ExecInput(start=start)
+            if inputs is not None:
+                async for msg in inputs:
+                    yield _exec_message(msg)
+
+        call = self._stub.Exec(requests())
+        try:
+            async for out in call:
+                which = out.WhichOneof("output")
+                if which == "stdout":
+                    yield ExecOutput(stdout=out.stdout)
+                elif which == "stderr":
+                    yield ExecOutput(stderr=out.stderr)
+                elif which == "exit_code":
+                    yield ExecOutput(exit_code=out.exit_code)
         except grpc.RpcError as e:
             raise translate(e, self.target) from e
         finally:

@@ -273,7 +273,14 @@ class FairnessInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        return handler  # no streaming-request RPCs in the service today
+        stream_stream: Any = handler.stream_stream
+        if stream_stream is not None:  # Exec: opening the session is one request
+            return grpc.stream_stream_rpc_method_handler(
+                self._stream_handler(stream_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
 
     def _unary_handler(self, behavior: _Handler) -> _Handler:
         async def limited(request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -8,6 +8,7 @@ from typing import AsyncIterator
 import grpc
 
 from mixfleet.controlplane.access.endpoint import EndpointError, dial_target
+from mixfleet.controlplane.agents import channel as agent_channel
 from mixfleet.controlplane.registry import Registry, RegistryError
 from mixfleet.pki.material import TLSMaterial
 from mixfleet.proto import mixfleet_pb2 as pb
@@ -16,17 +17,6 @@ from mixfleet.proto import mixfleet_pb2_grpc as pb_grpc
 
 class LogsUnavailableError(RegistryError):
     pass
-
-
-def agent_channel(endpoint: str, node_name: str, tls: TLSMaterial | None) -> grpc.aio.Channel:
-    """A channel to node ``node_name``'s agent at ``endpoint``. Over TLS the agent must
-    present a certificate the cluster CA issued for that node name (checked as the TLS
-    server name), so an endpoint that is not that node's agent is never talked to past the
-    handshake, and we present the control plane's client certificate."""
-    if tls is None:
-        return grpc.aio.insecure_channel(endpoint)
-    creds = grpc.ssl_channel_credentials(root_certificates=tls.ca, private_key=tls.key, certificate_chain=tls.cert)
-    return grpc.aio.secure_channel(endpoint, creds, options=[("grpc.ssl_target_name_override", node_name)])
 
 
 class LogProxy:

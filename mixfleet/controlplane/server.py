@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from mixfleet.api import kinds, rbac, strictjson, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.client.client import MAX_OBJECTS_TRAILER
+from mixfleet.controlplane import agents, execproxy
 from mixfleet.controlplane import registry as reg
 from mixfleet.controlplane.access import ForbiddenError
 from mixfleet.controlplane.access.guard import Access, Write
@@ -57,11 +58,18 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     # The store's disk is full (reads and deletes still work) / its file is damaged.
     (store_errors.StoreFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (store_errors.StoreCorruptError, grpc.StatusCode.DATA_LOSS),
+    # Proxied to a node agent (logs, exec): its refusals keep their codes (an agent out of
+    # reach is FAILED_PRECONDITION, in its own words: UNAVAILABLE would read as "cannot
+    # reach the control plane").
+    (execproxy.ExecNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (execproxy.ExecInvalidError, grpc.StatusCode.INVALID_ARGUMENT),
     (reg.RegistryError, grpc.StatusCode.FAILED_PRECONDITION),
 )
 
 
 def _code_for(err: BaseException) -> grpc.StatusCode | None:
+    if isinstance(err, agents.AgentCallError):
+        return getattr(grpc.StatusCode, err.code, grpc.StatusCode.FAILED_PRECONDITION)
     for cls, code in _CODES:
         if isinstance(err, cls):
             return code
@@ -203,6 +211,7 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
         # Every RPC asks here first (by default as on a plaintext loopback server).
         self._access = access or Access(registry, watches, insecure=True, code_for=code_name)
         self._logs = logs  # controlplane.logs.LogProxy
+        self._exec = execproxy.ExecProxy(registry, tls=getattr(logs, "tls", None))
         self._watches = watches
         self._watch_json = SharedJSON()  # one encoding per change, whatever the watchers
 
@@ -300,6 +309,15 @@ class ControlPlaneServicer(pb_grpc.ControlPlaneServicer):
             async for data in self._logs.stream(request):
                 yield pb.LogChunk(data=data)
 
+    async def Exec(self, request_iterator: AsyncIterator[pb.ExecInput], context: Any) -> AsyncIterator[pb.ExecOutput]:
+        async def authorize(namespace: str, pod: str) -> object:
+            # RBAC's create pods/exec, as the API server asks: view may not, edit/admin may.
+            return await self._access.read("create", "Pod", namespace=namespace, name=pod, subresource="exec")
+
+        async with _errors(context, "Exec"):
+            async for out in self._exec.stream(request_iterator, authorize):
+                yield out
+
     async def AccessReview(self, request: pb.AccessReviewRequest, context: Any) -> pb.AccessReviewResponse:
         async with _errors(context, "AccessReview"):
             if request.verb not in rbac.VERBS:
@@ -379,6 +397,10 @@ async def start_server(
         options=[
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            # Clients ping every 30 s on quiet streams (a shell of mixctl exec, a watch):
+            # allowed, or gRPC would answer the third ping with GOAWAY "too many pings".
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.http2.max_ping_strikes", 0),
             *GRPC_SERVER_OPTIONS,
         ],
     )

@@ -66,10 +66,14 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     to the command's list positional (named by its ``extra_positionals`` default)."""
     args, extra = parser.parse_known_args(argv)
     dest = getattr(args, "extra_positionals", None)
+    tail: list[str] = []
+    if "--" in extra and dest is not None:  # `exec POD -c C -- CMD -x`: all after -- is CMD
+        cut = extra.index("--")
+        extra, tail = extra[:cut], extra[cut + 1 :]
     if extra and (dest is None or any(e.startswith("-") and e != "-" for e in extra)):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if extra and dest is not None:
-        getattr(args, str(dest)).extend(extra)
+    if (extra or tail) and dest is not None:
+        getattr(args, str(dest)).extend(extra + tail)
     return args
 
 

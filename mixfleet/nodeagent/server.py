@@ -1,6 +1,6 @@
-"""The NodeAgent gRPC service: streams container logs to the control plane's Logs proxy.
-A thin adapter over ``nodeagent.logs`` and the engine; its address is the Node's
-``status.daemonEndpoint``."""
+"""The NodeAgent gRPC service: streams container logs to the control plane's Logs proxy and
+runs its Exec sessions. A thin adapter over ``nodeagent.logs``, ``nodeagent.execserver`` and
+the engine; its address is the Node's ``status.daemonEndpoint``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any, AsyncIterator, Mapping
 
 import grpc
 
+from mixfleet.nodeagent import execserver
 from mixfleet.nodeagent.certmanager import NodeCredentials
-from mixfleet.nodeagent.engines.base import Engine, EngineError
+from mixfleet.nodeagent.engines.base import Engine, EngineError, ExecRequest, Stream
 from mixfleet.nodeagent.logs import NoContainerError, find_container
 from mixfleet.nodeagent.podspec import LABEL_NODE, MANAGED
 from mixfleet.pki.certs import CertificateError
@@ -19,6 +20,18 @@ from mixfleet.proto import mixfleet_pb2_grpc as pb_grpc
 from mixfleet.util import log
 
 _log = log.get("nodeagent.server")
+
+# An exec session may be quiet for a long time: pings find a peer that is gone (a control
+# plane that died) instead of holding its container command open forever. The control
+# plane pings every 30 s (controlplane/agents.py); this allows it.
+KEEPALIVE_SERVER_OPTIONS = (
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.http2.max_ping_strikes", 0),
+)
 
 
 async def _only_admins(context: Any) -> None:
@@ -38,9 +51,16 @@ async def _only_admins(context: Any) -> None:
 
 
 class NodeAgentServicer(pb_grpc.NodeAgentServicer):
-    def __init__(self, engine: Engine, *, labels: Mapping[str, str] = MANAGED) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        labels: Mapping[str, str] = MANAGED,
+        exec_idle_timeout: float = execserver.IDLE_TIMEOUT_SECONDS,
+    ) -> None:
         self.engine = engine
         self.labels = labels  # which containers are this agent's (its node label)
+        self.exec_idle_timeout = exec_idle_timeout
 
     async def Logs(self, request: pb.LogsRequest, context: Any) -> AsyncIterator[pb.LogChunk]:
         await _only_admins(context)
@@ -61,6 +81,49 @@ class NodeAgentServicer(pb_grpc.NodeAgentServicer):
         except EngineError as e:
             _log.warning("logs.failed", pod=request.pod, error=e.message)
             await context.abort(grpc.StatusCode.UNAVAILABLE, e.message)
+
+    async def Exec(
+        self, request_iterator: AsyncIterator[pb.ExecInput], context: Any
+    ) -> AsyncIterator[pb.ExecOutput]:
+        await _only_admins(context)
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("input") != "start":
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of an exec must be its start")
+            return
+        start = first.start
+        if not start.command:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "you must specify at least one command for the container")
+        target = execserver.Target(start.namespace or "default", start.pod, start.container)
+        request = ExecRequest(
+            tuple(start.command), stdin=start.stdin, tty=start.tty,
+            width=start.size.width, height=start.size.height,
+        )
+        try:
+            session = await execserver.open_session(self.engine, target, request, labels=self.labels)
+        except execserver.ExecRefused as e:
+            code = grpc.StatusCode.NOT_FOUND if e.not_found else grpc.StatusCode.FAILED_PRECONDITION
+            await context.abort(code, e.message)
+            return
+        _log.info("exec.started", pod=f"{target.namespace}/{target.pod}", container=target.container, tty=start.tty)
+        async for out in execserver.relay(session, _inputs(request_iterator), idle_timeout=self.exec_idle_timeout):
+            if out.stream is None:
+                _log.info("exec.ended", pod=f"{target.namespace}/{target.pod}", exit_code=out.exit_code)
+                yield pb.ExecOutput(exit_code=out.exit_code)
+            elif out.stream is Stream.STDERR:
+                yield pb.ExecOutput(stderr=out.data)
+            else:
+                yield pb.ExecOutput(stdout=out.data)
+
+
+async def _inputs(messages: AsyncIterator[pb.ExecInput]) -> AsyncIterator[execserver.Input]:
+    async for msg in messages:
+        which = msg.WhichOneof("input")
+        if which == "stdin":
+            yield execserver.Input(stdin=msg.stdin)
+        elif which == "close_stdin":
+            yield execserver.Input(close_stdin=True)
+        elif which == "resize":
+            yield execserver.Input(resize=(msg.resize.width, msg.resize.height))
 
 
 def _server_credentials(credentials: NodeCredentials) -> grpc.ServerCredentials:
@@ -95,7 +158,7 @@ async def start_agent_server(
 ) -> tuple[grpc.aio.Server, int]:
     """Serve NodeAgent on ``listen`` (port 0 picks one); returns (server, port). With the
     node's ``credentials`` over mutual TLS, else plaintext (loopback, `mixfleet dev`)."""
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=KEEPALIVE_SERVER_OPTIONS)
     labels = {**MANAGED, LABEL_NODE: node_name} if node_name else MANAGED
     pb_grpc.add_NodeAgentServicer_to_server(NodeAgentServicer(engine, labels=labels), server)
     if credentials is not None and credentials.current is not None:

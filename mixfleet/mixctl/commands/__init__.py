@@ -23,6 +23,7 @@ MODULES: tuple[str, ...] = (
     "mixfleet.mixctl.commands.describe",
     "mixfleet.mixctl.commands.delete",
     "mixfleet.mixctl.commands.logs",
+    "mixfleet.mixctl.commands.exec",
     "mixfleet.mixctl.commands.nodes",  # cordon, uncordon
     "mixfleet.mixctl.commands.scale",
     "mixfleet.mixctl.commands.config",

@@ -22,6 +22,7 @@ from mixfleet.nodeagent.engines.errors import (  # re-exported: callers import t
     StartError,
 )
 from mixfleet.nodeagent.engines import netprobe
+from mixfleet.nodeagent.engines.sessions import ExecRequest, ExecSession, Stream
 
 __all__ = [
     "ContainerNotFound",
@@ -31,7 +32,9 @@ __all__ = [
     "EngineError",
     "EngineInfo",
     "EngineUnavailable",
+    "ExecRequest",
     "ExecResult",
+    "ExecSession",
     "ExecTimeout",
     "ImageInfo",
     "ImageNotFound",
@@ -41,6 +44,7 @@ __all__ = [
     "PullError",
     "RunState",
     "StartError",
+    "Stream",
 ]
 
 ProgressCallback = Callable[[dict], None]
@@ -117,6 +121,18 @@ class ContainerSpec:
     isolation: str | None = None  # Windows: process | hyperv; None = engine default
     working_dir: str | None = None
     mounts: tuple[Mount, ...] = ()  # pod volumes, set by the agent's volume manager
+    # The security context (nodeagent/security.py): Docker's User ("uid[:gid]" or a name;
+    # on Windows ContainerUser, ContainerAdministrator or a local account), GroupAdd,
+    # ReadonlyRootfs, Privileged, CapAdd/CapDrop, SecurityOpt ("no-new-privileges").
+    user: str | None = None  # None: the image's user
+    group_add: tuple[str, ...] = ()
+    read_only_rootfs: bool = False
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    # Windows gMSA: the credential spec document (JSON); each engine delivers it its way.
+    credential_spec: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +213,15 @@ class Engine(abc.ABC):
         """Run command in the running container. Raises ExecTimeout when it has not ended
         within timeout seconds (the command may go on running: engines cannot kill an exec),
         ContainerNotFound, or EngineError when the container does not run."""
+
+    async def image_user(self, image: str) -> str:
+        """The user the image runs as (its config's User; "" for the engine's default)."""
+        return ""
+
+    async def exec_session(self, container_id: str, request: ExecRequest) -> ExecSession:
+        """Start ``request.command`` in the running container for a user (mixctl exec).
+        Raises ContainerNotFound, or EngineError when the container does not run."""
+        raise EngineError("this container engine cannot run commands for a user")
 
     @abc.abstractmethod
     def events(self, labels: Mapping[str, str] | None = None) -> AsyncGenerator[str, None]:

@@ -35,7 +35,9 @@ from mixfleet.nodeagent.engines.base import (
     EngineError,
     EngineInfo,
     EngineUnavailable,
+    ExecRequest,
     ExecResult,
+    ExecSession,
     ImageInfo,
     ImageNotFound,
     Mount,
@@ -45,6 +47,8 @@ from mixfleet.nodeagent.engines.base import (
     StartError,
 )
 from mixfleet.nodeagent.engines import netns
+from mixfleet.nodeagent.engines import credspecs
+from mixfleet.nodeagent.engines.docker_exec import DockerExecSession
 from mixfleet.nodeagent.engines.docker_streams import WAKE_EVENTS, pump_events, run_exec
 from mixfleet.nodeagent.facts.engine_view import parse_docker_image, parse_docker_info
 from mixfleet.util import log
@@ -207,6 +211,10 @@ class DockerEngine(Engine):
             return False
         return True
 
+    async def image_user(self, image: str) -> str:
+        attrs = await self._run(lambda: self._api.inspect_image(image))
+        return str((attrs.get("Config") or {}).get("User") or "")
+
     async def list_images(self) -> list[ImageInfo]:
         def inspect_all() -> list[ImageInfo]:
             return [
@@ -215,8 +223,21 @@ class DockerEngine(Engine):
 
         return await self._run(inspect_all)
 
+    def _security_options(self, spec: ContainerSpec) -> list[str] | None:
+        options = list(spec.security_opt)
+        if spec.credential_spec is not None:
+            credspecs.write(str(self._api.info().get("DockerRootDir") or ""), spec.credential_spec)
+            options.append(credspecs.security_option(spec.credential_spec))
+        return options or None
+
     def _create(self, spec: ContainerSpec) -> str:
         host_config = self._api.create_host_config(
+            read_only=spec.read_only_rootfs or None,
+            privileged=spec.privileged,
+            cap_add=list(spec.cap_add) or None,
+            cap_drop=list(spec.cap_drop) or None,
+            security_opt=self._security_options(spec),
+            group_add=list(spec.group_add) or None,
             nano_cpus=spec.nano_cpus,
             mem_limit=spec.memory_bytes,
             port_bindings={
@@ -238,6 +259,7 @@ class DockerEngine(Engine):
             labels=dict(spec.labels),
             ports=[(p.container_port, p.protocol.lower()) for p in spec.ports] or None,
             working_dir=spec.working_dir,
+            user=spec.user,
             host_config=host_config,
         )
         return str(created["Id"])
@@ -323,6 +345,13 @@ class DockerEngine(Engine):
         if not pid or sys.platform != "linux":
             raise EngineError(f"container {container_id[:12]} has no address to probe")
         return await netns.connect_in(pid, "127.0.0.1", port, timeout=timeout)
+
+    async def exec_session(self, container_id: str, request: ExecRequest) -> ExecSession:
+        # Not retried: the user sees the failure and runs the command again if they want.
+        try:
+            return await asyncio.to_thread(DockerExecSession.open, self._api, container_id, request)
+        except Exception as e:
+            raise _translate(e) from e
 
     async def events(self, labels: Mapping[str, str] | None = None) -> AsyncGenerator[str, None]:
         filters = {

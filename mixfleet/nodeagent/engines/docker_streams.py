@@ -6,15 +6,14 @@ without a timeout, so a probe that hangs would pin a worker thread for as long a
 from __future__ import annotations
 
 import socket
-import struct
 import time
 from typing import Any, Callable, Iterable, Sequence
 
 from mixfleet.nodeagent.engines.base import ExecResult, ExecTimeout
+from mixfleet.nodeagent.engines.docker_exec import Demuxer
 from mixfleet.util import log
 
 _log = log.get("nodeagent.engine")
-_HEADER = struct.Struct(">BxxxL")  # stream type, 3 pad bytes, payload size
 _MAX_OUTPUT = 10_240  # probe output is for messages only: keep the tail of it
 # Container events that may change what the agent should do or report.
 WAKE_EVENTS = ("start", "die", "oom", "destroy")
@@ -22,13 +21,7 @@ WAKE_EVENTS = ("start", "die", "oom", "destroy")
 
 def demux(data: bytes) -> bytes:
     """Payloads of Docker's multiplexed (non-tty) stream, stdout and stderr interleaved."""
-    out, pos = [], 0
-    while pos + _HEADER.size <= len(data):
-        _, size = _HEADER.unpack_from(data, pos)
-        pos += _HEADER.size
-        out.append(data[pos : pos + size])
-        pos += size
-    return b"".join(out)
+    return b"".join(payload for _, payload in Demuxer().feed(data))
 
 
 def run_exec(api: Any, container_id: str, command: Sequence[str], *, timeout: float) -> ExecResult:

@@ -47,6 +47,15 @@ from mixfleet.nodeagent.engines.base import (
     RunState,
     StartError,
 )
+from mixfleet.nodeagent.engines import credspecs
+from mixfleet.nodeagent.engines.sessions import ExecRequest, ExecSession
+from mixfleet.nodeagent.engines.simulated_exec import SimulatedExecSession
+from mixfleet.nodeagent.engines.simulated_identity import (
+    credential_spec_refusal,
+    exec_identity,
+    image_user,
+    unknown_windows_user,
+)
 from mixfleet.nodeagent.facts.host import HostFacts
 
 _GI = 1 << 30
@@ -77,6 +86,10 @@ _WINDOWS_ISOLATION = (
 _MOUNT_CONFIG = 'invalid mount config for type "{type}": {err}'
 _NOT_ABSOLUTE = "invalid mount path: '{path}' mount path must be absolute"
 _WINDOWS_TARGET = re.compile(r"^(?:[a-zA-Z]:\\[^:*?\"<>|]*|\\\\\.\\pipe\\[^\\/]+)$")
+# A process asked to run as a user the container does not have (Windows' ERROR_LOGON_FAILURE).
+HCS_BAD_USER = "The user name or password is incorrect. (0x52e)"
+# A gMSA credential spec naming no domain the container host can reach.
+HCS_NO_DOMAIN = "The specified domain either does not exist or could not be contacted. (0x54b)"
 _NAME_CONFLICT = (
     'Conflict. The container name "/{name}" is already in use by container "{cid}". '
     "You have to remove (or rename) that container to be able to reuse that name."
@@ -186,6 +199,8 @@ class SimulatedEngine(Engine):
         self.closed_ports: set[int] = set()
         self.grpc_status: dict[str, str] = {}  # service -> "NOT_SERVING"
         self.network_probes = 0  # answered (tests)
+        self.local_accounts: set[str] = set()  # accounts the images have beyond the built-in ones
+        self.credential_specs: dict[str, str] = {}  # Docker's CredentialSpecs folder: name -> JSON
         self._listeners: list[tuple[Mapping[str, str], asyncio.Queue[str]]] = []
 
     # -- host view ---------------------------------------------------------------------
@@ -322,6 +337,17 @@ class SimulatedEngine(Engine):
         """The environment a container was created with (tests: what the agent resolved)."""
         return self._get(container_id).spec.env
 
+    def _identity_refusal(self, cid: str, spec: ContainerSpec, image: ImageInfo) -> str | None:
+        """HCS's words when the container's process cannot be created as the user asked
+        for, or its gMSA credential spec names no domain (Windows only)."""
+        if self.os != "windows":
+            return None
+        if unknown_windows_user(spec.user or image_user(image), self.local_accounts):
+            return _HCS_CALL.format(cid=cid, call="System::CreateProcess", err=HCS_BAD_USER)
+        if spec.credential_spec is not None and credential_spec_refusal(spec.credential_spec):
+            return _HCS_CALL.format(cid=cid, call="System::Start", err=HCS_NO_DOMAIN)
+        return None
+
     def _default_isolation(self) -> str:
         if self.os != "windows":
             return ""
@@ -339,9 +365,11 @@ class SimulatedEngine(Engine):
             raise StartError(refusal)
         cid = f"{next(self._ids):012x}{abs(hash(spec.name)):052x}"[:64]
         isolation = spec.isolation or self._default_isolation()
-        refusal = self._start_refusal(cid, image, isolation)
+        refusal = self._start_refusal(cid, image, isolation) or self._identity_refusal(cid, spec, image)
         if refusal is not None:
             raise StartError(refusal)
+        if spec.credential_spec is not None:  # what Docker's CredentialSpecs folder would hold
+            self.credential_specs[credspecs.file_name(spec.credential_spec)] = spec.credential_spec
         container = _Container(id=cid, spec=spec, isolation=isolation)
         self._containers[cid] = container
         if isolation == "hyperv" and self.hyperv_start_delay:
@@ -444,6 +472,46 @@ class SimulatedEngine(Engine):
             if status != "SERVING":
                 return netprobe.ProbeResult(False, f'service unhealthy (responded with "{status}")')
         return netprobe.ProbeResult(True, "")
+
+    async def exec_session(self, container_id: str, request: ExecRequest) -> ExecSession:
+        c = self._get(container_id)
+        if c.state is not RunState.RUNNING:
+            raise EngineError(f"Container {container_id} is not running")
+        image = self._images.get(image_ref.normalize(c.spec.image))
+        who = exec_identity(self.os, c.spec.user or (image_user(image) if image else ""), self.hostname)
+        session = SimulatedExecSession(request.command, who)
+        if not request.stdin:
+            await session.close_stdin()
+        return session
+
+    async def image_user(self, image: str) -> str:
+        info = self._images.get(image_ref.normalize(image)) or self.catalogue.get(image_ref.normalize(image))
+        if info is None:
+            raise ImageNotFound(f"No such image: {image}")
+        return image_user(info)
+
+    def inspect(self, container_id: str) -> dict[str, object]:
+        """The container as ``docker inspect`` shows it, trimmed to what the spec set."""
+        c = self._get(container_id)
+        spec = c.spec
+        options = [*spec.security_opt]
+        if spec.credential_spec is not None:
+            options.append(credspecs.security_option(spec.credential_spec))
+        return {
+            "Id": c.id,
+            "Name": "/" + spec.name,
+            "Config": {"Image": spec.image, "User": spec.user or "", "Labels": dict(spec.labels)},
+            "HostConfig": {
+                "Isolation": c.isolation,
+                "SecurityOpt": options or None,
+                "ReadonlyRootfs": spec.read_only_rootfs,
+                "Privileged": spec.privileged,
+                "CapAdd": list(spec.cap_add) or None,
+                "CapDrop": list(spec.cap_drop) or None,
+                "GroupAdd": list(spec.group_add) or None,
+            },
+            "State": {"Status": c.state.value, "ExitCode": c.exit_code or 0},
+        }
 
     async def events(self, labels: Mapping[str, str] | None = None) -> AsyncGenerator[str, None]:
         entry = (dict(labels or {}), asyncio.Queue[str]())
