@@ -114,25 +114,31 @@ async def test_exec_refusals_name_the_problem(client, controlplane, node):
     assert err == "command terminated with exit code 126\n"
 
 
-
 async def test_exec_with_a_terminal_gets_one_of_the_local_terminals_size(client, controlplane, node):
-    """-it on a terminal: the command runs on a tty of the local terminal's size, and its
-    exit code is still mixctl's."""
+    """-it on a terminal: the command runs on a tty of the local terminal's size, keys typed
+    reach it, and its exit code is still mixctl's. The size is read once the command has
+    printed and been answered: on Docker before 23 (API 1.41, no ConsoleSize) the first
+    resize can only land once the process runs, so a command that asks at once may see 0x0,
+    as with `docker exec -it` there; what is printed comes after the agent sized it."""
     await client.create(pod("tty", node))
     await eventually(lambda: running(client, "tty"), timeout=60)
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))  # rows, cols
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "mixfleet.mixctl", "--server", controlplane.address,
-        "exec", "-it", "tty", "--", "sh", "-c", "tty; stty size; exit 4",
+        "exec", "-it", "tty", "--", "sh", "-c", "tty; read answer; echo got $answer; stty size; exit 4",
         stdin=follower, stdout=follower, stderr=follower, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     os.close(follower)
-    seen = b""
+    seen, answered = b"", False
     with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
         while chunk := await asyncio.wait_for(asyncio.to_thread(os.read, leader, 4096), 60):
             seen += chunk
+            if not answered and b"\n" in seen.partition(b"/dev/pts/")[2]:
+                os.write(leader, b"yes\r")  # Enter, as typed on a raw local terminal
+                answered = True
     os.close(leader)
     assert await proc.wait() == 4
     text = seen.decode(errors="replace")
-    assert "/dev/pts/" in text and "33 101" in text, text
+    assert "/dev/pts/" in text and "got yes" in text and "33 101" in text, text
+    assert "command terminated with exit code 4" in text

@@ -51,7 +51,11 @@ def hijack(api: Any, exec_id: str, *, tty: bool, size: tuple[int, int] | None = 
     reads ahead, and a quick command's whole output (or Docker's "OCI runtime exec failed"
     text) is often in that buffer already, where a read of the socket never sees it.
     ``size`` (width, height) sizes the terminal before the command starts (Docker's
-    ConsoleSize, API 1.42+), so even a command that ends at once sees it."""
+    ConsoleSize, API 1.42+, Docker 23+), so even a command that ends at once sees it. An
+    older engine has no way to: its resize waits until the process has started (sent
+    earlier, it is held until then), so a command that reads the size at once may still
+    see 0x0 (busybox stty then fails with a stale errno, "No child processes"), as under
+    `docker exec -it` on that engine; anything later sees the size."""
     body: dict[str, Any] = {"Tty": tty, "Detach": False}
     url = api._url("/exec/{0}/start", exec_id)
     if tty and size and _console_size_version(api):
