@@ -11,6 +11,7 @@ validation, the controllers and mixctl.
 
 from __future__ import annotations
 
+import copy
 import zoneinfo
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -29,6 +30,8 @@ BATCH_JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 BATCH_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 # On a CronJob's Jobs: the time the Job was scheduled for (Kubernetes' annotation).
 SCHEDULED_AT = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+# On a Job made by hand from a CronJob (`mixctl create job --from=cronjob/NAME`, kubectl's).
+MANUAL = "cronjob.kubernetes.io/instantiate"
 JOB_RESTART_POLICIES = ("Never", "OnFailure")
 JOB_DEFAULTS = {"parallelism": 1, "backoffLimit": 6, "completionMode": "NonIndexed"}
 CRONJOB_DEFAULTS = {
@@ -183,6 +186,22 @@ def job_name_for(cronjob: ObjView, scheduled: datetime) -> str:
     running it twice."""
     minutes = int(scheduled.timestamp() // 60)
     return f"{cronjob['metadata']['name']}-{minutes}"
+
+
+def job_from_cronjob(cronjob: ObjView, name: str, *, annotations: dict[str, str]) -> dict[str, Any]:
+    """A Job of ``cronjob``: its jobTemplate's labels, annotations (and ``annotations``) and
+    spec, the CronJob as controlling owner. The controller's runs and `mixctl create job
+    --from=cronjob/NAME` alike."""
+    tmpl = (cronjob.get("spec") or {}).get("jobTemplate") or {}
+    tmeta = tmpl.get("metadata") or {}
+    meta = {
+        "name": name,
+        "namespace": objects.namespace(cronjob) or "default",
+        "labels": copy.deepcopy(tmeta.get("labels") or {}),
+        "annotations": {**copy.deepcopy(tmeta.get("annotations") or {}), **annotations},
+        "ownerReferences": [objects.owner_reference(cronjob)],
+    }
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": copy.deepcopy(tmpl.get("spec") or {})}
 
 
 def starting_deadline(cronjob: ObjView) -> timedelta | None:

@@ -26,6 +26,7 @@ def test_examples_directory_in_file_order(monkeypatch: pytest.MonkeyPatch) -> No
     docs = manifest.load(["manifests"])
     assert [(d.source, d.index, objects.describe(d.obj)) for d in docs] == [
         ("manifests/batch.yaml", 1, "Job/count-to-three"),
+        ("manifests/batch.yaml", 2, "CronJob/every-minute"),
         ("manifests/config-app.yaml", 1, "ConfigMap/site"),
         ("manifests/config-app.yaml", 2, "Secret/site-credentials"),
         ("manifests/config-app.yaml", 3, "Deployment/site"),

@@ -325,3 +325,48 @@ async def test_time_zone_and_macro_schedules_are_accepted(api: Client) -> None:
         await api.create(obj)
     items, _ = await api.list("CronJob", namespace="default")
     assert sorted(i["metadata"]["name"] for i in items) == ["berlin", "hourly"]
+
+
+async def test_mixctl_refuses_describes_and_makes_a_job_from_a_cronjob(
+    cp: Any, api: Client, clock: MovableClock, tmp_path: Path
+) -> None:
+    """mixctl apply refuses a bad schedule naming file, document and field (exit 1, no
+    traceback, nothing stored); describe shows the schedule, the active Job and the events;
+    `create job --from=cronjob/NAME` makes a Job of its template, marked manual."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: typo}\n"
+        "spec:\n  schedule: '*/5 * * *'\n  timeZone: Europe/Atlantis\n"
+        "  jobTemplate: {spec: {template: {spec: {restartPolicy: Never,"
+        " containers: [{name: c, image: busybox}]}}}}\n"
+    )
+    out = await run_mixctl(cp.address, "apply", "-f", str(bad), expect=1)
+    assert "document 1" in out and "CronJob/typo" in out and "Traceback" not in out
+    assert "spec.schedule:" in out and 'spec.timeZone: unknown time zone "Europe/Atlantis"' in out
+    assert not (await api.list("CronJob", namespace="default"))[0]
+
+    await api.create(cronjob("nightly", "sleep 3600", schedule="30 2 * * *", timeZone="Europe/Berlin"))
+    clock.forward(26 * 3600)
+    await eventually(lambda: _has_jobs_count(api, "nightly", 1), what="the nightly run")
+    [job] = await _names(api, "nightly")
+    text = await run_mixctl(cp.address, "describe", "cronjob", "nightly")
+    for want in ("Schedule:", "30 2 * * *", "Time Zone:", "Europe/Berlin", "Concurrency Policy:",
+                 "Successful Job History Limit: 3", "Active Jobs:", job, "SuccessfulCreate"):
+        assert want in text, (want, text)
+    stamp = (await api.get("Job", job, "default"))["metadata"]["annotations"][batch.SCHEDULED_AT]
+    assert stamp.endswith(("T02:30:00+01:00", "T02:30:00+02:00")), stamp
+
+    out = await run_mixctl(cp.address, "create", "job", "by-hand", "--from=cronjob/nightly")
+    assert "by-hand created" in out
+    made = await api.get("Job", "by-hand", "default")
+    assert made["metadata"]["annotations"][batch.MANUAL] == "manual"
+    assert made["metadata"]["ownerReferences"][0]["name"] == "nightly"
+    assert made["spec"]["template"]["spec"]["containers"][0]["command"] == ["sh", "-c", "sleep 3600"]
+    out = await run_mixctl(cp.address, "create", "job", "x", "--from=deployment/nightly", expect=1)
+    assert "must be an existing cronjob" in out and "Traceback" not in out
+    out = await run_mixctl(cp.address, "create", "job", "x", "--from=cronjob/absent", expect=1)
+    assert "not found" in out and "Traceback" not in out
+
+
+async def _has_jobs_count(api: Client, name: str, count: int) -> bool:
+    return len(await _jobs(api, name)) == count

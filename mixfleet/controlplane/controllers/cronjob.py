@@ -47,8 +47,6 @@ _log = log.get("controllers.cronjob")
 Clock = Callable[[], datetime]
 PRUNE_BURST = 30  # Job deletions per transaction (two store operations each)
 WAKE_SLACK = 0.05  # seconds after a scheduled time to look, so it has surely passed
-# Set by `mixctl create job --from=cronjob/NAME` (kubectl's annotation): not unexpected.
-MANUAL = "cronjob.kubernetes.io/instantiate"
 
 
 def utc_now() -> datetime:
@@ -56,20 +54,11 @@ def utc_now() -> datetime:
 
 
 def job_from_template(cronjob: ObjView, scheduled: datetime, uid: str) -> Obj:
-    """The Job of ``cronjob``'s run at ``scheduled``: the template's labels and annotations,
-    the scheduled-time annotation, and the CronJob as its controlling owner."""
-    tmpl = cronjob["spec"].get("jobTemplate") or {}
-    tmeta = tmpl.get("metadata") or {}
-    meta: Obj = {
-        "name": batch.job_name_for(cronjob, scheduled),
-        "namespace": objects.namespace(cronjob) or "default",
-        "uid": uid,
-        "labels": thaw(tmeta.get("labels") or {}),
-        "annotations": {**thaw(tmeta.get("annotations") or {}),
-                        batch.SCHEDULED_AT: batch.scheduled_stamp(cronjob, scheduled)},
-        "ownerReferences": [objects.owner_reference(cronjob)],
-    }
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": thaw(tmpl.get("spec") or {})}
+    """The Job of ``cronjob``'s run at ``scheduled``, stamped with that time."""
+    job = batch.job_from_cronjob(cronjob, batch.job_name_for(cronjob, scheduled),
+                                 annotations={batch.SCHEDULED_AT: batch.scheduled_stamp(cronjob, scheduled)})
+    job["metadata"]["uid"] = uid
+    return job
 
 
 def job_ref(job: ObjView) -> Obj:
@@ -153,7 +142,7 @@ class CronJobController(Controller):
         for j in jobs:
             name, ended = j["metadata"]["name"], batch.finished(j)
             if ended is None:
-                if objects.uid(j) not in listed and MANUAL not in (j["metadata"].get("annotations") or {}):
+                if objects.uid(j) not in listed and batch.MANUAL not in (j["metadata"].get("annotations") or {}):
                     step.note(WARNING, "UnexpectedJob", f"Saw a job that the controller did not create or forgot: {name}")
                 continue
             if objects.uid(j) in listed:

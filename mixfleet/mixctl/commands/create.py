@@ -5,6 +5,7 @@ NAME ...``, as kubectl has them:
     mixctl create secret docker-registry regcred --docker-server=reg.example.com:5000 \\
         --docker-username=u --docker-password=p [--docker-email=e]
     mixctl create configmap app --from-literal=mode=prod --from-file=conf=./app.conf
+    mixctl create job backup-now --from=cronjob/backup
 
 ``--from-file=PATH`` takes the file's name as the key, ``--from-file=KEY=PATH`` names it;
 ``--from-file=DIR`` takes every regular file in the directory. Values never appear in
@@ -19,16 +20,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mixfleet.api import batch
+from mixfleet.api.kinds import UnknownKindError, lookup
 from mixfleet.client import Client
 from mixfleet.mixctl import names
 from mixfleet.mixctl.commands import Subparsers
 from mixfleet.mixctl.errors import CLIError
+from mixfleet.mixctl.objects import get_or_explain
 from mixfleet.mixctl.session import Invocation
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
-    create = sub.add_parser("create", help="create a Secret or a ConfigMap from literals and files")
-    kinds = create.add_subparsers(dest="create_kind", metavar="secret|configmap", required=True)
+    create = sub.add_parser("create", help="create a Secret or a ConfigMap from literals and files, "
+                            "or a Job from a CronJob")
+    kinds = create.add_subparsers(dest="create_kind", metavar="secret|configmap|job", required=True)
 
     secret = kinds.add_parser("secret", help="create a Secret")
     types = secret.add_subparsers(dest="secret_type", metavar="generic|docker-registry", required=True)
@@ -49,6 +54,13 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     configmap = kinds.add_parser("configmap", aliases=["cm"], parents=[common], help="create a ConfigMap")
     _data_flags(configmap)
     configmap.set_defaults(handler=run_configmap)
+
+    job = kinds.add_parser("job", parents=[common], help="create a Job from a CronJob's template")
+    job.add_argument("name")
+    job.add_argument("--from", dest="from_", required=True, metavar="cronjob/NAME",
+                     help="the CronJob whose jobTemplate the Job is made from")
+    _dry_run_flag(job)
+    job.set_defaults(handler=run_job)
 
 
 def _data_flags(p: argparse.ArgumentParser) -> None:
@@ -134,6 +146,24 @@ def run_configmap(args: argparse.Namespace, inv: Invocation) -> int:
     if binary:
         fields["binaryData"] = binary
     return _create(_object("ConfigMap", args.name, inv.session.namespace, **fields), args, inv)
+
+
+def run_job(args: argparse.Namespace, inv: Invocation) -> int:
+    """kubectl's ``create job NAME --from=cronjob/NAME``: the CronJob's jobTemplate now, owned
+    by the CronJob and marked as made by hand."""
+    source, _, cronjob_name = str(args.from_).partition("/")
+    try:
+        from_kind = lookup(source).kind
+    except UnknownKindError:
+        from_kind = ""
+    if from_kind != "CronJob" or not cronjob_name:
+        raise CLIError(f"error: --from={args.from_}: from must be an existing cronjob (cronjob/NAME)")
+
+    async def made(client: Client) -> dict[str, Any]:
+        cronjob = await get_or_explain(client, lookup("cronjob"), cronjob_name, inv.session.namespace)
+        return batch.job_from_cronjob(cronjob, args.name, annotations={batch.MANUAL: "manual"})
+
+    return _create(inv.session.run(made), args, inv)
 
 
 def _create(obj: dict[str, Any], args: argparse.Namespace, inv: Invocation) -> int:

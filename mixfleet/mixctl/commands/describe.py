@@ -64,6 +64,10 @@ async def _describe_one(client: Client, kind: Kind, name: str, namespace: str) -
         return d.describe_workload(obj, events, now=now)
     if kind.kind == "Secret":
         return d.describe_secret(obj, events, now=now)
+    if kind.kind == "CronJob":
+        from mixfleet.mixctl.printers.describe_batch import describe_cronjob
+
+        return describe_cronjob(obj, events, now=now)
     if kind.kind == "PersistentVolumeClaim":
         return d.describe_claim(obj, await claim_users(client, obj), events, now=now)
     return d.describe_generic(obj, events, now=now)
