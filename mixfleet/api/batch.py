@@ -158,10 +158,10 @@ def latest_at_or_before(cronjob: ObjView, at: datetime) -> datetime:
 
 
 def unmet(cronjob: ObjView, since: datetime, now: datetime) -> tuple[datetime | None, int]:
-    """The most recent scheduled time in (since, now] and how many there are (at least
-    ``MAX_MISSED + 1`` once past that bound: counting on would cost a step per missed
-    minute, and Kubernetes then only says "too many" too)."""
-    t = next_after(cronjob, since)
+    """The most recent scheduled time in (since, now] and how many there are. Past
+    ``MAX_MISSED`` the count is estimated from the first interval, as Kubernetes does:
+    counting on would cost a step per missed time (years of minutes, with a wrong clock)."""
+    first = t = next_after(cronjob, since)
     if t > now:
         return None, 0
     count = 1
@@ -170,7 +170,8 @@ def unmet(cronjob: ObjView, since: datetime, now: datetime) -> tuple[datetime | 
         if following > now:
             return t, count
         t, count = following, count + 1
-    return latest_at_or_before(cronjob, now), count
+    interval = (next_after(cronjob, first) - first).total_seconds()
+    return latest_at_or_before(cronjob, now), int((now - first).total_seconds() // interval) + 1
 
 
 def scheduled_stamp(cronjob: ObjView, scheduled: datetime) -> str:

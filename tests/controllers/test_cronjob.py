@@ -253,8 +253,22 @@ async def test_too_many_missed_start_times(api: Client, clock: MovableClock) -> 
     minute = clock.to_next_minute()
     await eventually(lambda: _has_jobs(api, "late", [_job_for("late", minute)]), what="the latest run")
     ev = await eventually(lambda: _event(api, "late", "TooManyMissedTimes"), what="the event")
-    assert "too many missed start times" in ev["message"]
+    assert "too many missed start times: 18" in ev["message"]  # 3 hours of minutes: 180 or 181
     assert await _names(api, "late") == [_job_for("late", minute)]
+
+
+async def test_starting_deadline_skips_a_run_too_late_to_start(api: Client, clock: MovableClock) -> None:
+    """startingDeadlineSeconds 10: a minute noticed 40 s late is not run (a twin without a
+    deadline runs it); the next minute, on time, is."""
+    await api.create(cronjob("punctual", "exit 0", startingDeadlineSeconds=10))
+    await api.create(cronjob("whenever", "exit 0"))
+    late = clock.to_next_minute()
+    clock.forward(39)
+    await eventually(lambda: _has_jobs(api, "whenever", [_job_for("whenever", late)]), what="the twin's run")
+    await asyncio.sleep(1.0)  # time for a wrong late run
+    assert await _names(api, "punctual") == []
+    following = clock.to_next_minute()
+    await eventually(lambda: _has_jobs(api, "punctual", [_job_for("punctual", following)]), what="the on-time run")
 
 
 async def test_restarted_control_plane_neither_double_fires_nor_loses_a_run(
@@ -304,6 +318,12 @@ async def test_restarted_control_plane_neither_double_fires_nor_loses_a_run(
     pytest.param({"timeZone": "Local"}, "spec.timeZone: unknown time zone", id="local-zone"),
     pytest.param({"timeZone": ""}, "spec.timeZone: must be unset", id="empty-zone"),
     pytest.param({"concurrencyPolicy": "Sometimes"}, "spec.concurrencyPolicy", id="policy"),
+    pytest.param({"jobTemplate": {"spec": {"suspend": True, "template": {"spec": {
+        "restartPolicy": "Never", "containers": [{"name": "c", "image": IMAGE}]}}}}},
+        "spec.jobTemplate.spec.suspend: not supported by Mixfleet", id="job-suspend"),
+    pytest.param({"jobTemplate": {"spec": {"template": {"spec": {
+        "restartPolicy": "Always", "containers": [{"name": "c", "image": IMAGE}]}}}}},
+        'spec.jobTemplate.spec.template.spec.restartPolicy: unsupported value "Always"', id="job-restart-always"),
 ])
 async def test_bad_schedules_are_refused(api: Client, spec: dict, message: str) -> None:
     """A schedule or time zone no one can act on is refused at apply, naming the field;
