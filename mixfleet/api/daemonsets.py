@@ -66,12 +66,31 @@ def pin_to_node(pod_spec: dict[str, Any], node: str) -> dict[str, Any]:
     node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
         "nodeSelectorTerms": [{"matchFields": [{"key": NODE_NAME_FIELD, "operator": "In", "values": [node]}]}]
     }
-    tolerations = list(spec.get("tolerations") or [])
+    return with_daemon_tolerations(spec)
+
+
+def with_daemon_tolerations(pod_spec: dict[str, Any]) -> dict[str, Any]:
+    """``pod_spec`` (changed in place and returned) with the daemon tolerations it lacks."""
+    tolerations = list(pod_spec.get("tolerations") or [])
     for t in DAEMON_TOLERATIONS:
         if not any(o.get("key") == t["key"] and o.get("effect") == t["effect"] for o in tolerations):
             tolerations.append(dict(t))
-    spec["tolerations"] = tolerations
-    return spec
+    pod_spec["tolerations"] = tolerations
+    return pod_spec
+
+
+def template_pod(ds: ObjView) -> dict[str, Any]:
+    """A pod as the DaemonSet's template makes it, with the daemon tolerations but not yet
+    pinned to a node: what the controller checks each node against."""
+    tmpl = (ds.get("spec") or {}).get("template") or {}
+    meta = ds.get("metadata") or {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"namespace": meta.get("namespace", "default"),
+                     "labels": copy.deepcopy(dict((tmpl.get("metadata") or {}).get("labels") or {}))},
+        "spec": with_daemon_tolerations(copy.deepcopy(dict(tmpl.get("spec") or {}))),
+    }
 
 
 def _resolve(value: Any, total: int, *, round_up: bool) -> int:

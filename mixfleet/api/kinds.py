@@ -65,6 +65,7 @@ KINDS: tuple[Kind, ...] = (
          namespaced=False, has_status=False),
     Kind("Job", "batch/v1", "jobs", (), namespaced=True),
     Kind("CronJob", "batch/v1", "cronjobs", ("cj",), namespaced=True),
+    Kind("DaemonSet", "apps/v1", "daemonsets", ("ds",), namespaced=True),
 )
 
 _BY_NAME: dict[str, Kind] = {}
@@ -87,6 +88,7 @@ ACCEPTED_API_VERSIONS: dict[str, tuple[str, ...]] = {
     "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1",),
     "Job": ("batch/v1",),
     "CronJob": ("batch/v1",),
+    "DaemonSet": ("apps/v1",),
 }
 
 

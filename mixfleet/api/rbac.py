@@ -112,6 +112,7 @@ def rule(verbs: Iterable[str], resources: Iterable[str], groups: Iterable[str] =
 _WORKLOADS: tuple[str, ...] = ("pods", "pods/log", "pods/status", "deployments", "replicasets",
                               "persistentvolumeclaims", "configmaps", "events")
 _WORKLOADS += ("jobs", "cronjobs")  # batch/v1
+_WORKLOADS += ("daemonsets",)  # apps/v1
 _SECRETS = ("secrets",)
 _ACCESS = ("rolebindings",)
 

@@ -139,12 +139,14 @@ class SimulatedNode(_Killable):
     """The real node agent (nodeagent.agent.Agent) on a simulated linux engine. The engine
     outlives ``stop()``, so a restarted agent finds the containers its node still holds."""
 
-    def __init__(self, client: Client, name: str) -> None:
+    def __init__(self, client: Client, name: str, **engine: Any) -> None:
+        """``engine``: SimulatedEngine arguments, e.g. ``os="windows", build=17763,
+        hyperv=False`` for a Windows Server 2019 node without Hyper-V."""
         from mixfleet.nodeagent.engines.simulated import SimulatedEngine
 
         self.client = client
         self.name = name
-        self.engine = SimulatedEngine(os="linux", hostname=name, cpu=8)
+        self.engine = SimulatedEngine(**{"os": "linux", "cpu": 8, **engine, "hostname": name})
 
     async def start(self, client: Client | None = None) -> "SimulatedNode":
         from mixfleet.nodeagent.agent import Agent, AgentConfig

@@ -36,6 +36,7 @@ def controller_loops(
     # not load the controllers and the registry.
     from mixfleet.controlplane.controllers.claims import ClaimController
     from mixfleet.controlplane.controllers.cronjob import CronJobController
+    from mixfleet.controlplane.controllers.daemonset import DaemonSetController
     from mixfleet.controlplane.controllers.deployment import DeploymentController
     from mixfleet.controlplane.controllers.gc import GarbageCollector
     from mixfleet.controlplane.controllers.informers import SharedInformers
@@ -60,5 +61,6 @@ def controller_loops(
         JobController(registry, informers, backoff_seconds=float(getattr(config, "job_backoff_seconds", 10.0))),
         CronJobController(registry, informers, clock=getattr(config, "cronjob_clock", None),
                           resync_seconds=float(getattr(config, "cronjob_resync_seconds", 30.0))),
+        DaemonSetController(registry, informers),
     ]
     return [informers.run(), *(c.run() for c in controllers)]

@@ -30,9 +30,9 @@ from mixfleet.api.types import Obj, ObjView
 from mixfleet.controlplane.controllers import writes
 from mixfleet.controlplane.controllers.base import Controller
 from mixfleet.controlplane.controllers.informers import SharedInformers
+from mixfleet.controlplane.controllers.podtemplate import pod_from
 from mixfleet.controlplane.events import NORMAL, WARNING
 from mixfleet.controlplane.informer import OWNER, cache_key
-from mixfleet.controlplane.objects import thaw
 from mixfleet.controlplane.registry import Registry, Write
 from mixfleet.util import log
 
@@ -49,23 +49,7 @@ def utc_now() -> datetime:
 
 
 def pod_from_job(job: ObjView, taken: set[str]) -> Obj:
-    tmpl = job["spec"].get("template") or {}
-    tmeta = tmpl.get("metadata") or {}
-    m = job["metadata"]
-    while True:
-        name = f"{m['name']}-{objects.random_suffix()}"
-        if name not in taken:
-            taken.add(name)
-            break
-    meta: Obj = {
-        "name": name,
-        "namespace": m.get("namespace", "default"),
-        "labels": {**thaw(tmeta.get("labels") or {}), **batch.job_labels(job)},
-        "ownerReferences": [objects.owner_reference(job)],
-    }
-    if tmeta.get("annotations"):
-        meta["annotations"] = thaw(tmeta["annotations"])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": thaw(tmpl.get("spec") or {})}
+    return pod_from(job, job["spec"].get("template") or {}, taken, labels=batch.job_labels(job))
 
 
 def _restarts(pod: ObjView) -> int:

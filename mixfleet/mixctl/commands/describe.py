@@ -68,6 +68,13 @@ async def _describe_one(client: Client, kind: Kind, name: str, namespace: str) -
         from mixfleet.mixctl.printers.describe_batch import describe_cronjob
 
         return describe_cronjob(obj, events, now=now)
+    if kind.kind == "DaemonSet":
+        from mixfleet.mixctl.printers.daemonset import describe_daemonset
+
+        pods, _ = await client.list("Pod", namespace=namespace)
+        uid = obj["metadata"].get("uid")
+        mine = [p for p in pods if any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences") or [])]
+        return describe_daemonset(obj, mine, events, now=now)
     if kind.kind == "PersistentVolumeClaim":
         return d.describe_claim(obj, await claim_users(client, obj), events, now=now)
     return d.describe_generic(obj, events, now=now)

@@ -1,7 +1,7 @@
-"""``mixctl rollout status|history|undo deployment/NAME``.
+"""``mixctl rollout status|history|undo deployment/NAME`` (``status`` also ``daemonset/NAME``).
 
-- ``status`` follows the Deployment with a watch and prints each new stage of the rollout
-  (Kubernetes' wording) until it completes, or fails after ``--timeout``;
+- ``status`` follows the Deployment (or DaemonSet) with a watch and prints each new stage of
+  the rollout (Kubernetes' wording) until it completes, or fails after ``--timeout``;
 - ``history`` lists the revisions: one ReplicaSet per pod template, numbered by the
   ``deployment.kubernetes.io/revision`` annotation, with ``kubernetes.io/change-cause``;
 - ``undo`` copies the template of an earlier revision (default: the previous one) back into
@@ -15,7 +15,8 @@ import asyncio
 import copy
 from typing import Callable
 
-from mixfleet.api.kinds import by_kind
+from mixfleet.api import daemonsets
+from mixfleet.api.kinds import Kind, by_kind
 from mixfleet.api.types import Obj
 from mixfleet.api.workloads import (
     CHANGE_CAUSE,
@@ -31,13 +32,14 @@ from mixfleet.mixctl.session import Invocation
 from mixfleet.util.aio import within
 
 DEPLOYMENT = by_kind("Deployment")
+DAEMONSET = by_kind("DaemonSet")
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("rollout", parents=[common], help="manage the rollout of a deployment")
     verbs = p.add_subparsers(dest="rollout_verb", metavar="VERB", required=True)
     st = verbs.add_parser("status", parents=[common], help="watch a rollout until it completes")
-    st.add_argument("resources", nargs="+", metavar="deployment/NAME")
+    st.add_argument("resources", nargs="+", metavar="deployment/NAME | daemonset/NAME")
     st.add_argument("--timeout", type=float, default=0, help="seconds; 0 waits forever")
     st.add_argument("-w", "--watch", default="true", choices=("true", "false"),
                     help="follow until done (false: print the current stage once)")
@@ -58,8 +60,38 @@ def _name(resources: list[str]) -> str:
     return refs[0][1]
 
 
+def _target(resources: list[str]) -> tuple[Kind, str]:
+    """What ``rollout status`` follows: a Deployment or a DaemonSet."""
+    _, refs = parse_refs(resources)
+    if len(refs) != 1 or refs[0][0].kind not in ("Deployment", "DaemonSet"):
+        raise CLIError("error: rollout status needs exactly one deployment or daemonset "
+                       "(deployment/NAME, daemonset/NAME)")
+    return refs[0]
+
+
+def _complete(obj: Obj) -> bool:
+    return daemonsets.rollout_complete(obj) if obj.get("kind") == "DaemonSet" else rollout_complete(obj)
+
+
+def daemonset_stage(ds: Obj) -> str:
+    """kubectl's DaemonSetStatusViewer."""
+    name, st = ds["metadata"]["name"], ds.get("status") or {}
+    if int(st.get("observedGeneration", 0)) < int(ds["metadata"].get("generation", 1)):
+        return "Waiting for daemon set spec update to be observed..."
+    desired = int(st.get("desiredNumberScheduled", 0))
+    updated, available = int(st.get("updatedNumberScheduled", 0)), int(st.get("numberAvailable", 0))
+    wait = f'Waiting for daemon set "{name}" rollout to finish: '
+    if updated < desired:
+        return f"{wait}{updated} out of {desired} new pods have been updated..."
+    if available < desired:
+        return f"{wait}{available} of {desired} updated pods are available..."
+    return f'daemon set "{name}" successfully rolled out'
+
+
 def stage(d: Obj) -> str:
     """Where a rollout is, in kubectl's words."""
+    if d.get("kind") == "DaemonSet":
+        return daemonset_stage(d)
     name = d["metadata"]["name"]
     spec, st = d.get("spec") or {}, d.get("status") or {}
     want = int(spec.get("replicas", 1))
@@ -78,12 +110,12 @@ def stage(d: Obj) -> str:
 
 
 async def follow_rollout(client: Client, name: str, namespace: str, *,
-                         emit: Callable[[str], None]) -> Obj:
-    """Emit each new stage until the rollout completes; returns the final Deployment.
+                         emit: Callable[[str], None], kind: Kind = DEPLOYMENT) -> Obj:
+    """Emit each new stage until the rollout completes; returns the final object.
     Re-lists when the watch breaks or its revision was compacted."""
     last = ""
     while True:
-        d = await get_or_explain(client, DEPLOYMENT, name, namespace)
+        d = await get_or_explain(client, kind, name, namespace)
         rev = int(d["metadata"]["resourceVersion"])
         try:
             while True:
@@ -91,11 +123,11 @@ async def follow_rollout(client: Client, name: str, namespace: str, *,
                 if msg != last:
                     emit(msg)
                     last = msg
-                if rollout_complete(d):
+                if _complete(d):
                     return d
                 if _deadline_exceeded(d):
                     raise CLIError(f'error: deployment "{name}" exceeded its progress deadline')
-                d = await _next_version(client, name, namespace, rev)
+                d = await _next_version(client, name, namespace, rev, kind=kind)
                 rev = int(d["metadata"]["resourceVersion"])
         except (GoneError, UnavailableError):
             await asyncio.sleep(0.5)
@@ -106,28 +138,29 @@ def _deadline_exceeded(d: Obj) -> bool:
                for c in (d.get("status") or {}).get("conditions") or [])
 
 
-async def _next_version(client: Client, name: str, namespace: str, rev: int) -> Obj:
-    async for ev in client.watch("Deployment", namespace=namespace, from_revision=rev + 1,
+async def _next_version(client: Client, name: str, namespace: str, rev: int, *,
+                        kind: Kind = DEPLOYMENT) -> Obj:
+    async for ev in client.watch(kind.kind, namespace=namespace, from_revision=rev + 1,
                                  field_selector=f"metadata.name={name}"):
         if ev.type == "DELETED":
-            raise CLIError(f'error: deployment "{name}" was deleted')
+            raise CLIError(f'error: {kind.singular} "{name}" was deleted')
         if ev.object["metadata"]["name"] == name:
             return ev.object
     raise UnavailableError("watch ended")
 
 
 def run_status(args: argparse.Namespace, inv: Invocation) -> int:
-    name, session = _name(args.resources), inv.session
+    (kind, name), session = _target(args.resources), inv.session
 
     async def go(client: Client) -> None:
         if args.watch == "false":
-            print(stage(await get_or_explain(client, DEPLOYMENT, name, session.namespace)))
+            print(stage(await get_or_explain(client, kind, name, session.namespace)))
             return
-        task = follow_rollout(client, name, session.namespace, emit=lambda m: print(m, flush=True))
+        task = follow_rollout(client, name, session.namespace, emit=lambda m: print(m, flush=True), kind=kind)
         try:
             await within(task, args.timeout or None)
         except asyncio.TimeoutError:
-            raise CLIError(f"error: timed out waiting for the rollout of deployment/{name}") from None
+            raise CLIError(f"error: timed out waiting for the rollout of {kind.singular}/{name}") from None
 
     session.run(go)
     return 0
