@@ -42,6 +42,8 @@ def apply_defaults(obj: dict[str, Any], *, namespace: str = DEFAULT_NAMESPACE) -
     if not isinstance(out, dict):
         return out
     kind = out.get("kind")
+    if not isinstance(kind, str):  # validation says so; nothing to default by
+        return out
     meta = _sub(out, "metadata")
     if kind in _NAMESPACED and meta is not None and not meta.get("namespace"):
         meta["namespace"] = namespace

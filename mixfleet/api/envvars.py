@@ -53,6 +53,8 @@ def validate_env(c: dict[str, Any], path: str, containers: set[Any], errs: list[
             errs.append(FieldError(rpath, "must specify exactly one of: " + ", ".join(f"`{k}`" for k in _VALUE_SOURCES)))
             continue
         source, spath = ref[given[0]], child(rpath, given[0])
+        if not isinstance(source, dict):
+            continue  # the schema reports the type
         if given[0] in ("configMapKeyRef", "secretKeyRef"):
             for key in ("name", "key"):
                 if not source.get(key):
@@ -66,7 +68,7 @@ def validate_env(c: dict[str, Any], path: str, containers: set[Any], errs: list[
         refs = [k for k in ("configMapRef", "secretRef") if src.get(k)]
         if len(refs) != 1:
             errs.append(FieldError(spath, "must specify exactly one of: `configMapRef`, `secretRef`"))
-        elif not src[refs[0]].get("name"):
+        elif isinstance(src[refs[0]], dict) and not src[refs[0]].get("name"):
             errs.append(FieldError(child(child(spath, refs[0]), "name"), "required value"))
         prefix = src.get("prefix")
         if isinstance(prefix, str) and "=" in prefix:

@@ -90,8 +90,8 @@ def policy_of(namespace: Mapping[str, Any], default: str = DEFAULT_LEVEL) -> Pol
 
 def namespace_errors(namespace: Mapping[str, Any]) -> list[FieldError]:
     """A Namespace's Pod Security label and annotation, checked at write."""
-    meta = namespace.get("metadata") or {}
-    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    meta = _map(namespace.get("metadata"))
+    labels, annotations = _map(meta.get("labels")), _map(meta.get("annotations"))
     errs: list[FieldError] = []
     level = labels.get(ENFORCE_LABEL)
     if level is not None and level not in LEVELS:

@@ -19,7 +19,7 @@ _HOOK_HANDLERS = ("exec", "httpGet", "sleep", "tcpSocket")
 
 def validate_container(c: Mapping[str, Any], path: str) -> list[FieldError]:
     errs: list[FieldError] = []
-    ports = {p.get("name") for p in c.get("ports") or () if isinstance(p, dict) and p.get("name")}
+    ports = {p["name"] for p in _list(c.get("ports")) if isinstance(p, dict) and isinstance(p.get("name"), str)}
     for field in PROBES:
         probe = c.get(field)
         if isinstance(probe, dict) and probe:
@@ -31,6 +31,10 @@ def validate_container(c: Mapping[str, Any], path: str) -> list[FieldError]:
             if isinstance(hook, dict) and hook:
                 _handler(hook, _HOOK_HANDLERS, child(child(path, "lifecycle"), which), ports, errs)
     return errs
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _probe(field: str, probe: Mapping[str, Any], path: str, ports: set[Any], errs: list[FieldError]) -> None:
@@ -78,9 +82,9 @@ def _handler(h: Mapping[str, Any], allowed: tuple[str, ...], path: str, ports: s
 def _port(port: Any, path: str, ports: set[Any], *, named: bool, errs: list[FieldError]) -> None:
     if port is None or port == "":
         errs.append(FieldError(path, "required value"))
-    elif isinstance(port, bool):
+    elif isinstance(port, bool) or not isinstance(port, (int, str)):
         errs.append(FieldError(path, f"invalid value {show(port)}: must be a port number or name"))
-    elif isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
+    elif isinstance(port, int) or (port.isascii() and port.isdigit() and len(port) < 10):
         if not 1 <= int(port) <= 65535:
             errs.append(FieldError(path, f"invalid value {show(port)}: must be between 1 and 65535, inclusive"))
     elif not named:

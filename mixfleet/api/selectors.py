@@ -178,8 +178,8 @@ def from_dict(selector: Mapping[str, Any] | None, *, node_selector: bool = False
     if not isinstance(selector, Mapping):
         raise SelectorError(f"invalid label selector: must be a map, got {type(selector).__name__}")
     reqs = [_requirement(str(k), Op.EQUALS, (str(v),), where="matchLabels")
-            for k, v in (selector.get("matchLabels") or {}).items()]
-    for i, expr in enumerate(selector.get("matchExpressions") or []):
+            for k, v in _given(selector, "matchLabels", Mapping, "a map").items()]
+    for i, expr in enumerate(_given(selector, "matchExpressions", list, "a list")):
         reqs.append(_expression(expr, where=f"matchExpressions[{i}]", numeric=node_selector))
     return LabelSelector(tuple(sorted(reqs, key=lambda r: r.key)))
 
@@ -197,8 +197,19 @@ def from_node_term(term: Mapping[str, Any]) -> LabelSelector:
         raise SelectorError(f"invalid node selector term: must be a map, got {type(term).__name__}")
     reqs = [_expression(e, where=f"{part}[{i}]", numeric=True)
             for part in ("matchExpressions", "matchFields")
-            for i, e in enumerate(term.get(part) or [])]
+            for i, e in enumerate(_given(term, part, list, "a list"))]
     return LabelSelector(tuple(reqs))
+
+
+def _given(parent: Mapping[str, Any], key: str, kind: type, what: str, *, where: str = "") -> Any:
+    """``parent[key]``, empty when absent; SelectorError when it is not ``kind``."""
+    value = parent.get(key)
+    if not value:
+        return {} if kind is Mapping else []
+    if not isinstance(value, kind):
+        at = f"{where}.{key}" if where else key
+        raise SelectorError(f"invalid label selector: {at} must be {what}, got {type(value).__name__}")
+    return value
 
 
 def _expression(expr: Any, *, where: str, numeric: bool) -> Requirement:
@@ -207,7 +218,7 @@ def _expression(expr: Any, *, where: str, numeric: bool) -> Requirement:
     op = _DICT_OPS.get(str(expr.get("operator")))
     if op is None or (op in (Op.GT, Op.LT) and not numeric):
         raise SelectorError(f"invalid label selector {where}: unsupported operator {expr.get('operator')!r}")
-    values = tuple(str(v) for v in expr.get("values") or ())
+    values = tuple(str(v) for v in _given(expr, "values", list, "a list", where=where))
     if op in (Op.EXISTS, Op.DOES_NOT_EXIST) and values:
         raise SelectorError(f"invalid label selector {where}: values must be empty for {expr['operator']}")
     if op in (Op.GT, Op.LT) and (len(values) != 1 or not values[0].lstrip("-").isdigit()):
