@@ -199,7 +199,8 @@ async def test_replace_deletes_the_running_job(api: Client, clock: MovableClock,
 
 
 async def test_allow_runs_jobs_side_by_side(api: Client, clock: MovableClock, sim_node: SimulatedNode) -> None:
-    """concurrencyPolicy Allow (the default): a second minute's Job runs next to the first."""
+    """concurrencyPolicy Allow (the default): a second minute's Job runs next to the first;
+    deleting the CronJob deletes both, and their pods."""
     await api.create(cronjob("many", "sleep 3600"))
     first = _job_for("many", clock.to_next_minute())
     await eventually(lambda: _has_jobs(api, "many", [first]), what="the first Job")
@@ -207,6 +208,13 @@ async def test_allow_runs_jobs_side_by_side(api: Client, clock: MovableClock, si
     await eventually(lambda: _has_jobs(api, "many", [first, second]), what="both Jobs")
     cj = await api.get("CronJob", "many", "default")
     assert sorted(r["name"] for r in cj["status"]["active"]) == [first, second]
+    await api.delete("CronJob", "many", "default")
+
+    async def all_gone() -> bool:
+        pods, _ = await api.list("Pod", namespace="default")
+        return not await _jobs(api, "many") and not pods
+
+    await eventually(all_gone, what="the CronJob's Jobs and pods deleted with it")
 
 
 async def test_suspend_stops_firing_and_resume_runs_the_latest(api: Client, clock: MovableClock) -> None:
@@ -390,3 +398,40 @@ async def test_mixctl_refuses_describes_and_makes_a_job_from_a_cronjob(
 
 async def _has_jobs_count(api: Client, name: str, count: int) -> bool:
     return len(await _jobs(api, name)) == count
+
+
+async def test_only_the_leader_runs_cronjobs_and_its_successor_carries_on(
+    etcd_server: Any, clock: MovableClock, tmp_path: Path
+) -> None:
+    """Two control planes on one etcd: the minute's Job is made once; when the leader stops,
+    the other one, once elected, makes the next minute's, and no run is made twice."""
+    from mixfleet.controlplane.app import ControlPlane, ControlPlaneConfig
+    from tests.fixtures.etcd import unique_prefix
+
+    url = f"etcd://{etcd_server.endpoint}{unique_prefix()}"
+    planes = [ControlPlane(ControlPlaneConfig(
+        store_url=url, listen="127.0.0.1:0", leader_ttl=2.0, identity=f"cp-{i}",
+        cronjob_clock=clock, cronjob_resync_seconds=0.1)) for i in range(2)]
+    for plane in planes:
+        await plane.start()
+    try:
+        async with Client(planes[0].address, retry_seconds=5) as api:
+            await api.create(cronjob("ha", "exit 0"))
+            first = _job_for("ha", clock.to_next_minute())
+            await eventually(lambda: _has_jobs(api, "ha", [first]), what="the first run")
+            leader = await eventually(lambda: _leader(planes), what="a leader")
+            await leader.stop()
+            planes.remove(leader)
+        async with Client(planes[0].address, retry_seconds=5) as api:
+            await eventually(lambda: _leader(planes), what="the successor elected")
+            second = _job_for("ha", clock.to_next_minute())
+            await eventually(lambda: _has_jobs(api, "ha", [first, second]), what="the successor's run")
+            await asyncio.sleep(1.0)  # time for a wrong extra run
+            assert await _names(api, "ha") == [first, second]
+    finally:
+        for plane in planes:
+            await plane.stop()
+
+
+async def _leader(planes: list[Any]) -> Any:
+    return next((p for p in planes if p.is_leader), None)
