@@ -27,8 +27,8 @@ took 40 s instead of 0.5 s. So at most ``SENDING_WATCHES`` watch streams send at
 others wait their turn, in order): the loop's queue stays short and a write goes through
 between sends. Watchers get the same throughput in total, a write is no longer last in line.
 
-Who "a client" is comes from :func:`client_identity`: for now the gRPC peer (one channel's
-connection). It is the one seam to change when authenticated identities exist (issue 11).
+Who "a client" is comes from :func:`client_identity`: the authenticated user or node, or on
+a plaintext server the gRPC peer (one channel's connection).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import grpc
 
 from mixfleet.api.errors import InvalidObjectError
+from mixfleet.controlplane.authn import current_identity
 from mixfleet.controlplane.registry import ObjectFilter
 from mixfleet.controlplane.watchcache import INDEXED_FIELD
 from mixfleet.util import log
@@ -70,9 +71,14 @@ SENDING_WATCHES = 4
 
 
 def client_identity(context: grpc.aio.ServicerContext) -> str:
-    """Who is calling, for per-client limits and logs. The gRPC peer (``ipv4:127.0.0.1:5312``)
-    is one connection: one Client object. Replace with the authenticated identity once
-    requests carry one (issue 11); nothing else here needs to change."""
+    """Who is calling, for per-client limits and logs: the authenticated user or node
+    (set by controlplane/authn.py, which runs first), so that one identity's limits hold
+    across all its connections, as the API server's flow control keys on the user; on a
+    plaintext server, where every caller is the same trusted admin, the gRPC peer
+    (``ipv4:127.0.0.1:5312``: one connection, one Client object)."""
+    ident = current_identity()
+    if ident.via in ("certificate", "token"):
+        return ident.username
     return str(context.peer())
 
 
