@@ -126,6 +126,8 @@ def check_schedule(schedule: Any) -> str | None:
     if "TZ=" in schedule:
         return "the time zone goes in spec.timeZone, not in the schedule"
     fields = schedule.split()
+    if schedule.startswith("@every"):  # robfig/cron's interval form, which croniter lacks
+        return f"{show(schedule)}: @every is not supported by Mixfleet: write a cron expression (\"*/5 * * * *\")"
     if not croniter.is_valid(schedule) or (not schedule.startswith("@") and len(fields) != 5):
         return f"{show(schedule)} is not a valid cron schedule (5 fields: minute hour day-of-month month day-of-week)"
     try:

@@ -321,6 +321,7 @@ async def test_restarted_control_plane_neither_double_fires_nor_loses_a_run(
     pytest.param({"schedule": "* * * *"}, "spec.schedule: ", id="four-fields"),
     pytest.param({"schedule": "*/5 * * * * *"}, "spec.schedule: ", id="six-fields"),
     pytest.param({"schedule": "0 0 30 2 *"}, "never matches a date", id="february-30"),
+    pytest.param({"schedule": "@every 5m"}, "@every is not supported by Mixfleet", id="every"),
     pytest.param({"schedule": "TZ=UTC * * * * *"}, "spec.schedule: the time zone goes in spec.timeZone", id="tz-prefix"),
     pytest.param({"timeZone": "Mars/Olympus"}, 'spec.timeZone: unknown time zone "Mars/Olympus"', id="unknown-zone"),
     pytest.param({"timeZone": "Local"}, "spec.timeZone: unknown time zone", id="local-zone"),
