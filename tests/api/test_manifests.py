@@ -30,6 +30,8 @@ def test_examples_directory_in_file_order(monkeypatch: pytest.MonkeyPatch) -> No
         ("manifests/config-app.yaml", 1, "ConfigMap/site"),
         ("manifests/config-app.yaml", 2, "Secret/site-credentials"),
         ("manifests/config-app.yaml", 3, "Deployment/site"),
+        ("manifests/daemonset.yaml", 1, "DaemonSet/node-logger"),
+        ("manifests/daemonset.yaml", 2, "DaemonSet/windows-monitor"),
         ("manifests/data.yaml", 1, "PersistentVolumeClaim/data"),
         ("manifests/data.yaml", 2, "Deployment/logger"),
         ("manifests/linux-ebpf.yaml", 1, "Deployment/ebpf-tracer"),

@@ -186,7 +186,11 @@ async def test_rolling_update_keeps_max_unavailable(cp: Any, api: Client) -> Non
         try:
             await _edit(api, "agent", lambda t: t["spec"]["containers"][0].update(
                 env=[{"name": "VERSION", "value": "2"}]))
-            await run_mixctl(cp.address, "rollout", "status", "ds/agent", "--timeout", "60")
+            out = await run_mixctl(cp.address, "rollout", "status", "ds/agent", "--timeout", "60")
+            assert out.rstrip().endswith('daemon set "agent" successfully rolled out'), out
+            done = await api.get("DaemonSet", "agent", "default")
+            assert done["status"]["observedGeneration"] == done["metadata"]["generation"] == 2
+            assert done["status"]["updatedNumberScheduled"] == done["status"]["numberAvailable"] == 4
             after = await eventually(lambda: _running_on(api, "agent", want), what="new pods")
         finally:
             watcher.cancel()
@@ -244,3 +248,17 @@ async def test_removed_node_and_deleted_daemonset_take_their_pods(cp: Any, api: 
             return not await started["a"].pod_uids() - {""}
 
         await eventually(no_containers, what="the daemon's containers gone from node a")
+
+
+async def test_drain_leaves_daemon_pods_only_when_asked(cp: Any, api: Client) -> None:
+    """Daemon pods tolerate the cordon and would come back, so drain refuses while the node
+    has some, naming them; with --ignore-daemonsets it drains the rest and leaves them."""
+    async with nodes(api, d1=LINUX):
+        await api.create(daemonset("keep", BUSYBOX))
+        pods = await eventually(lambda: _running_on(api, "keep", {"d1"}), what="the daemon pod")
+        name = pods["d1"]["metadata"]["name"]
+        out = await run_mixctl(cp.address, "drain", "d1", "--timeout", "20", expect=1)
+        assert f"cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): default/{name}" in out
+        out = await run_mixctl(cp.address, "drain", "d1", "--ignore-daemonsets", "--timeout", "20")
+        assert f"ignoring DaemonSet-managed Pods: default/{name}" in out and "node/d1 drained" in out
+        assert (await _running_on(api, "keep", {"d1"}) or {}).get("d1", {}).get("metadata", {}).get("name") == name

@@ -143,12 +143,16 @@ def _on_node(g: NodePods, revision: str) -> tuple[ObjView | None, ObjView | None
 
 def rolling_update(
     verdicts: Mapping[str, Verdict], pods: Mapping[str, NodePods], *,
-    revision: str, max_surge: int, max_unavailable: int,
+    revision: str, max_surge: int, max_unavailable: int, wake: float | None = None,
 ) -> Step:
+    """One step of the update; ``wake`` (a held-back creation's, from :func:`manage`) is kept."""
     nodes = [n for n in sorted(verdicts) if verdicts[n].should_continue]
     if max_surge == 0:
-        return _replace(nodes, verdicts, pods, revision=revision, max_unavailable=max_unavailable)
-    return _surge(nodes, pods, revision=revision, max_surge=max_surge)
+        out = _replace(nodes, verdicts, pods, revision=revision, max_unavailable=max_unavailable)
+    else:
+        out = _surge(nodes, pods, revision=revision, max_surge=max_surge)
+    out.wake = wake
+    return out
 
 
 def _replace(

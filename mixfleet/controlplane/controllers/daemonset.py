@@ -167,7 +167,7 @@ class DaemonSetController(Controller):
         if step or not rolling:
             return step
         return plan.rolling_update(verdicts, by_node, revision=revision, max_surge=surge,
-                                   max_unavailable=unavailable)
+                                   max_unavailable=unavailable, wake=step.wake)
 
     async def _report(self, ds: ObjView, key: str, old: dict[str, Any], status: dict[str, Any],
                       new_pods: list[Obj], removed: list[ObjView], step: plan.Step) -> None:

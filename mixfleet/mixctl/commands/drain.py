@@ -4,7 +4,9 @@ without taking any Deployment below ``replicas - maxUnavailable`` available pods
 Evicting is a graceful delete; the ReplicaSet controller replaces the pod on another node
 (the drained one is cordoned). A pod whose eviction would break its Deployment's budget
 waits until replacements elsewhere are available, then the next round evicts it. Pods that
-no controller would replace are only deleted with ``--force``.
+no controller would replace are only deleted with ``--force``. DaemonSet pods would only
+come back on the node (they tolerate the cordon), so, as kubectl does, drain refuses while
+there are some unless ``--ignore-daemonsets`` says to leave them running.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("node", metavar="NODE")
     p.add_argument("--force", action="store_true",
                    help="also delete pods that no controller will replace")
+    p.add_argument("--ignore-daemonsets", action="store_true",
+                   help="leave DaemonSet-managed pods running (they would come back)")
     p.add_argument("--timeout", type=float, default=0, help="seconds; 0 waits forever")
     p.set_defaults(handler=run)
 
@@ -79,12 +83,25 @@ def _ref(pod: Obj) -> str:
     return f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
 
 
-async def _round(client: Client, node: str, *, force: bool, emit: Callable[[str], None]) -> int:
-    """Evict what the budget allows; returns how many pods are still on the node."""
+def _daemon_pod(pod: Obj) -> bool:
+    return (objects.controller_of(pod) or {}).get("kind") == "DaemonSet"
+
+
+async def _round(client: Client, node: str, *, force: bool, emit: Callable[[str], None],
+                 ignore_daemonsets: bool = False, first: bool = False) -> int:
+    """Evict what the budget allows; returns how many pods are still on the node (those of
+    DaemonSets left out)."""
     pods, _ = await client.list("Pod", all_namespaces=True)
     sets, _ = await client.list("ReplicaSet", all_namespaces=True)
     deployments, _ = await client.list("Deployment", all_namespaces=True)
     here = [p for p in pods if (p.get("spec") or {}).get("nodeName") == node]
+    daemons = [p for p in here if _daemon_pod(p) and not P.deleting(p)]
+    if daemons and not ignore_daemonsets:
+        raise CLIError("error: cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): "
+                       + ", ".join(_ref(p) for p in daemons))
+    if daemons and first:
+        emit("Warning: ignoring DaemonSet-managed Pods: " + ", ".join(_ref(p) for p in daemons))
+    here = [p for p in here if not _daemon_pod(p)]
     unmanaged = [p for p in here if not objects.controller_of(p) and not P.deleting(p)]
     if unmanaged and not force:
         raise CLIError(
@@ -110,12 +127,14 @@ async def _round(client: Client, node: str, *, force: bool, emit: Callable[[str]
     return len(here)
 
 
-async def drain(client: Client, node: str, *, force: bool = False,
+async def drain(client: Client, node: str, *, force: bool = False, ignore_daemonsets: bool = False,
                 emit: Callable[[str], None] = print) -> None:
     """Cordon ``node`` and evict its pods round by round until none is left."""
     _, changed = await mutate(client, NODE, node, "", lambda o: set_unschedulable(o, True))
     emit(f"node/{node} cordoned" if changed else f"node/{node} already cordoned")
-    while await _round(client, node, force=force, emit=emit):
+    first = True
+    while await _round(client, node, force=force, emit=emit, ignore_daemonsets=ignore_daemonsets, first=first):
+        first = False
         await asyncio.sleep(RETRY_SECONDS)
     emit(f"node/{node} drained")
 
@@ -126,7 +145,8 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
     async def go(client: Client) -> None:
         try:
             await within(
-                drain(client, args.node, force=args.force, emit=lambda m: print(m, flush=True)),
+                drain(client, args.node, force=args.force, ignore_daemonsets=args.ignore_daemonsets,
+                      emit=lambda m: print(m, flush=True)),
                 args.timeout or None,
             )
         except asyncio.TimeoutError:

@@ -153,6 +153,10 @@ def run_status(args: argparse.Namespace, inv: Invocation) -> int:
     (kind, name), session = _target(args.resources), inv.session
 
     async def go(client: Client) -> None:
+        if kind is DAEMONSET:
+            ds = await get_or_explain(client, kind, name, session.namespace)
+            if daemonsets.strategy(ds) != "RollingUpdate":  # kubectl's words
+                raise CLIError("error: rollout status is only available for RollingUpdate strategy type")
         if args.watch == "false":
             print(stage(await get_or_explain(client, kind, name, session.namespace)))
             return

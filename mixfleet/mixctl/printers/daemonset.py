@@ -20,7 +20,7 @@ def describe_daemonset(ds: Obj, pods: Sequence[Obj], events: Sequence[Obj], *, n
     phases = Counter((p.get("status") or {}).get("phase") or "Pending" for p in pods)
     doc = Doc()
     fields = _meta_fields(ds, namespaced=True)
-    fields[1:1] = [
+    fields[2:2] = [  # after Name and Namespace, as kubectl has them
         ("Selector", key_values((spec.get("selector") or {}).get("matchLabels")).replace("\n", ",")),
         ("Node-Selector", key_values(pod_spec.get("nodeSelector")).replace("\n", ",")),
     ]
