@@ -53,6 +53,7 @@ class Verdict:
 
 
 RUN = Verdict(True, True)
+NODE_NAME = "the template's nodeName is {node}"
 
 
 def node_verdicts(
@@ -71,12 +72,15 @@ def node_verdicts(
     by_class: dict[int, Verdict] = {}
     out: dict[str, Verdict] = {}
     per_node = node_affinity.PLUGIN.active(req)  # a hostname selector in the template
+    wanted = str((pod.get("spec") or {}).get("nodeName") or "")  # Kubernetes: that node only
     for i, node in enumerate(snap.nodes):
         cls = snap.node_class[i]
         verdict = by_class.get(cls)
         if verdict is None:
             verdict = by_class[cls] = _class_verdict(req, snap.classes[cls].facts, ctx)
-        if per_node and verdict.should_continue and not node_affinity.required_match(req, node.labels):
+        if wanted and node.name != wanted:
+            verdict = Verdict(False, False, NODE_NAME.format(node=wanted))
+        elif per_node and verdict.should_continue and not node_affinity.required_match(req, node.labels):
             verdict = Verdict(False, False, NODE_SELECTOR)
         out[node.name] = verdict
     return out

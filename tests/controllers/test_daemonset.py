@@ -262,3 +262,25 @@ async def test_drain_leaves_daemon_pods_only_when_asked(cp: Any, api: Client) ->
         out = await run_mixctl(cp.address, "drain", "d1", "--ignore-daemonsets", "--timeout", "20")
         assert f"ignoring DaemonSet-managed Pods: default/{name}" in out and "node/d1 drained" in out
         assert (await _running_on(api, "keep", {"d1"}) or {}).get("d1", {}).get("metadata", {}).get("name") == name
+
+
+async def test_pinned_pod_waits_with_the_schedulers_reason_on_a_node_too_small(cp: Any, api: Client) -> None:
+    """Resources are the scheduler's: the daemon pod for a node too small for it is made,
+    stays Pending and says why; the DaemonSet counts it scheduled but not ready."""
+    async with nodes(api, big=dict(os="linux", cpu=8), small=dict(os="linux", cpu=2)):
+        ds = daemonset("hungry", BUSYBOX)
+        ds["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "3"
+        await api.create(ds)
+        await eventually(lambda: _status(api, "hungry", desiredNumberScheduled=2, currentNumberScheduled=2,
+                                         numberReady=1), what="one of two ready")
+
+        async def pending_reason() -> str | None:
+            for p in await _pods(api, "hungry"):
+                cond = next((c for c in (p.get("status") or {}).get("conditions") or []
+                             if c["type"] == "PodScheduled" and c["status"] == "False"), None)
+                if cond and "insufficient cpu" in cond.get("message", ""):
+                    return f"{p['spec']['affinity']['nodeAffinity']} {cond['message']}"
+            return None
+
+        said = await eventually(pending_reason, what="the small node's pod explained")
+        assert "'values': ['small']" in said and "1 insufficient cpu" in said

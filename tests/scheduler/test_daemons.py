@@ -57,6 +57,15 @@ def test_hostname_affinity_checked_per_node() -> None:
     assert verdicts["a"].should_run and not verdicts["b"].should_run
 
 
+def test_template_node_name_picks_that_node_only() -> None:
+    """A template that names its node (spec.nodeName) runs there only, as in Kubernetes."""
+    pod = daemon(make_pod("p"))
+    pod["spec"]["nodeName"] = "a"
+    verdicts = node_verdicts(pod, [make_node("a").obj(), make_node("b").obj()])
+    assert verdicts["a"].should_run
+    assert (verdicts["b"].should_run, verdicts["b"].reason) == (False, "the template's nodeName is a")
+
+
 def test_pinned_daemon_pod_goes_to_cordoned_node() -> None:
     """The scheduler places a pod tolerating the unschedulable taint on a cordoned node,
     and not one without it (Kubernetes' NodeUnschedulable)."""
