@@ -66,6 +66,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("Job", "batch/v1", "jobs", (), namespaced=True),
     Kind("CronJob", "batch/v1", "cronjobs", ("cj",), namespaced=True),
     Kind("DaemonSet", "apps/v1", "daemonsets", ("ds",), namespaced=True),
+    # A Windows gMSA credential spec, as the windows-gmsa project's CRD has it (controlplane/gmsa.py).
+    Kind("GMSACredentialSpec", "windows.k8s.io/v1", "gmsacredentialspecs", (), namespaced=False,
+         has_status=False),
 )
 
 _BY_NAME: dict[str, Kind] = {}
@@ -89,6 +92,7 @@ ACCEPTED_API_VERSIONS: dict[str, tuple[str, ...]] = {
     "Job": ("batch/v1",),
     "CronJob": ("batch/v1",),
     "DaemonSet": ("apps/v1",),
+    "GMSACredentialSpec": ("windows.k8s.io/v1",),
 }
 
 

@@ -416,6 +416,18 @@ _ROOTS = {
 }
 
 
-def root(kind: str, api_version: str) -> Model:
+# Kinds that are custom resources in Kubernetes, so without a model in its client.
+_STRUCT_ROOTS: dict[tuple[str, str], Struct] = {
+    # windows-gmsa's CRD: the credential spec document itself, as an object.
+    ("GMSACredentialSpec", "windows.k8s.io/v1"): Struct(
+        {"apiVersion": STRING, "kind": STRING, "metadata": Model("V1ObjectMeta"), "credspec": MapOf(ANY)},
+        must=("credspec",),
+    ),
+}
+
+
+def root(kind: str, api_version: str) -> _Fields:
     """The schema of a whole object; KeyError for a kind/apiVersion pair not served."""
+    if (kind, api_version) in _STRUCT_ROOTS:
+        return _STRUCT_ROOTS[(kind, api_version)]
     return Model(_ROOTS[(kind, api_version)])

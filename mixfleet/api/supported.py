@@ -14,7 +14,8 @@ A spec here is one of:
 - ``ALL``: the field and everything under it is honoured;
 - a mapping of field name to spec: a map whose other fields are refused;
 - ``Each(spec)``: a list whose items follow ``spec``;
-- ``Keys(names)``: a map whose keys must be among ``names`` (resource names).
+- ``Keys(names)``: a map whose keys must be among ``names`` (resource names);
+- ``Refused(reason)``: a field known not to work here, refused with the reason why.
 """
 
 from __future__ import annotations
@@ -46,7 +47,12 @@ class Keys:
     names: frozenset[str]
 
 
-Spec = Union[_All, Mapping[str, "Spec"], Each, Keys]
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+
+
+Spec = Union[_All, Mapping[str, "Spec"], Each, Keys, Refused]
 
 # Requests and limits the scheduler counts and the engines enforce.
 RESOURCE_NAMES = Keys(frozenset({"cpu", "memory"}))
@@ -80,6 +86,26 @@ LIFECYCLE: Mapping[str, Spec] = {"postStart": _HOOK, "preStop": _HOOK}
 _KEY_REF: Mapping[str, Spec] = {"name": ALL, "key": ALL, "optional": ALL}
 _OBJECT_REF: Mapping[str, Spec] = {"name": ALL, "optional": ALL}
 _ITEMS = Each({"key": ALL, "path": ALL, "mode": ALL})
+# The security context (nodeagent/security.py passes it to the engine; api/securitycontext.py
+# holds the rules, which fields each OS takes). HostProcess containers need containerd.
+_HOST_PROCESS = Refused(
+    "Mixfleet's nodes run Docker Engine, which cannot run Windows HostProcess containers "
+    "(containerd 1.7+ can)"
+)
+_WINDOWS_OPTIONS: Mapping[str, Spec] = {
+    "runAsUserName": ALL, "gmsaCredentialSpecName": ALL, "gmsaCredentialSpec": ALL,
+    "hostProcess": _HOST_PROCESS,
+}
+_SECCOMP: Mapping[str, Spec] = {"type": ALL}  # Localhost is refused by api/securitycontext.py
+CONTAINER_SECURITY_CONTEXT: Mapping[str, Spec] = {
+    "runAsUser": ALL, "runAsGroup": ALL, "runAsNonRoot": ALL, "readOnlyRootFilesystem": ALL,
+    "capabilities": {"add": ALL, "drop": ALL}, "allowPrivilegeEscalation": ALL, "privileged": ALL,
+    "seccompProfile": _SECCOMP, "windowsOptions": _WINDOWS_OPTIONS,
+}
+POD_SECURITY_CONTEXT: Mapping[str, Spec] = {
+    "runAsUser": ALL, "runAsGroup": ALL, "runAsNonRoot": ALL, "supplementalGroups": ALL,
+    "seccompProfile": _SECCOMP, "windowsOptions": _WINDOWS_OPTIONS,
+}
 
 CONTAINER: Mapping[str, Spec] = {
     "name": ALL,
@@ -104,6 +130,7 @@ CONTAINER: Mapping[str, Spec] = {
     "lifecycle": LIFECYCLE,
     # The node's volume manager (nodeagent/volumes/) mounts these.
     "volumeMounts": Each({"name": ALL, "mountPath": ALL, "readOnly": ALL, "subPath": ALL}),
+    "securityContext": CONTAINER_SECURITY_CONTEXT,
 }
 
 # Volume source types the node's volume manager sets up (nodeagent/volumes/, one module
@@ -140,6 +167,7 @@ POD_SPEC: Mapping[str, Spec] = {
     "schedulingStrategy": ALL,  # binpack | spread, per pod
     "restartPolicy": ALL,
     "terminationGracePeriodSeconds": ALL,
+    "securityContext": POD_SECURITY_CONTEXT,
     # Mixfleet's own fields.
     "platform": ALL,
     "binding": ALL,
@@ -226,6 +254,9 @@ def unsupported(obj: Mapping[str, Any]) -> list[FieldError]:
 
 def _walk(value: Any, spec: Spec, path: str, errs: list[FieldError]) -> None:
     if isinstance(spec, _All) or _zero(value):
+        return
+    if isinstance(spec, Refused):
+        errs.append(FieldError(path, f"{NOT_SUPPORTED}: {spec.reason}"))
         return
     if isinstance(spec, Each):
         if isinstance(value, list):

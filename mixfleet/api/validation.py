@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from mixfleet.api import (
     batch, bindings, claims, configdata, envvars, names, podsecurity, probes, quantity, schema,
+    securitycontext,
     selectors, supported, volumes,
 )
 from mixfleet.api.errors import FieldError
@@ -174,6 +175,8 @@ def _pod_spec(pod: dict[str, Any], path: str, errs: Errors) -> None:
     volumes.validate_pod_volumes(spec, path, os_name, [(item(lp, i), c) for lp, i, c in containers], errs)
     for list_path, i, c in containers:
         envvars.validate_env(c, item(list_path, i), names_, errs)
+    securitycontext.validate_pod_security(spec, path, os_name, [(item(lp, i), c) for lp, i, c in containers],
+                                          errs)
 
 
 def _container(c: dict[str, Any], path: str, seen: set[str], errs: Errors) -> None:

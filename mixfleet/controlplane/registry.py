@@ -38,7 +38,7 @@ from typing import Any, Iterator
 from mixfleet.api import claims, defaults, kinds, limits, names, podsecurity, schema, selectors, times, validation
 from mixfleet.api.errors import FieldError, InvalidObjectError
 from mixfleet.api.types import Obj, ObjView
-from mixfleet.controlplane import claimbinding
+from mixfleet.controlplane import claimbinding, gmsa
 from mixfleet.controlplane.objects import decode, encode, meta, thaw
 from mixfleet.store.base import (
     KV,
@@ -361,6 +361,7 @@ class Registry:
     async def create(self, obj: Obj) -> Obj:
         obj = _checked(_generated_name(obj), self.limits)
         k = kinds.by_kind(obj["kind"])
+        await self._inline_gmsa(obj)
         self._admit(obj, await self._require_namespace(k, obj, pending={}))
         new = _new_object(obj)
         key = kinds.key_for(new)
@@ -431,6 +432,7 @@ class Registry:
             if k.namespaced:
                 known_ns[obj["metadata"].get("namespace") or "default"] = namespace
             key = kinds.key_for(obj)
+            await self._inline_gmsa(obj, document=document)
             current = await self.store.get(key)
             if current is None:
                 self._admit(obj, namespace, document=document)
@@ -478,6 +480,7 @@ class Registry:
             new = _checked(new)
         else:
             new = _checked(obj, self.limits)
+            await self._inline_gmsa(new)
             new["metadata"] = _carry_system_meta(old["metadata"], new["metadata"])
             new["status"] = copy.deepcopy(old.get("status") or new.get("status") or {})
             if new.get("spec") != old.get("spec"):
@@ -596,6 +599,8 @@ class Registry:
         pods: builtins.list[Obj] = []  # created objects with a pod spec: Pod Security
         for w in writes:
             try:
+                if isinstance(w, Create) and gmsa.names(w.obj):
+                    w = replace(w, obj=await self._inlined_gmsa(w.obj))
                 op, out, k = _prepare(w)
             except InvalidObjectError as e:
                 who = _label(w.obj)
@@ -759,6 +764,23 @@ class Registry:
         if current is None:
             raise NamespaceNotFoundError(ns)
         return decode(current)
+
+    async def _inline_gmsa(self, obj: Obj, *, document: int | None = None) -> None:
+        """Inline the gMSA credential specs ``obj``'s pods name (controlplane/gmsa.py)."""
+        if not gmsa.names(obj):
+            return
+        errors = await gmsa.inline(obj, self._gmsa_spec)
+        if errors:
+            raise InvalidObjectError([replace(e, document=document, object=_label(obj)) for e in errors])
+
+    async def _inlined_gmsa(self, obj: ObjView) -> Obj:
+        out: Obj = thaw(obj)
+        await self._inline_gmsa(out)
+        return out
+
+    async def _gmsa_spec(self, name: str) -> Obj | None:
+        current = await self.store.get(kinds.by_kind(gmsa.KIND).key(name))
+        return decode(current) if current is not None else None
 
     def _admit(self, obj: Obj, namespace: Obj | None, *, document: int | None = None) -> None:
         """Refuse what ``namespace``'s Pod Security level forbids in ``obj``'s pod spec;

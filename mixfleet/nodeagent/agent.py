@@ -151,7 +151,9 @@ class Agent:
         self._allocatable: dict[str, str] = {}
         env = EnvResolver(self.objects.get, node_name=node_name, host_ip=lambda: config.host_ip,
                           allocatable=lambda: self._allocatable)
-        self.executor.configure = ContainerConfigurer(self.volumes, env).configure
+        self.executor.configure = ContainerConfigurer(
+            self.volumes, env, host_os=self.facts.os, image_user=engine.image_user
+        ).configure
         self._with_containers: set[str] = set()  # pod uids the last pass saw containers of
 
     def wake(self) -> None:

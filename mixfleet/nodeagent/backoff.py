@@ -6,7 +6,7 @@ and pull failures, which leave no container behind, are remembered in memory."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Mapping
 
 from mixfleet.nodeagent.engines.base import ContainerState
@@ -36,7 +36,8 @@ class BackoffState:
 
     def restart_at(self, c: ContainerState, *, attempt: int) -> datetime:
         """When an exited container (the attempt-th restart) may be replaced."""
-        finished = c.finished_at or c.started_at or datetime.min
+        # A container whose start failed never ran: no times (aware, as the clock's are).
+        finished = c.finished_at or c.started_at or datetime.min.replace(tzinfo=timezone.utc)
         if (
             c.started_at
             and c.finished_at

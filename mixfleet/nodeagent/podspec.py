@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from mixfleet.api import quantity
 from mixfleet.api.pods import key as pod_uid
+from mixfleet.nodeagent import security
 from mixfleet.nodeagent.engines.base import ContainerSpec, ContainerState, PortMapping
 
 PREFIX = "mixfleet.io/"
@@ -119,4 +120,5 @@ def container_spec(
         labels=labels,
         isolation=isolation,
         working_dir=container.get("workingDir"),
+        **security.engine_fields(pod, container, host_os=host_os),
     )

@@ -77,6 +77,96 @@ def test_every_container_field_is_honoured_or_refused(field: str, type_name: str
         assert path in refused
 
 
+_WINDOWS = {"os": {"name": "windows"}}
+
+
+@pytest.mark.parametrize(("field", "type_name"), _fields(k8s.V1SecurityContext), ids=lambda v: str(v))
+def test_every_container_security_context_field_is_honoured_or_refused(field: str, type_name: str) -> None:
+    """Each field of a container's securityContext, on a Linux and on a Windows pod."""
+    table = supported.CONTAINER_SECURITY_CONTEXT
+    path = f"spec.containers[0].securityContext.{field}"
+    for spec in ({}, _WINDOWS):
+        refused = _not_supported(_pod(spec, securityContext={field: _sample(type_name)}))
+        assert (path in refused) is (field not in table), (field, spec)
+
+
+@pytest.mark.parametrize(("field", "type_name"), _fields(k8s.V1PodSecurityContext), ids=lambda v: str(v))
+def test_every_pod_security_context_field_is_honoured_or_refused(field: str, type_name: str) -> None:
+    """Each field of the pod's securityContext likewise (fsGroup, sysctls, seLinuxOptions... refused)."""
+    path = f"spec.securityContext.{field}"
+    refused = _not_supported(_pod({"securityContext": {field: _sample(type_name)}}))
+    assert (path in refused) is (field not in supported.POD_SECURITY_CONTEXT), field
+
+
+@pytest.mark.parametrize(("field", "type_name"), _fields(k8s.V1WindowsSecurityContextOptions),
+                         ids=lambda v: str(v))
+def test_every_windows_option_is_honoured_or_refused(field: str, type_name: str) -> None:
+    """windowsOptions' fields: runAsUserName and the gMSA pair honoured, hostProcess refused
+    with the reason (Docker cannot run HostProcess containers)."""
+    value = {"gmsaCredentialSpec": "{}", "runAsUserName": "ContainerUser"}.get(field, _sample(type_name))
+    opts = {field: value, "gmsaCredentialSpecName": "web"}
+    errs = validate(_pod(_WINDOWS, securityContext={"windowsOptions": opts}))
+    path = f"spec.containers[0].securityContext.windowsOptions.{field}"
+    refused = {e.path: e.message for e in errs if supported.NOT_SUPPORTED in e.message}
+    if field == "hostProcess":
+        assert "Docker Engine, which cannot run Windows HostProcess containers (containerd 1.7+ can)" in refused[path]
+    else:
+        assert errs == [], errs
+
+
+@pytest.mark.parametrize(
+    ("spec", "container", "path", "message"),
+    [
+        pytest.param(_WINDOWS, {"runAsUser": 1000}, "spec.containers[0].securityContext.runAsUser",
+                     "cannot be set for a windows pod", id="windows-runAsUser"),
+        pytest.param(_WINDOWS, {"capabilities": {"drop": ["ALL"]}}, "spec.containers[0].securityContext.capabilities",
+                     "cannot be set for a windows pod", id="windows-capabilities"),
+        pytest.param({**_WINDOWS, "securityContext": {"supplementalGroups": [5]}}, {},
+                     "spec.securityContext.supplementalGroups", "cannot be set for a windows pod",
+                     id="windows-supplementalGroups"),
+        pytest.param({}, {"windowsOptions": {"runAsUserName": "ContainerUser"}},
+                     "spec.containers[0].securityContext.windowsOptions", "cannot be set for a linux pod",
+                     id="linux-windowsOptions"),
+        pytest.param({}, {"runAsGroup": 5}, "spec.containers[0].securityContext.runAsGroup", "needs runAsUser",
+                     id="group-without-user"),
+        pytest.param({}, {"runAsUser": -1}, "spec.containers[0].securityContext.runAsUser",
+                     "must be between 0 and 2147483647", id="negative-uid"),
+        pytest.param({"securityContext": {"runAsNonRoot": True}}, {"runAsUser": 0},
+                     "spec.containers[0].securityContext.runAsUser", "could never start", id="non-root-uid-0"),
+        pytest.param({}, {"capabilities": {"add": ["NET_ADMINN"]}},
+                     "spec.containers[0].securityContext.capabilities.add[0]", 'unknown capability "NET_ADMINN"',
+                     id="unknown-capability"),
+        pytest.param({}, {"privileged": True, "allowPrivilegeEscalation": False},
+                     "spec.containers[0].securityContext.allowPrivilegeEscalation",
+                     "cannot be false when privileged is true", id="privileged-no-escalation"),
+        pytest.param({}, {"seccompProfile": {"type": "Localhost"}},
+                     "spec.containers[0].securityContext.seccompProfile.type", "Localhost profile",
+                     id="seccomp-localhost"),
+        pytest.param(_WINDOWS, {"windowsOptions": {"runAsUserName": "a\\b\\c"}},
+                     "spec.containers[0].securityContext.windowsOptions.runAsUserName", "more than one backslash",
+                     id="windows-user-name"),
+        pytest.param(_WINDOWS, {"windowsOptions": {"runAsUserName": "ContainerAdministrator"}, "runAsNonRoot": True},
+                     "spec.containers[0].securityContext.windowsOptions.runAsUserName", "regards as root",
+                     id="windows-non-root-admin"),
+        pytest.param(_WINDOWS, {"windowsOptions": {"gmsaCredentialSpec": "{}"}},
+                     "spec.containers[0].securityContext.windowsOptions.gmsaCredentialSpec",
+                     "gmsaCredentialSpecName", id="gmsa-contents-without-name"),
+    ],
+)
+def test_security_context_rules(spec: dict, container: dict, path: str, message: str) -> None:
+    """What a securityContext may not say, refused at apply naming the field and why."""
+    errs = validate(_pod(spec, securityContext=container))
+    assert any(e.path == path and message in e.message for e in errs), errs
+
+
+def test_a_linux_security_context_the_engines_honour_is_accepted() -> None:
+    locked = {"runAsUser": 1000, "runAsGroup": 3000, "runAsNonRoot": True, "readOnlyRootFilesystem": True,
+              "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"], "add": ["CAP_NET_BIND_SERVICE"]},
+              "seccompProfile": {"type": "RuntimeDefault"}}
+    pod_level = {"securityContext": {"runAsUser": 1000, "supplementalGroups": [4000]}}
+    assert validate(_pod(pod_level, securityContext=locked)) == []
+
+
 @pytest.mark.parametrize(
     ("obj", "path"),
     [
@@ -92,8 +182,10 @@ def test_every_container_field_is_honoured_or_refused(field: str, type_name: str
                      "spec.containers[0].lifecycle.preStop.tcpSocket", id="lifecycle-tcpSocket"),
         pytest.param(_pod(volumeMounts=[{"name": "v", "mountPath": "/data", "mountPropagation": "HostToContainer"}]),
                      "spec.containers[0].volumeMounts[0].mountPropagation", id="volumeMounts-propagation"),
-        pytest.param(_pod(securityContext={"privileged": True}), "spec.containers[0].securityContext",
-                     id="securityContext"),
+        pytest.param(_pod(securityContext={"seLinuxOptions": {"user": "u"}}),
+                     "spec.containers[0].securityContext.seLinuxOptions", id="securityContext-seLinuxOptions"),
+        pytest.param(_pod({"securityContext": {"fsGroup": 2000}}), "spec.securityContext.fsGroup",
+                     id="securityContext-fsGroup"),
         pytest.param(_pod(resources={"limits": {"nvidia.com/gpu": 1}}),
                      "spec.containers[0].resources.limits[nvidia.com/gpu]", id="extended-resource"),
         pytest.param({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
@@ -139,8 +231,7 @@ def test_mixctl_apply_refuses_the_issue_pod_naming_each_field(mixctl: Mixctl) ->
     res = mixctl("apply", "-f", "-", input=ISSUE_POD)
     assert res.returncode == 1, res.stdout
     assert "Traceback" not in res.stderr
-    for path in ("spec.hostNetwork", "spec.initContainers",
-                 "spec.containers[0].securityContext"):
+    for path in ("spec.hostNetwork", "spec.initContainers"):
         assert f"{path}: not supported by Mixfleet" in res.stderr, (path, res.stderr)
     got = mixctl("get", "pod", "everything")
     assert got.returncode != 0 and "not found" in got.stderr, got

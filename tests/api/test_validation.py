@@ -206,7 +206,7 @@ WIN = {"os": "windows"}
     pytest.param(_pod(initContainers=[{"name": "app", "image": "x"}]),
                  ["spec.initContainers: not supported by Mixfleet (supported here: affinity, binding, "
                   "containers, nodeName, nodeSelector, os, platform, restartPolicy, runtimeClassName, "
-                  "schedulerName, schedulingStrategy, terminationGracePeriodSeconds, tolerations, volumes)",
+                  "schedulerName, schedulingStrategy, securityContext, terminationGracePeriodSeconds, tolerations, volumes)",
                   'spec.containers[0].name: duplicate value "app"'], id="init-container-same-name"),
     pytest.param(_deploy(strategy={"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}),
                  ["spec.strategy.rollingUpdate: may not be specified when strategy type is Recreate"], id="recreate-rolling"),
@@ -229,7 +229,7 @@ WIN = {"os": "windows"}
                       overhead={"memory": "x"}),
                  ["spec.overhead: not supported by Mixfleet (supported here: affinity, binding, "
                   "containers, nodeName, nodeSelector, os, platform, restartPolicy, runtimeClassName, "
-                  "schedulerName, schedulingStrategy, terminationGracePeriodSeconds, tolerations, volumes)"],
+                  "schedulerName, schedulingStrategy, securityContext, terminationGracePeriodSeconds, tolerations, volumes)"],
                  id="overhead-not-supported"),
     pytest.param({**NODE, "spec": {"taints": [{"key": "os", "effect": "NoSchedule"}, {"key": "os", "effect": "NoSchedule"}]}},
                  ['spec.taints[1]: duplicate taint "os" with effect NoSchedule'], id="duplicate-taint"),

@@ -175,3 +175,31 @@ def test_every_template_kind_is_checked() -> None:
     cron = {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": bad}}}}}
     assert [e.path for e in podsecurity.check(cron, podsecurity.Policy("ns", "baseline"))] == [
         "spec.jobTemplate.spec.template.spec.containers[0].securityContext.privileged"]
+
+
+# ---- against a real node -------------------------------------------------------------------
+
+@pytest.mark.docker
+async def test_a_privileged_pod_refused_in_baseline_and_accepted_in_privileged(client: Any, dockerd: Any,
+                                                                               tmp_path: Path) -> None:
+    """The same privileged pod is refused in a baseline namespace, naming the field and the
+    level, and in a privileged namespace reaches a real Docker node as a privileged container."""
+    from mixfleet.client import InvalidError
+    from tests.nodeagent.test_security_docker import Node as DockerNode
+    from tests.nodeagent.test_security_docker import running_agent
+
+    def privileged_pod(ns: str, node: str) -> dict[str, Any]:
+        p = pod("root-shell", ns, nodeName=node, terminationGracePeriodSeconds=0)
+        p["spec"]["containers"][0].update(image="mixfleet/busybox:latest", command=["sleep", "3600"],
+                                          securityContext={"privileged": True})
+        return p
+
+    await client.apply([namespace("psa-locked", "baseline"), namespace("psa-open", "privileged")])
+    async with running_agent(client, dockerd, tmp_path) as node:
+        with pytest.raises(InvalidError) as e:
+            await client.create(privileged_pod("psa-locked", node.name))
+        assert ('spec.containers[0].securityContext.privileged: forbidden by Pod Security level "baseline" of '
+                'namespace "psa-locked" (privileged containers)') in str(e.value)
+        await client.create(privileged_pod("psa-open", node.name))
+        seen = DockerNode(client, node.engine, node.name, "psa-open", engine_url=dockerd.socket_url)
+        assert (await seen.inspect("root-shell"))["HostConfig"]["Privileged"] is True
