@@ -3,9 +3,10 @@ server (pkg/apis/core/validation) and the kubelet have them, checked at apply:
 
 - each OS takes its own fields: a Windows pod may not set the Linux ones (``runAsUser``,
   ``runAsGroup``, ``supplementalGroups``, ``capabilities``, ``privileged``,
-  ``readOnlyRootFilesystem``, ``allowPrivilegeEscalation``, ``seccompProfile``), a Linux pod
+  ``readOnlyRootFilesystem``, ``allowPrivilegeEscalation``, ``seccompProfile``, ``fsGroup``), a Linux pod
   not ``windowsOptions``; the refusal says which OS the pod runs on;
-- user and group ids lie in 0..2147483647; ``runAsGroup`` needs a ``runAsUser`` (Docker
+- user and group ids (``fsGroup`` too) lie in 0..2147483647; ``fsGroupChangePolicy`` is
+  ``Always`` or ``OnRootMismatch``; ``runAsGroup`` needs a ``runAsUser`` (Docker
   sets a group only with a user; the CRI runtimes refuse it too);
 - ``runAsNonRoot: true`` with ``runAsUser: 0`` (or, on Windows, ``runAsUserName:
   ContainerAdministrator``) can never start: refused here rather than by the node later;
@@ -44,7 +45,9 @@ CAPABILITIES = frozenset({
 SECCOMP_TYPES = ("RuntimeDefault", "Unconfined")
 WINDOWS_ADMIN = "ContainerAdministrator"
 
-POD_LINUX_ONLY: tuple[str, ...] = ("runAsUser", "runAsGroup", "supplementalGroups", "seccompProfile")
+POD_LINUX_ONLY: tuple[str, ...] = ("runAsUser", "runAsGroup", "supplementalGroups", "fsGroup",
+                                   "fsGroupChangePolicy", "seccompProfile")
+FS_GROUP_CHANGE_POLICIES = ("Always", "OnRootMismatch")
 CONTAINER_LINUX_ONLY: tuple[str, ...] = ("runAsUser", "runAsGroup", "capabilities", "privileged", "readOnlyRootFilesystem",
                         "allowPrivilegeEscalation", "seccompProfile")
 
@@ -106,8 +109,12 @@ def _os_fields(sc: dict[str, Any], path: str, os_name: str, linux_only: tuple[st
 
 
 def _ids(sc: dict[str, Any], path: str, errs: Errors) -> None:
-    for field in ("runAsUser", "runAsGroup"):
+    for field in ("runAsUser", "runAsGroup", "fsGroup"):
         _id(sc.get(field), child(path, field), errs)
+    policy = sc.get("fsGroupChangePolicy")
+    if isinstance(policy, str) and policy not in FS_GROUP_CHANGE_POLICIES:
+        errs.append(FieldError(child(path, "fsGroupChangePolicy"), f"unsupported value {show(policy)}: supported "
+                               "values: " + ", ".join(f'"{p}"' for p in FS_GROUP_CHANGE_POLICIES)))
     groups = sc.get("supplementalGroups")
     for i, g in enumerate(groups if isinstance(groups, list) else ()):
         _id(g, f"{child(path, 'supplementalGroups')}[{i}]", errs)

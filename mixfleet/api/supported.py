@@ -104,6 +104,7 @@ CONTAINER_SECURITY_CONTEXT: Mapping[str, Spec] = {
 }
 POD_SECURITY_CONTEXT: Mapping[str, Spec] = {
     "runAsUser": ALL, "runAsGroup": ALL, "runAsNonRoot": ALL, "supplementalGroups": ALL,
+    "fsGroup": ALL, "fsGroupChangePolicy": ALL,  # nodeagent/volumes/ownership.py
     "seccompProfile": _SECCOMP, "windowsOptions": _WINDOWS_OPTIONS,
 }
 

@@ -8,7 +8,8 @@ needs the image's user and so runs just before the container is created.
 Linux: ``runAsUser[:runAsGroup]`` is the User (api/securitycontext.py refuses a group
 without a user), ``supplementalGroups`` the extra groups, ``allowPrivilegeEscalation:
 false`` the ``no-new-privileges`` option, seccomp ``Unconfined`` the ``seccomp=unconfined``
-option (``RuntimeDefault`` is Docker's default profile: nothing to say). Windows:
+option (``RuntimeDefault`` is Docker's default profile: nothing to say), ``fsGroup`` one
+more group (volumes/ownership.py gives it the pod's volumes). Windows:
 ``runAsUserName`` is the User (ContainerUser, ContainerAdministrator or a local account),
 ``gmsaCredentialSpec`` (the control plane inlined it, controlplane/gmsa.py) the credential
 spec. What the API refuses for each OS never reaches here."""
@@ -56,7 +57,9 @@ def _linux_fields(pod_sc: dict[str, Any], sc: dict[str, Any]) -> dict[str, Any]:
     uid, gid = _effective(pod_sc, sc, "runAsUser"), _effective(pod_sc, sc, "runAsGroup")
     if uid is not None:
         out["user"] = f"{uid}:{gid}" if gid is not None else str(uid)
-    groups = pod_sc.get("supplementalGroups") or ()
+    groups = list(pod_sc.get("supplementalGroups") or ())
+    if pod_sc.get("fsGroup") is not None and pod_sc["fsGroup"] not in groups:
+        groups.append(pod_sc["fsGroup"])  # the kubelet adds it: the volumes are the group's
     if groups:
         out["group_add"] = tuple(str(g) for g in groups)
     if sc.get("readOnlyRootFilesystem"):

@@ -113,6 +113,24 @@ async def test_run_as_user_and_groups(node, client) -> None:
     assert code == 0 and "3456" in groups.split()
 
 
+async def test_fs_group_owns_the_pods_volumes(node, client) -> None:
+    """fsGroup: the process has the group, an emptyDir and a configMap volume belong to it
+    (what the container writes too, by the setgid bit), group-writable where the type allows."""
+    await client.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf", "namespace": NS},
+                         "data": {"key": "value"}}])
+    pod = secure_pod("fsg", node.name, pod_sc={"runAsUser": 1000, "fsGroup": 2000})
+    pod["spec"]["volumes"] = [{"name": "scratch", "emptyDir": {}}, {"name": "conf", "configMap": {"name": "conf"}}]
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "scratch", "mountPath": "/scratch"},
+                                                    {"name": "conf", "mountPath": "/conf"}]
+    await client.create(pod)
+    code, groups = await node.run("fsg", "busybox", "id", "-G")
+    assert code == 0 and "2000" in groups.split()
+    assert await node.run("fsg", "busybox", "sh", "-c", "echo hi > /scratch/f && busybox stat -c %g /scratch/f") \
+        == (0, "2000\n")
+    assert await node.run("fsg", "busybox", "stat", "-L", "-c", "%g %a", "/conf/key") == (0, "2000 644\n")
+    assert await node.run("fsg", "busybox", "stat", "-c", "%a", "/scratch") == (0, "2777\n")
+
+
 async def test_read_only_root_filesystem(node, client) -> None:
     """readOnlyRootFilesystem: a write to the image's filesystem fails."""
     await client.create(secure_pod("ro", node.name, {"readOnlyRootFilesystem": True}))

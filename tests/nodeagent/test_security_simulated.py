@@ -173,3 +173,39 @@ async def test_the_manifests_doc_example_runs(windows, client) -> None:
     assert shown["Config"]["User"] == "ContainerUser"
     assert json.loads(windows.credential_specs[shown["HostConfig"]["SecurityOpt"][0].rsplit("/", 1)[1]]) \
         == spec["credspec"]
+
+
+async def test_linux_security_context_on_a_simulated_node(client, tmp_path) -> None:
+    """A simulated Linux node gets what a Docker node gets: the User, groups (fsGroup among
+    them), capabilities and options in the container, and the pod's emptyDir given to fsGroup."""
+    import os
+    import stat
+
+    engine = SimulatedEngine(os="linux", hostname="lin-sec", images=["mixfleet/busybox:latest"])
+    agent = Agent(client, engine, "lin-sec", facts=engine.host_facts(),
+                  config=AgentConfig(**FAST, root_dir=str(tmp_path / "agent")))
+    task = asyncio.create_task(agent.run())
+    try:
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lin", "namespace": "default"},
+               "spec": {"nodeName": "lin-sec", "securityContext": {"runAsUser": 1000, "runAsGroup": 3000,
+                                                                   "fsGroup": 2000, "supplementalGroups": [4000]},
+                        "volumes": [{"name": "scratch", "emptyDir": {}}],
+                        "containers": [{"name": "c", "image": "mixfleet/busybox:latest",
+                                        "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+                                        "securityContext": {"readOnlyRootFilesystem": True,
+                                                            "allowPrivilegeEscalation": False,
+                                                            "capabilities": {"drop": ["ALL"]}}}]}}
+        created = await client.create(pod)
+        shown = engine.inspect(await _running(engine, created))
+        assert shown["Config"]["User"] == "1000:3000"
+        assert shown["HostConfig"]["GroupAdd"] == ["4000", "2000"]
+        assert shown["HostConfig"]["CapDrop"] == ["ALL"]
+        assert shown["HostConfig"]["ReadonlyRootfs"] is True
+        assert shown["HostConfig"]["SecurityOpt"] == ["no-new-privileges"]
+        scratch = agent.volumes.pod_dir(created["metadata"]["uid"]) / "volumes" / "kubernetes.io~empty-dir" / "scratch"
+        st = os.stat(scratch)
+        assert st.st_gid == 2000 and st.st_mode & stat.S_ISGID
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

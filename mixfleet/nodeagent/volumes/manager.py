@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 from mixfleet.api.pods import key as pod_uid
 from mixfleet.nodeagent.engines.base import Mount
+from mixfleet.nodeagent.volumes import ownership
 from mixfleet.nodeagent.volumes.errors import ContainerConfigError, VolumeSetupError
 from mixfleet.nodeagent.volumes.sources import (
     SOURCES,
@@ -70,6 +71,8 @@ class VolumeManager:
                 continue
             path = self.pod_dir(uid) / "volumes" / src.plugin / name
             out[name] = await src.setup(ctx, name, settings, path)
+            if src.field in ownership.FS_GROUP_TYPES:
+                await ownership.apply(name, Path(out[name].source), pod, read_only=out[name].read_only)
         return out
 
     def mounts(
