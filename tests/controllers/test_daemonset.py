@@ -284,3 +284,31 @@ async def test_pinned_pod_waits_with_the_schedulers_reason_on_a_node_too_small(c
 
         said = await eventually(pending_reason, what="the small node's pod explained")
         assert "'values': ['small']" in said and "1 insufficient cpu" in said
+
+
+async def test_taints_and_labels_changed_on_a_node_move_its_daemon_pod(cp: Any, api: Client) -> None:
+    """A NoSchedule taint leaves the running pod alone; a NoExecute one removes it; a label
+    the nodeSelector wants, added to another node, brings a pod there."""
+    from mixfleet.mixctl.objects import mutate
+
+    async with nodes(api, t1=LINUX, t2=LINUX):
+        await api.create(daemonset("picky", BUSYBOX, nodeSelector={"role": "edge"}))
+
+        def node_change(labels: dict | None = None, taint: dict | None = None) -> Callable[[dict], bool]:
+            def change(n: dict) -> bool:
+                n["metadata"].setdefault("labels", {}).update(labels or {})
+                if taint:
+                    n["spec"].setdefault("taints", []).append(taint)
+                return True
+            return change
+
+        await mutate(api, by_kind("Node"), "t1", "", node_change(labels={"role": "edge"}))
+        first = await eventually(lambda: _running_on(api, "picky", {"t1"}), what="a pod on the labelled node")
+        await mutate(api, by_kind("Node"), "t1", "", node_change(taint={"key": "k", "effect": "NoSchedule"}))
+        st = await eventually(lambda: _status(api, "picky", desiredNumberScheduled=0), what="desired 0")
+        assert "t1 (node(s) had untolerated taint {k})" in _skipped(st)
+        still = await _running_on(api, "picky", {"t1"}) or {}
+        assert still.get("t1", {}).get("metadata", {}).get("uid") == first["t1"]["metadata"]["uid"]
+        await mutate(api, by_kind("Node"), "t2", "", node_change(labels={"role": "edge"}))
+        await mutate(api, by_kind("Node"), "t1", "", node_change(taint={"key": "x", "effect": "NoExecute"}))
+        await eventually(lambda: _running_on(api, "picky", {"t2"}), what="the pod moved from t1 to t2")
