@@ -114,7 +114,9 @@ async def run_nodes(
                 await client_for(n.name),
                 n.engine,
                 n.name,
-                listen=listen,
+                # The port asked for is the first node's (the real one); the others take
+                # free ports, each its own: logs and exec reach a node at its own endpoint.
+                listen=listen if i == 0 else f"{host}:0",
                 advertise_host=host if host not in ("0.0.0.0", "[::]") else "127.0.0.1",
                 facts=n.facts,
                 config=AgentConfig(
@@ -123,7 +125,7 @@ async def run_nodes(
                 ),
                 credentials=credentials[n.name] if credentials else None,
             )
-            for n in nodes
+            for i, n in enumerate(nodes)
         ]
         _log.info("agents.started", nodes=[n.name for n in nodes], server=server, tls=bool(credentials))
         try:

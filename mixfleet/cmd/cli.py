@@ -214,7 +214,9 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-docker", action="store_true", help="run simulated nodes only")
     p.add_argument("--node-name", default=None, help="name of the real node (default hostname)")
-    p.add_argument("--agent-listen", default="127.0.0.1:0", help="agent gRPC (logs) address")
+    p.add_argument("--agent-listen", default="127.0.0.1:0",
+                   help="agent gRPC (logs, exec) address; with several nodes, the first's (the real"
+                   " node's): the others take free ports")
     p.add_argument("--heartbeat-interval", type=float, default=5.0, help="seconds")
     p.add_argument(
         "--disk-path",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Mapping
 
@@ -77,12 +78,12 @@ async def relay(
     idle_timeout: float = IDLE_TIMEOUT_SECONDS,
 ) -> AsyncIterator[Output]:
     """The session's output, then its exit code, while the client's input is fed to it."""
-    activity = asyncio.Event()
-    feeder = asyncio.create_task(_feed(session, inputs, activity.set))
+    activity = _Activity()
+    feeder = asyncio.create_task(_feed(session, inputs, activity.touch))
     watchdog = asyncio.create_task(_idle_watch(session, activity, idle_timeout))
     try:
         async for stream, data in session.output():
-            activity.set()
+            activity.touch()
             yield Output(stream, data)
         yield Output(None, exit_code=await session.wait())
     finally:
@@ -109,13 +110,21 @@ async def _feed(session: ExecSession, inputs: AsyncIterator[Input], touch: Calla
         await session.close_stdin()
 
 
-async def _idle_watch(session: ExecSession, activity: asyncio.Event, timeout: float) -> None:
-    while True:
-        activity.clear()
-        try:
-            await asyncio.wait_for(activity.wait(), timeout)
-        except asyncio.TimeoutError:
-            _log.info("exec.idle_timeout", seconds=timeout)
-            await session.close()
-            return
+class _Activity:
+    """When the session last saw input or output."""
 
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def touch(self) -> None:
+        self.last = time.monotonic()
+
+
+async def _idle_watch(session: ExecSession, activity: _Activity, timeout: float) -> None:
+    # Sleeps, not asyncio.wait_for on an Event: Python 3.11's wait_for drops a cancel that
+    # comes as its Event is set, and a watchdog that survived its cancel kept the session
+    # (and the RPC) open after the command ended.
+    while (idle := time.monotonic() - activity.last) < timeout:
+        await asyncio.sleep(timeout - idle)
+    _log.info("exec.idle_timeout", seconds=timeout)
+    await session.close()

@@ -24,13 +24,16 @@ _log = log.get("nodeagent.server")
 # An exec session may be quiet for a long time: pings find a peer that is gone (a control
 # plane that died) instead of holding its container command open forever. The control
 # plane pings every 30 s (controlplane/agents.py); this allows it.
-KEEPALIVE_SERVER_OPTIONS = (
+SERVER_OPTIONS = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.http2.max_ping_strikes", 0),
+    # A port another agent holds is an error, not shared: gRPC's default SO_REUSEPORT let
+    # two agents listen on one port, the kernel splitting connections between them.
+    ("grpc.so_reuseport", 0),
 )
 
 
@@ -158,7 +161,7 @@ async def start_agent_server(
 ) -> tuple[grpc.aio.Server, int]:
     """Serve NodeAgent on ``listen`` (port 0 picks one); returns (server, port). With the
     node's ``credentials`` over mutual TLS, else plaintext (loopback, `mixfleet dev`)."""
-    server = grpc.aio.server(options=KEEPALIVE_SERVER_OPTIONS)
+    server = grpc.aio.server(options=SERVER_OPTIONS)
     labels = {**MANAGED, LABEL_NODE: node_name} if node_name else MANAGED
     pb_grpc.add_NodeAgentServicer_to_server(NodeAgentServicer(engine, labels=labels), server)
     if credentials is not None and credentials.current is not None:

@@ -70,6 +70,9 @@ async def test_exec_on_a_simulated_windows_node(client, engine):
     await eventually(lambda: phase(client, "win", "Running"))
     assert await run(client, "win", ["cmd", "/c", "whoami"]) == (b"user manager\\containeradministrator\r\n", b"", 0)
     assert await run(client, "win", ["cmd", "/c", "echo hi & exit 3"]) == (b"hi\r\n", b"", 3)
+    # Several writes, the session ended before the last is read: all of it, then the end.
+    assert await run(client, "win", ["cmd", "/c", "echo a & echo b & hostname"]) == (
+        b"a\r\nb\r\nWIN-EXEC\r\n", b"", 0)
     out, err, code = await run(client, "win", ["nosuch.exe"])
     assert code == 9009 and b"'nosuch.exe' is not recognized" in err
 
