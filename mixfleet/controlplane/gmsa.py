@@ -9,7 +9,8 @@ so the node gets it with the pod and Docker gets it as its ``credentialspec`` se
 (nodeagent/engines/credspecs.py). As the webhook: a spec already inlined must match the named
 one (as JSON, not byte for byte), a name with no GMSACredentialSpec is refused, and a pod
 template is only checked (its pods are inlined when they are made). A later edit of the
-GMSACredentialSpec reaches new pods, never running ones."""
+GMSACredentialSpec reaches new pods, and a pod applied again (its containers are made anew,
+as for any change of its security context), never a running container on its own."""
 
 from __future__ import annotations
 

@@ -432,7 +432,7 @@ class Registry:
             if k.namespaced:
                 known_ns[obj["metadata"].get("namespace") or "default"] = namespace
             key = kinds.key_for(obj)
-            await self._inline_gmsa(obj, document=document)
+            await self._inline_gmsa(obj, document=document, pending=objs)
             current = await self.store.get(key)
             if current is None:
                 self._admit(obj, namespace, document=document)
@@ -600,7 +600,8 @@ class Registry:
         for w in writes:
             try:
                 if isinstance(w, Create) and gmsa.names(w.obj):
-                    w = replace(w, obj=await self._inlined_gmsa(w.obj))
+                    w = replace(w, obj=await self._inlined_gmsa(w.obj, pending=[
+                        x.obj for x in writes if isinstance(x, (Create, Update))]))
                 op, out, k = _prepare(w)
             except InvalidObjectError as e:
                 who = _label(w.obj)
@@ -765,17 +766,25 @@ class Registry:
             raise NamespaceNotFoundError(ns)
         return decode(current)
 
-    async def _inline_gmsa(self, obj: Obj, *, document: int | None = None) -> None:
-        """Inline the gMSA credential specs ``obj``'s pods name (controlplane/gmsa.py)."""
+    async def _inline_gmsa(self, obj: Obj, *, document: int | None = None,
+                           pending: Sequence[ObjView] = ()) -> None:
+        """Inline the gMSA credential specs ``obj``'s pods name (controlplane/gmsa.py); a
+        spec written in the same batch (``pending``) counts as there."""
         if not gmsa.names(obj):
             return
-        errors = await gmsa.inline(obj, self._gmsa_spec)
+        batch = {str(o["metadata"]["name"]): o for o in pending
+                 if o.get("kind") == gmsa.KIND and isinstance(o.get("metadata"), dict)}
+
+        async def get(name: str) -> ObjView | None:
+            return batch[name] if name in batch else await self._gmsa_spec(name)
+
+        errors = await gmsa.inline(obj, get)
         if errors:
             raise InvalidObjectError([replace(e, document=document, object=_label(obj)) for e in errors])
 
-    async def _inlined_gmsa(self, obj: ObjView) -> Obj:
+    async def _inlined_gmsa(self, obj: ObjView, *, pending: Sequence[ObjView] = ()) -> Obj:
         out: Obj = thaw(obj)
-        await self._inline_gmsa(out)
+        await self._inline_gmsa(out, pending=pending)
         return out
 
     async def _gmsa_spec(self, name: str) -> Obj | None:

@@ -65,6 +65,9 @@ def spec_hash(pod: Mapping[str, Any], container: Mapping[str, Any], *, host_os: 
         "image": container_image(pod, container),
         "iso": pod_isolation(pod, host_os=host_os),
     }
+    pod_sc = (pod.get("spec") or {}).get("securityContext")
+    if pod_sc:  # only when set: containers of pods without one keep the hash they had
+        doc["sc"] = pod_sc
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 

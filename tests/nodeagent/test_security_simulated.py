@@ -209,3 +209,18 @@ async def test_linux_security_context_on_a_simulated_node(client, tmp_path) -> N
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def test_a_changed_pod_security_context_makes_containers_anew() -> None:
+    """The container's spec hash follows the pod-level securityContext (a pod applied again
+    with another runAsUser or gMSA spec gets new containers), and a pod without one keeps
+    the hash it had before security contexts were honoured."""
+    from mixfleet.nodeagent.podspec import spec_hash
+
+    container = {"name": "c", "image": "busybox"}
+    plain = {"spec": {"containers": [container]}}
+    assert spec_hash(plain, container, host_os="linux") == spec_hash(
+        {"spec": {"containers": [container], "securityContext": {}}}, container, host_os="linux")
+    one = spec_hash({"spec": {"securityContext": {"runAsUser": 1}}}, container, host_os="linux")
+    two = spec_hash({"spec": {"securityContext": {"runAsUser": 2}}}, container, host_os="linux")
+    assert len({one, two, spec_hash(plain, container, host_os="linux")}) == 3

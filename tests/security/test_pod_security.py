@@ -203,3 +203,26 @@ async def test_a_privileged_pod_refused_in_baseline_and_accepted_in_privileged(c
         await client.create(privileged_pod("psa-open", node.name))
         seen = DockerNode(client, node.engine, node.name, "psa-open", engine_url=dockerd.socket_url)
         assert (await seen.inspect("root-shell"))["HostConfig"]["Privileged"] is True
+
+
+def test_gmsa_credential_specs_through_mixctl(mixctl: Mixctl, tmp_path: Path) -> None:
+    """docs/MANIFESTS.md's gMSA example applies with mixctl: the GMSACredentialSpec is listed,
+    and the pod carries the spec's document; a pod naming a spec that does not exist is
+    refused naming the field."""
+    from tests.fixtures.controlplane import REPO
+
+    text = (REPO / "docs" / "MANIFESTS.md").read_text()
+    block = text.split("## Security context", 1)[1].split("```yaml\n", 2)[2].split("```", 1)[0]
+    path = tmp_path / "gmsa.yaml"
+    path.write_text(block)
+    r = mixctl("apply", "-f", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "gmsacredentialspec.windows.k8s.io/webapp01 created" in r.stdout, r.stdout
+    assert "webapp01" in mixctl("get", "gmsacredentialspecs").stdout
+    shown = yaml.safe_load(mixctl("get", "pod", "iis", "-o", "yaml").stdout)
+    assert '"DnsName":"contoso.com"' in shown["spec"]["securityContext"]["windowsOptions"]["gmsaCredentialSpec"]
+    path.write_text(block.split("---\n", 1)[1].replace("name: iis", "name: iis2").replace("webapp01", "nope"))
+    r = mixctl("apply", "-f", str(path))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert ('spec.securityContext.windowsOptions.gmsaCredentialSpecName: GMSACredentialSpec "nope" does not '
+            "exist") in r.stderr
