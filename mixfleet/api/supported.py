@@ -134,6 +134,11 @@ CONTAINER: Mapping[str, Spec] = {
     "securityContext": CONTAINER_SECURITY_CONTEXT,
 }
 
+# Init containers (nodeagent/reconcile.py runs them in order before the app containers):
+# what app containers honour, except what Kubernetes forbids on them (probes, hooks).
+_NOT_ON_INIT = frozenset({"readinessProbe", "livenessProbe", "startupProbe", "lifecycle"})
+INIT_CONTAINER: Mapping[str, Spec] = {k: v for k, v in CONTAINER.items() if k not in _NOT_ON_INIT}
+
 # Volume source types the node's volume manager sets up (nodeagent/volumes/, one module
 # each); api/volumes.py holds their rules.
 VOLUME: dict[str, Spec] = {
@@ -149,6 +154,7 @@ _POD_TERM: Mapping[str, Spec] = {"labelSelector": ALL, "topologyKey": ALL, "name
 
 POD_SPEC: Mapping[str, Spec] = {
     "containers": Each(CONTAINER),
+    "initContainers": Each(INIT_CONTAINER),
     "volumes": Each(VOLUME),
     "nodeName": ALL,
     "nodeSelector": ALL,

@@ -90,6 +90,7 @@ class Container(TypedDict, total=False):
 
 class PodSpec(TypedDict, total=False):
     containers: list[Container]
+    initContainers: list[Container]
     nodeName: str
     nodeSelector: dict[str, str]
     affinity: dict[str, Any]

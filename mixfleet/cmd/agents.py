@@ -60,7 +60,8 @@ def plan_nodes(args: argparse.Namespace, *, docker_url: str | None) -> list[Node
     """The nodes this process runs: the real one when an engine answers, plus simulated."""
     nodes = [simulated_node(s) for s in parse_all(args.simulate)]
     if docker_url:
-        network = "none" if getattr(args, "private_dockerd", False) else None
+        # A private dockerd has no default bridge: its pods go on its own network.
+        network = getattr(args, "pod_network", None)
         engine = DockerEngine(base_url=docker_url, network_mode=network)
         nodes.insert(0, NodePlan(real_node_name(args.node_name), engine, None))
     return nodes
@@ -89,13 +90,16 @@ async def run_nodes(
     disk_paths: tuple[str, ...] = (),
     credentials: dict[str, NodeCredentials] | None = None,
     root_dir: str = "",
+    pod_infra_image: str = "",
 ) -> None:
     """Run the planned nodes' agents. ``disk_paths`` set the real node's DiskPressure (with
     its engine's data root); simulated nodes have no disk of their own. ``credentials``:
     each node's certificate (mutual TLS, one connection per node, since each is its own
     identity); None: one plaintext connection for all (a loopback control plane).
     ``root_dir`` holds each node's volumes and claims' data in a directory named after it
-    ("": a temp dir)."""
+    ("": a temp dir).
+    ``pod_infra_image`` is the real node's sandbox image (simulated nodes use their host's
+    default)."""
     if not nodes:
         raise SystemExit("mixfleet agent: no nodes to run (no engine, and no --simulate)")
     host = listen.rsplit(":", 1)[0]
@@ -122,6 +126,7 @@ async def run_nodes(
                 config=AgentConfig(
                     heartbeat_seconds=heartbeat, disk_paths=disk_paths if n.facts is None else (),
                     root_dir=os.path.join(root_dir, n.name) if root_dir else "",
+                    pod_infra_image=pod_infra_image if n.facts is None else "",
                 ),
                 credentials=credentials[n.name] if credentials else None,
             )
@@ -185,4 +190,5 @@ async def run_agents(args: argparse.Namespace) -> None:
     await run_nodes(
         args.server, nodes, heartbeat=args.heartbeat_interval, listen=args.agent_listen,
         disk_paths=tuple(args.disk_path), credentials=credentials, root_dir=args.root_dir,
+        pod_infra_image=args.pod_infra_image,
     )

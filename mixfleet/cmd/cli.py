@@ -233,6 +233,14 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
         help="where each node keeps its pods' volumes and its claims' persistent data, in "
         "DIR/<node> (default: mixfleet dev: .mixfleet/agents; mixfleet agent: a temp dir)",
     )
+    p.add_argument(
+        "--pod-infra-image",
+        default="",
+        metavar="IMAGE",
+        help="the real node's pod sandbox image, pulled when absent (default: "
+        "mixfleet/pause:latest, built on the node from its static busybox; on Windows the "
+        "nanoserver image of the host's build)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

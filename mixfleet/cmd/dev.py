@@ -76,6 +76,7 @@ async def run_dev(args: argparse.Namespace) -> None:
         local = await _private_dockerd(state_dir)
         docker_url = local.socket_url if local else None
         args.private_dockerd = local is not None
+        args.pod_network = local.network if local else None
     if not args.encryption_key_file:
         args.encryption_key_file = _dev_key_file(state_dir)
     cp = ControlPlane(_controlplane_config(args))
@@ -89,6 +90,7 @@ async def run_dev(args: argparse.Namespace) -> None:
             cp.address, nodes, heartbeat=args.heartbeat_interval, listen=args.agent_listen,
             disk_paths=(str(state_dir), *args.disk_path),  # the store's disk is the node's too
             root_dir=args.root_dir or str(state_dir / "agents"),  # claims' data outlives a restart
+            pod_infra_image=args.pod_infra_image,
         )
     finally:
         await cp.stop()

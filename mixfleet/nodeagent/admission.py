@@ -198,7 +198,10 @@ class PodAdmission:
 def _images(pod: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(
         (str(c.get("name")), str(c.get("image")))
-        for c in (pod.get("spec") or {}).get("containers") or ()
+        for c in (
+            *((pod.get("spec") or {}).get("initContainers") or ()),
+            *((pod.get("spec") or {}).get("containers") or ()),
+        )
     )
 
 

@@ -53,6 +53,7 @@ from mixfleet.nodeagent.probes import Prober
 from mixfleet.nodeagent.reconcile import Wait, next_wake, plan
 from mixfleet.nodeagent.volumes import VolumeManager
 from mixfleet.nodeagent.volumes import claim as claim_volumes
+from mixfleet.nodeagent.sandbox import SandboxConfig
 from mixfleet.util import log
 from mixfleet.util.aio import run_together, wait_event
 
@@ -94,6 +95,7 @@ class AgentConfig:
     # How long a ConfigMap or Secret read from the control plane is used before it is read
     # again (nodeagent/configobjects.py; the kubelet's Cache strategy).
     config_ttl_seconds: float = 10.0
+    pod_infra_image: str = ""  # the pod sandbox image; "" = the host's default (nodeagent/sandbox.py)
 
 
 class Agent:
@@ -155,6 +157,9 @@ class Agent:
             self.volumes, env, host_os=self.facts.os, image_user=engine.image_user
         ).configure
         self._with_containers: set[str] = set()  # pod uids the last pass saw containers of
+        self.sandbox = SandboxConfig.for_host(
+            host_os=self.facts.os, host_build=self.facts.os_build, image=config.pod_infra_image
+        )
 
     def wake(self) -> None:
         self._wake.set()
@@ -385,6 +390,7 @@ class Agent:
             present_images=self._images,
             node_name=self.node_name,
             unhealthy=self.prober.unhealthy,
+            sandbox=self.sandbox,
         )
         ex.dispatch(actions, actual)
         self._back_off_events(actions)

@@ -34,6 +34,7 @@ from mixfleet.nodeagent.podspec import (
     MANAGED,
     pod_grace_seconds,
 )
+from mixfleet.nodeagent import sandbox as pod_sandbox
 from mixfleet.nodeagent.reconcile import (
     Action,
     Create,
@@ -145,10 +146,11 @@ class Executor:
             )
             self.images_stale = True
         elif isinstance(action, Create):
+            sandbox = pod_sandbox.is_sandbox(action.spec)
             cid = await self._guard(
                 action.pod_uid,
                 action.container,
-                "RunContainerError",
+                pod_sandbox.FAILED_SANDBOX if sandbox else "RunContainerError",
                 self._create(action),
             )
             await self._post_start(action.pod_uid, action.container, cid)
@@ -206,6 +208,8 @@ class Executor:
         the previous pass's create landed asks for the same container again (its name holds
         the pod uid and the attempt), and the engine refuses the name. That container is the
         one asked for: the create has happened, and is not a failure to show in the status."""
+        if pod_sandbox.is_sandbox(action.spec):
+            await pod_sandbox.ensure_image(self.engine, action.spec.image)
         spec = await self._configured(action)
         try:
             return await self.engine.create_and_start(spec)
@@ -224,7 +228,8 @@ class Executor:
         pod = self.pods.get(action.pod_uid)
         if self.configure is None or pod is None:
             return action.spec
-        container = next((c for c in (pod.get("spec") or {}).get("containers") or ()
+        spec = pod.get("spec") or {}
+        container = next((c for c in (*(spec.get("initContainers") or ()), *(spec.get("containers") or ()))
                           if c.get("name") == action.container), None)
         if container is None:
             return action.spec
@@ -270,7 +275,10 @@ class Executor:
         spec: dict[str, Any] = next(
             (
                 c
-                for c in (pod.get("spec") or {}).get("containers") or ()
+                for c in (
+                    *((pod.get("spec") or {}).get("initContainers") or ()),
+                    *((pod.get("spec") or {}).get("containers") or ()),
+                )
                 if c.get("name") == container
             ),
             {},

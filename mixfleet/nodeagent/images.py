@@ -55,16 +55,20 @@ def find_busybox() -> str:
     )
 
 
-def busybox_rootfs_tar(busybox: str) -> bytes:
+def busybox_rootfs_tar(
+    busybox: str,
+    applets: tuple[str, ...] = APPLETS,
+    dirs: tuple[str, ...] = ("bin", "tmp", "etc", "proc", "sys", "dev", "www"),
+) -> bytes:
     """A rootfs tar: /bin/busybox, one symlink per applet, and the usual empty dirs."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for d in ("bin", "tmp", "etc", "proc", "sys", "dev", "www"):
+        for d in dirs:
             info = tarfile.TarInfo(d)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
             tar.addfile(info)
         tar.add(busybox, arcname="bin/busybox")
-        for applet in APPLETS:
+        for applet in applets:
             link = tarfile.TarInfo(f"bin/{applet}")
             link.type, link.linkname, link.mode = tarfile.SYMTYPE, "busybox", 0o777
             tar.addfile(link)

@@ -1,11 +1,15 @@
 """Starts a private Docker Engine (as root) on its own socket, data root and exec root: what
-the tests and `mixfleet dev` use when no engine is running. No bridge and no iptables, so it
-never touches the host's network set-up and several can run side by side."""
+the tests and `mixfleet dev` use when no engine is running. Not Docker's default bridge
+(docker0) and no iptables, so it leaves the host's network set-up alone and several can run
+side by side: pods get their addresses on a network of its own, ``mixfleet``, a bridge named
+after the data root (``mx-<hash>``) whose subnet Docker picks clear of the host's routes. The
+host reaches pod IPs over that bridge; nothing is NATed or forwarded."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import hashlib
 import signal
 import subprocess
 import time
@@ -19,6 +23,7 @@ from mixfleet.util import log
 _log = log.get("nodeagent.localdockerd")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
+POD_NETWORK = "mixfleet"
 
 
 class DockerdUnavailable(RuntimeError):
@@ -43,12 +48,17 @@ class LocalDockerd:
     client: docker.DockerClient
     root: str
     proc: subprocess.Popen[bytes]
+    network: str = POD_NETWORK  # the network pod sandboxes go on (DockerEngine network_mode)
 
     def stop(self, *, remove_containers: bool = False) -> None:
+        """Stop dockerd; with ``remove_containers`` also remove them and the pod network
+        (its bridge leaves the host). Kept otherwise, so a restart adopts both."""
         if remove_containers:
             try:
                 for c in self.client.containers.list(all=True):
                     c.remove(force=True)
+                for n in self.client.networks.list(names=[self.network]):
+                    n.remove()
             except Exception:  # best effort: dockerd may already be gone
                 pass
         self.client.close()
@@ -107,6 +117,7 @@ def start_dockerd(root: str, *, with_busybox: bool = True) -> LocalDockerd:
         )
     try:
         client = _connect(f"unix://{sock}", proc, log_path)
+        ensure_pod_network(client, root)
         if with_busybox:
             import_busybox_image(client)
     except BaseException:
@@ -116,6 +127,23 @@ def start_dockerd(root: str, *, with_busybox: bool = True) -> LocalDockerd:
         raise
     _log.info("dockerd.started", socket=sock)
     return LocalDockerd(socket_url=f"unix://{sock}", client=client, root=root, proc=proc)
+
+
+def bridge_name(root: str) -> str:
+    """One bridge per data root; Linux interface names hold 15 characters."""
+    return "mx-" + hashlib.sha256(os.path.realpath(root).encode()).hexdigest()[:12]
+
+
+def ensure_pod_network(client: docker.DockerClient, root: str) -> None:
+    """The ``mixfleet`` bridge network, made once per data root (kept across restarts)."""
+    if client.networks.list(names=[POD_NETWORK]):
+        return
+    client.networks.create(
+        POD_NETWORK, driver="bridge",
+        options={"com.docker.network.bridge.name": bridge_name(root)},
+        labels={"mixfleet.io/managed": "true"},
+    )
+    _log.info("dockerd.network_created", network=POD_NETWORK, bridge=bridge_name(root))
 
 
 def engine_reachable(url: str) -> bool:

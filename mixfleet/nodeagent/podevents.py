@@ -12,6 +12,9 @@
     a failed mount  Warning FailedMount   MountVolume.SetUp failed for volume "v" : ...
     a config error  Warning Failed   Error: secret "db" not found
     back-off        Warning BackOff  Back-off restarting failed container main in pod web_default(uid)
+    a new sandbox   Normal  SandboxChanged  Pod sandbox changed, it will be killed and re-created.
+    a failed one    Warning FailedCreatePodSandBox  Failed to create pod sandbox: <text>
+(the pod's sandbox, ``nodeagent.sandbox``, gets no container events of its own, as in the kubelet)
 
 The executor calls ``before``/``after`` around each action and ``failed`` for each recorded
 failure; all of it only adds to the node's event table (``nodeagent.events``), so it costs
@@ -28,6 +31,7 @@ from mixfleet.nodeagent.engines.base import ContainerState
 from mixfleet.nodeagent.events import NORMAL, WARNING, NodeEvents
 from mixfleet.nodeagent.podspec import LABEL_CONTAINER
 from mixfleet.nodeagent.reconcile import Action, Create, Pull, Start, Stop
+from mixfleet.nodeagent.sandbox import FAILED_SANDBOX, SANDBOX_NAME
 
 PodLookup = Callable[[str], Mapping[str, Any] | None]
 
@@ -52,6 +56,11 @@ class PodEvents:
 
     def before(self, action: Action) -> None:
         uid = action.pod_uid
+        if getattr(action, "container", "") == SANDBOX_NAME:
+            if isinstance(action, Create) and action.spec.name.rsplit("_", 1)[-1] != "0":
+                self.emit(uid, type=NORMAL, reason="SandboxChanged",
+                          message="Pod sandbox changed, it will be killed and re-created.")
+            return
         if isinstance(action, Pull):
             self._began[(uid, action.container)] = time.monotonic()
             self.emit(uid, type=NORMAL, reason="Pulling", container=action.container,
@@ -62,12 +71,14 @@ class PodEvents:
                               "already present on machine")
         elif isinstance(action, Stop):
             name = self._names.get(uid, {}).get(action.container_id, "")
-            if name:
+            if name and name != SANDBOX_NAME:
                 self.emit(uid, type=NORMAL, reason="Killing", container=name,
                           message=killing_message(name, action.reason))
 
     def after(self, action: Action) -> None:
         uid = action.pod_uid
+        if getattr(action, "container", "") == SANDBOX_NAME:
+            return
         if isinstance(action, Pull):
             self._pulled.setdefault(uid, set()).add(action.container)
             took = time.monotonic() - self._began.pop((uid, action.container), time.monotonic())
@@ -85,7 +96,10 @@ class PodEvents:
     def failed(self, uid: str, container: str, reason: str, message: str) -> None:
         """A pull, create or start failed (``reason`` as the pod status shows it)."""
         self._began.pop((uid, container), None)
-        if reason == "ErrImagePull":
+        if reason == FAILED_SANDBOX:
+            self.emit(uid, type=WARNING, reason=FAILED_SANDBOX,
+                      message=f"Failed to create pod sandbox: {message}")
+        elif reason == "ErrImagePull":
             image = self.image_of(uid, container)
             self.emit(uid, type=WARNING, reason="Failed", container=container,
                       message=f'Failed to pull image "{image}": {message}')

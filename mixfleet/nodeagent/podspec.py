@@ -78,6 +78,34 @@ def _limits(container: Mapping[str, Any]) -> tuple[int | None, int | None]:
     return cpu, mem
 
 
+def pod_labels(
+    pod: Mapping[str, Any],
+    container: str,
+    hash_: str,
+    *,
+    attempt: int,
+    isolation: str | None,
+    node_name: str,
+) -> dict[str, str]:
+    """The labels tying a container to its pod (and node): how a restarted agent adopts it."""
+    meta = pod.get("metadata") or {}
+    labels = {
+        **MANAGED,
+        LABEL_POD_UID: pod_uid(pod),
+        LABEL_POD_NAMESPACE: str(meta.get("namespace") or "default"),
+        LABEL_POD_NAME: str(meta.get("name")),
+        LABEL_CONTAINER: container,
+        LABEL_SPEC_HASH: hash_,
+        LABEL_RESTART_COUNT: str(attempt),
+        LABEL_GRACE: str(pod_grace_seconds(pod)),
+    }
+    if isolation:
+        labels[LABEL_ISOLATION] = isolation
+    if node_name:
+        labels[LABEL_NODE] = node_name
+    return labels
+
+
 def container_spec(
     pod: Mapping[str, Any],
     container: Mapping[str, Any],
@@ -90,20 +118,10 @@ def container_spec(
     ns, name, uid = str(meta.get("namespace") or "default"), str(meta.get("name")), pod_uid(pod)
     cname = str(container["name"])
     isolation = pod_isolation(pod, host_os=host_os)
-    labels = {
-        **MANAGED,
-        LABEL_POD_UID: uid,
-        LABEL_POD_NAMESPACE: ns,
-        LABEL_POD_NAME: name,
-        LABEL_CONTAINER: cname,
-        LABEL_SPEC_HASH: spec_hash(pod, container, host_os=host_os),
-        LABEL_RESTART_COUNT: str(attempt),
-        LABEL_GRACE: str(pod_grace_seconds(pod)),
-    }
-    if isolation:
-        labels[LABEL_ISOLATION] = isolation
-    if node_name:
-        labels[LABEL_NODE] = node_name
+    labels = pod_labels(
+        pod, cname, spec_hash(pod, container, host_os=host_os),
+        attempt=attempt, isolation=isolation, node_name=node_name,
+    )
     nano_cpus, memory = _limits(container)
     command, args = container.get("command"), container.get("args")
     return ContainerSpec(

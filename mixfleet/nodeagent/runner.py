@@ -35,7 +35,11 @@ async def run_node(
     server alike."""
     server, port = await start_agent_server(engine, listen, node_name=node_name, credentials=credentials)
     try:
-        config = dataclasses.replace(config, daemon_endpoint=f"{advertise_host}:{port}")
+        config = dataclasses.replace(
+            config,
+            daemon_endpoint=f"{advertise_host}:{port}",
+            host_ip=config.host_ip or advertise_host,  # the node's address: the pods' hostIP
+        )
         agent = Agent(client, engine, node_name, facts=facts, config=config).run()
         if credentials is None:
             await agent

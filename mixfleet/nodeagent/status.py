@@ -21,6 +21,7 @@ from mixfleet.nodeagent.podspec import (
     pod_uid,
 )
 from mixfleet.nodeagent.probes import ProbeKind, ProbeSpec, gates_readiness
+from mixfleet.nodeagent.sandbox import in_sandbox, pod_ip, split
 
 _OUR_CONDITIONS = ("Initialized", "ContainersReady", "Ready")
 
@@ -52,7 +53,11 @@ def _container_status(
     runtime: str,
     ready_ids: Container[str],
     started_ids: Container[str],
+    policy: str | None = None,
+    waiting_reason: str = "ContainerCreating",
 ) -> dict[str, Any]:
+    """``policy`` overrides the pod's restartPolicy (init containers: OnFailure for Always);
+    ``waiting_reason`` is shown while nothing was created yet (PodInitializing)."""
     name, uid = str(container["name"]), pod_uid(pod)
     current = history[-1] if history else None
     previous = history[-2] if len(history) > 1 else None
@@ -72,7 +77,7 @@ def _container_status(
         waiting = (
             {"reason": failure.reason, "message": failure.message}
             if failure
-            else {"reason": "ContainerCreating"}
+            else {"reason": waiting_reason}
         )
         st["state"] = {"waiting": waiting}
         return st
@@ -86,7 +91,7 @@ def _container_status(
         )
         st["ready"] = not gates_readiness(container) or current.id in ready_ids
         return st
-    policy = str((pod.get("spec") or {}).get("restartPolicy") or "Always")
+    policy = policy or str((pod.get("spec") or {}).get("restartPolicy") or "Always")
     until = backoff.restart_at(current, attempt=attempt_of(current))
     if should_restart(policy, current.exit_code) and now < until:
         delay = int(backoff.delay(attempt_of(current)))
@@ -129,18 +134,57 @@ def _phase(statuses: list[dict[str, Any]], policy: str) -> str:
 
 
 def _conditions(
-    old: Sequence[Mapping[str, Any]], ready: bool, now: datetime
+    old: Sequence[Mapping[str, Any]], ready: bool, now: datetime, *, initialized: bool = True
 ) -> list[dict[str, Any]]:
     prev = {c.get("type"): c for c in old}
-    ours = {"Initialized": True, "ContainersReady": ready, "Ready": ready}
+    ours = {"Initialized": initialized, "ContainersReady": ready, "Ready": ready}
     out = [dict(c) for c in old if c.get("type") not in _OUR_CONDITIONS]
     for type_, ok in ours.items():
         status = "True" if ok else "False"
         p = prev.get(type_)
         # Keep the transition time while the status holds: the dict stays equal.
         since = p.get("lastTransitionTime") if p and p.get("status") == status else format_time(now)
-        out.append({"type": type_, "status": status, "lastTransitionTime": since})
+        cond = {"type": type_, "status": status, "lastTransitionTime": since}
+        if not ok:
+            cond["reason"] = "ContainersNotInitialized" if not initialized else "ContainersNotReady"
+        out.append(cond)
     return out
+
+
+def init_statuses(
+    pod: Mapping[str, Any],
+    history: Mapping[str, Sequence[ContainerState]],
+    *,
+    now: datetime,
+    backoff: BackoffState,
+    runtime: str,
+) -> list[dict[str, Any]]:
+    """``initContainerStatuses``: like app containers', restarted only on failure, and
+    ready once completed (as the kubelet reports them)."""
+    spec = pod.get("spec") or {}
+    policy = "Never" if spec.get("restartPolicy") == "Never" else "OnFailure"
+    out = []
+    for ct in spec.get("initContainers") or ():
+        st = _container_status(
+            pod, ct, sorted(history.get(str(ct["name"]), ()), key=attempt_of), now=now,
+            backoff=backoff, runtime=runtime, ready_ids=frozenset(), policy=policy,
+            waiting_reason="PodInitializing",
+        )
+        done = (st["state"].get("terminated") or {}).get("exitCode")
+        st["ready"] = done == 0
+        out.append(st)
+    return out
+
+
+def all_initialized(init: Sequence[Mapping[str, Any]]) -> bool:
+    return all((s["state"].get("terminated") or {}).get("exitCode") == 0 for s in init)
+
+
+def init_failed(init: Sequence[Mapping[str, Any]], policy: str) -> bool:
+    """An init container failed and will not run again (restartPolicy Never)."""
+    return policy == "Never" and any(
+        (s["state"].get("terminated") or {}).get("exitCode", 0) != 0 for s in init
+    )
 
 
 def pod_status(
@@ -163,6 +207,13 @@ def pod_status(
     for c in containers:
         if c.labels.get(LABEL_POD_UID) == uid:
             history[c.labels.get(LABEL_CONTAINER, "")].append(c)
+    policy = str(spec.get("restartPolicy") or "Always")
+    init = init_statuses(pod, history, now=now, backoff=backoff_state, runtime=runtime)
+    boxes, others = split([c for c in containers if c.labels.get(LABEL_POD_UID) == uid])
+    box = boxes[-1] if boxes else None
+    initialized = all_initialized(init) or any(
+        in_sandbox(c, box) for a in spec.get("containers") or () for c in history[str(a["name"])]
+    )
     statuses = [
         _container_status(
             pod,
@@ -173,18 +224,27 @@ def pod_status(
             runtime=runtime,
             ready_ids=ready_ids,
             started_ids=started_ids,
+            waiting_reason="ContainerCreating" if initialized else "PodInitializing",
         )
         for ct in spec.get("containers") or ()
     ]
-    ready = bool(statuses) and all(s["ready"] for s in statuses)
+    ready = initialized and bool(statuses) and all(s["ready"] for s in statuses)
+    phase = "Failed" if init_failed(init, policy) else _phase(statuses, policy) if initialized else "Pending"
     status: dict[str, Any] = {
-        "phase": _phase(statuses, str(spec.get("restartPolicy") or "Always")),
-        "conditions": _conditions(old.get("conditions") or [], ready, now),
+        "phase": phase,
+        "conditions": _conditions(old.get("conditions") or [], ready, now, initialized=initialized),
         "startTime": old.get("startTime") or format_time(now),
         "containerStatuses": statuses,
     }
+    if init:
+        status["initContainerStatuses"] = init
     if host_ip:
         status["hostIP"] = host_ip
+        status["hostIPs"] = [{"ip": host_ip}]
+    ip = pod_ip(boxes, others)
+    if ip:
+        status["podIP"] = ip
+        status["podIPs"] = [{"ip": ip}]
     used = (c.isolation or c.labels.get(LABEL_ISOLATION, "") for cs in history.values() for c in cs)
     isolation = next((i for i in used if i in ("process", "hyperv")), "")
     if isolation:

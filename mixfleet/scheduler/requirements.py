@@ -102,7 +102,10 @@ def _parse(pod: Mapping[str, Any], key: Hashable) -> PodRequirements:
     md: ObjectMeta = pod.get("metadata") or ObjectMeta()
     spec: PodSpec = pod.get("spec") or PodSpec()
     platform: PodPlatform = spec.get("platform") or PodPlatform()
-    containers = tuple((c.get("name", ""), c.get("image", "")) for c in spec.get("containers") or ())
+    containers = tuple(
+        (c.get("name", ""), c.get("image", ""))
+        for c in (*(spec.get("initContainers") or ()), *(spec.get("containers") or ()))
+    )
     cpu, mem = pod_requests(spec)
     affinity = spec.get("affinity") or {}
     node_aff = affinity.get("nodeAffinity") or {}
@@ -141,17 +144,26 @@ def _parse(pod: Mapping[str, Any], key: Hashable) -> PodRequirements:
 
 
 def pod_requests(spec: Mapping[str, Any]) -> tuple[int, int]:
-    """Sum of container requests; a limit without a request counts as the request
-    (Kubernetes defaults requests to limits)."""
+    """Sum of container requests, or the largest init container's when that is more (they
+    run one at a time, before the others: Kubernetes' effective request); a limit without
+    a request counts as the request (Kubernetes defaults requests to limits)."""
     cpu = mem = 0
     for c in spec.get("containers") or ():
-        res = c.get("resources") or {}
-        req = {**(res.get("limits") or {}), **(res.get("requests") or {})}
-        if "cpu" in req:
-            cpu += cpu_millis(req["cpu"])
-        if "memory" in req:
-            mem += memory_bytes(req["memory"])
+        c_cpu, c_mem = _requests(c)
+        cpu, mem = cpu + c_cpu, mem + c_mem
+    for c in spec.get("initContainers") or ():
+        c_cpu, c_mem = _requests(c)
+        cpu, mem = max(cpu, c_cpu), max(mem, c_mem)
     return cpu, mem
+
+
+def _requests(c: Mapping[str, Any]) -> tuple[int, int]:
+    res = c.get("resources") or {}
+    req = {**(res.get("limits") or {}), **(res.get("requests") or {})}
+    return (
+        cpu_millis(req["cpu"]) if "cpu" in req else 0,
+        memory_bytes(req["memory"]) if "memory" in req else 0,
+    )
 
 
 def _override(raw: Mapping[str, Any]) -> ImageOverride:

@@ -204,10 +204,7 @@ WIN = {"os": "windows"}
     pytest.param(_pod(containers=[{"name": "app", "image": " busybox"}]),
                  ["spec.containers[0].image: must not have leading or trailing whitespace"], id="image-whitespace"),
     pytest.param(_pod(initContainers=[{"name": "app", "image": "x"}]),
-                 ["spec.initContainers: not supported by Mixfleet (supported here: affinity, binding, "
-                  "containers, nodeName, nodeSelector, os, platform, restartPolicy, runtimeClassName, "
-                  "schedulerName, schedulingStrategy, securityContext, terminationGracePeriodSeconds, tolerations, volumes)",
-                  'spec.containers[0].name: duplicate value "app"'], id="init-container-same-name"),
+                 ['spec.containers[0].name: duplicate value "app"'], id="init-container-same-name"),
     pytest.param(_deploy(strategy={"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}),
                  ["spec.strategy.rollingUpdate: may not be specified when strategy type is Recreate"], id="recreate-rolling"),
     pytest.param(_deploy(strategy={"rollingUpdate": {"maxUnavailable": "150%"}}),
@@ -228,7 +225,7 @@ WIN = {"os": "windows"}
     pytest.param(_pod(containers=[{"name": "a", "image": "b", "resources": {"requests": {"memory": "1Gi"}}}],
                       overhead={"memory": "x"}),
                  ["spec.overhead: not supported by Mixfleet (supported here: affinity, binding, "
-                  "containers, nodeName, nodeSelector, os, platform, restartPolicy, runtimeClassName, "
+                  "containers, initContainers, nodeName, nodeSelector, os, platform, restartPolicy, runtimeClassName, "
                   "schedulerName, schedulingStrategy, securityContext, terminationGracePeriodSeconds, tolerations, volumes)"],
                  id="overhead-not-supported"),
     pytest.param({**NODE, "spec": {"taints": [{"key": "os", "effect": "NoSchedule"}, {"key": "os", "effect": "NoSchedule"}]}},

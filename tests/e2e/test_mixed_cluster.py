@@ -147,7 +147,9 @@ def test_every_pod_lands_on_a_host_that_can_run_it(mixed_cluster: str, dockerd, 
     assert where["win2019-hyperv"] == ("sim-windows-26100-hv-1", "hyperv")
     assert pods["win2019-hyperv"]["status"]["isolation"] == "hyperv"
     # The Linux pod is a real container with its memory limit.
-    [c] = dockerd.client.containers.list(filters={"label": "mixfleet.io/pod-name=linux-app"})
+    [c] = dockerd.client.containers.list(
+        filters={"label": ["mixfleet.io/pod-name=linux-app", "mixfleet.io/container-name=app"]}
+    )
     assert c.attrs["HostConfig"]["Memory"] == 64 * 1024 * 1024
     impossible = pods["win1903-impossible"]
     cond = next(c for c in impossible["status"]["conditions"] if c["type"] == "PodScheduled")

@@ -15,6 +15,7 @@ from mixfleet.nodeagent.engines.base import ContainerSpec, RunState
 from mixfleet.nodeagent.engines.docker_engine import DockerEngine
 from mixfleet.nodeagent.podspec import LABEL_NODE, LABEL_POD_UID, MANAGED
 from mixfleet.nodeagent.runner import run_node
+from mixfleet.nodeagent.sandbox import is_sandbox
 from tests.nodeagent.builders import eventually
 
 pytestmark = pytest.mark.docker
@@ -86,7 +87,9 @@ class Harness:
             await self.task
 
     async def containers(self, uid: str) -> list:
-        return await self.engine.list_containers({**MANAGED, LABEL_POD_UID: uid})
+        """The pod's own containers (not its sandbox)."""
+        cs = await self.engine.list_containers({**MANAGED, LABEL_POD_UID: uid})
+        return [c for c in cs if not is_sandbox(c)]
 
     async def status(self, name: str) -> dict:
         return (await self.client.get("Pod", name, "default")).get("status") or {}
@@ -94,7 +97,9 @@ class Harness:
 
 @pytest.fixture
 async def harness(client, dockerd):
-    engine = RecordingEngine(base_url=dockerd.socket_url, retry_seconds=2)
+    engine = RecordingEngine(
+        base_url=dockerd.socket_url, retry_seconds=2, network_mode=dockerd.network
+    )
     h = Harness(client, engine, f"node-{uuid.uuid4().hex[:6]}")
     yield h
     if h.task is not None and not h.task.done():

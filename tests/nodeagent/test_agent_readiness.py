@@ -13,6 +13,7 @@ import pytest
 from mixfleet.nodeagent.agent import Agent, AgentConfig
 from mixfleet.nodeagent.engines.base import RunState
 from mixfleet.nodeagent.engines.simulated import SimulatedEngine
+from mixfleet.nodeagent.sandbox import is_sandbox
 from mixfleet.nodeagent.podspec import LABEL_POD_UID, MANAGED
 from tests.nodeagent.builders import eventually
 from tests.nodeagent.test_agent import FAST, IMAGE, harness, pod  # noqa: F401  (fixture)
@@ -124,7 +125,10 @@ async def test_simulated_crash_reported_from_events(hollow_linux, client):
     created = await client.create(pod("simdies", "sim-probe", "sleep 600", restart="Never"))
     await eventually(lambda: _running_container(engine, created["metadata"]["uid"]))
     await eventually(lambda: _phase(client, "simdies", "Running"))
-    [c] = await engine.list_containers({**MANAGED, LABEL_POD_UID: created["metadata"]["uid"]})
+    [c] = [
+        c for c in await engine.list_containers({**MANAGED, LABEL_POD_UID: created["metadata"]["uid"]})
+        if not is_sandbox(c)
+    ]
     engine.crash(c.id, 9)
     terminated = await eventually(lambda: _terminated(client, "simdies"), timeout=DEADLINE)
     assert terminated["exitCode"] == 9

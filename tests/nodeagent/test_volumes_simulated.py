@@ -12,6 +12,7 @@ import pytest
 from mixfleet.nodeagent.agent import Agent, AgentConfig
 from mixfleet.nodeagent.engines.base import ContainerSpec, Mount, StartError
 from mixfleet.nodeagent.engines.simulated import SimulatedEngine
+from mixfleet.nodeagent.sandbox import is_sandbox
 from tests.nodeagent.builders import eventually
 from tests.nodeagent.test_agent import FAST
 from tests.nodeagent.test_agent_simulated import MCR, windows_pod
@@ -48,7 +49,7 @@ async def test_windows_pod_mounts_reach_the_engine(windows_node, client):
     created = await client.create(pod)
 
     async def mounts() -> tuple[Mount, ...] | None:
-        running = await engine.list_containers()
+        running = [c for c in await engine.list_containers() if not is_sandbox(c)]
         return engine.mounts(running[0].id) if running else None
 
     scratch, logs = await eventually(mounts)

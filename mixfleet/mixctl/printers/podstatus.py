@@ -25,8 +25,9 @@ def pod_status(pod: dict[str, Any]) -> str:
     phase = status.get("phase") or "Pending"
     reason = status.get("reason") or _phase_word(phase, spec, status)
     has_running = False
+    init = _init_word(pod)
     # kubectl walks containers last to first so the first container's state wins.
-    for cs in reversed(_statuses(pod)):
+    for cs in reversed(_statuses(pod) if init is None else []):
         state = cs.get("state") or {}
         waiting, terminated = state.get("waiting"), state.get("terminated")
         if waiting is not None and waiting.get("reason"):
@@ -35,11 +36,36 @@ def pod_status(pod: dict[str, Any]) -> str:
             reason = terminated.get("reason") or _exit_word(terminated)
         elif "running" in state and cs.get("ready"):
             has_running = True
+    if init is not None:
+        reason = init
     if reason == "Completed" and has_running:
         reason = "Running" if objects.condition_true(pod, "Ready") else "NotReady"
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
         return "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
     return reason
+
+
+def _init_word(pod: dict[str, Any]) -> str | None:
+    """While init containers have not all completed, kubectl's ``Init:`` word: the failing
+    one's reason (``Init:Error``, ``Init:CrashLoopBackOff``) or how many are done
+    (``Init:1/2``); None once the pod is initialized."""
+    inits = (pod.get("status") or {}).get("initContainerStatuses") or []
+    total = len((pod.get("spec") or {}).get("initContainers") or [])
+    for i, cs in enumerate(inits):
+        state = cs.get("state") or {}
+        terminated, waiting = state.get("terminated"), state.get("waiting")
+        if terminated is not None and terminated.get("exitCode", 0) == 0:
+            continue
+        if terminated is not None:
+            if terminated.get("reason"):
+                return "Init:" + str(terminated["reason"])
+            if terminated.get("signal"):
+                return f"Init:Signal:{terminated['signal']}"
+            return f"Init:ExitCode:{terminated.get('exitCode')}"
+        if waiting is not None and waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return "Init:" + str(waiting["reason"])
+        return f"Init:{i}/{total}"
+    return None
 
 
 def _phase_word(phase: str, spec: dict[str, Any], status: dict[str, Any]) -> str:
@@ -70,7 +96,8 @@ def pod_restarts(pod: dict[str, Any], *, now: datetime) -> str:
     """``3`` or, when the last restart time is known, ``3 (2m ago)`` like kubectl."""
     restarts = 0
     last: datetime | None = None
-    for cs in _statuses(pod):
+    inits = (pod.get("status") or {}).get("initContainerStatuses") or []
+    for cs in [*inits, *_statuses(pod)]:
         restarts += int(cs.get("restartCount") or 0)
         finished = try_parse_time(((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
         if finished and (last is None or finished > last):

@@ -133,6 +133,10 @@ class ContainerSpec:
     security_opt: tuple[str, ...] = ()
     # Windows gMSA: the credential spec document (JSON); each engine delivers it its way.
     credential_spec: str | None = None
+    # "container:<id>": join that container's network namespace (a pod's sandbox); None:
+    # the engine's pod network. Ports are published only by the container owning the network.
+    network_mode: str | None = None
+    hostname: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,7 @@ class ContainerState:
     restart_count: int = 0  # the engine's own restart counter (we restart by recreating)
     isolation: str = ""
     error: str = ""  # the engine's last error for this container, if any
+    ip: str = ""  # its address on the engine's pod network ("" when it has none of its own)
 
 
 class ExecResult(NamedTuple):
@@ -262,6 +267,11 @@ class Engine(abc.ABC):
         if isinstance(action, netprobe.TCPSocketAction):
             return await netprobe.tcp_socket(action, dial, timeout=timeout)
         return await netprobe.grpc_health(action, dial, timeout=timeout)
+
+    async def import_image(self, tag: str, rootfs: bytes, *, changes: Sequence[str] = ()) -> None:
+        """Make image ``tag`` from a rootfs tar (``docker import``): how a node gets its pod
+        sandbox image without a registry. Engines that cannot raise EngineError."""
+        raise EngineError(f"this engine cannot import images (wanted {tag})")
 
     async def close(self) -> None:
         """Release connections."""

@@ -110,6 +110,7 @@ def parse_container(attrs: Mapping[str, Any]) -> ContainerState:
         restart_count=int(attrs.get("RestartCount") or 0),
         isolation=str((attrs.get("HostConfig") or {}).get("Isolation") or ""),
         error=str(st.get("Error") or ""),
+        ip=_address(attrs.get("NetworkSettings") or {}),
     )
 
 
@@ -128,6 +129,17 @@ def container_ip(attrs: Mapping[str, Any]) -> str:
     for net in (settings.get("Networks") or {}).values():
         if (net or {}).get("IPAddress"):
             return str(net["IPAddress"])
+    return ""
+
+
+def _address(net: Mapping[str, Any]) -> str:
+    """The container's own IPv4 address: the default bridge's, else the first network's
+    (a container joined to another's network has none of its own)."""
+    if net.get("IPAddress"):
+        return str(net["IPAddress"])
+    for endpoint in (net.get("Networks") or {}).values():
+        if (endpoint or {}).get("IPAddress"):
+            return str(endpoint["IPAddress"])
     return ""
 
 
@@ -247,7 +259,7 @@ class DockerEngine(Engine):
             }
             or None,
             isolation=spec.isolation,
-            network_mode=self.network_mode,
+            network_mode=spec.network_mode or self.network_mode,
             mounts=[_docker_mount(m) for m in spec.mounts] or None,
         )
         created = self._api.create_container(
@@ -260,6 +272,7 @@ class DockerEngine(Engine):
             ports=[(p.container_port, p.protocol.lower()) for p in spec.ports] or None,
             working_dir=spec.working_dir,
             user=spec.user,
+            hostname=spec.hostname,
             host_config=host_config,
         )
         return str(created["Id"])
@@ -283,6 +296,15 @@ class DockerEngine(Engine):
 
     async def start(self, container_id: str) -> None:
         await self._run(lambda: self._api.start(container_id), error=StartError)
+
+    async def import_image(self, tag: str, rootfs: bytes, *, changes: Sequence[str] = ()) -> None:
+        ref = image_ref.parse(tag)
+        await self._run(
+            lambda: self._api.import_image_from_data(
+                rootfs, repository=ref.familiar_name, tag=ref.tag or "latest", changes=list(changes)
+            )
+        )
+        _log.info("engine.image_imported", image=tag)
 
     async def stop(self, container_id: str, grace_seconds: float) -> None:
         grace = max(0, math.ceil(grace_seconds))

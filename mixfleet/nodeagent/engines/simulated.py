@@ -22,6 +22,7 @@ import asyncio
 import dataclasses
 import functools
 import hashlib
+import ipaddress
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -90,6 +91,14 @@ _WINDOWS_TARGET = re.compile(r"^(?:[a-zA-Z]:\\[^:*?\"<>|]*|\\\\\.\\pipe\\[^\\/]+
 HCS_BAD_USER = "The user name or password is incorrect. (0x52e)"
 # A gMSA credential spec naming no domain the container host can reach.
 HCS_NO_DOMAIN = "The specified domain either does not exist or could not be contacted. (0x54b)"
+# Docker's words for a container joining another's network namespace (container:<id>).
+_JOIN_NOT_RUNNING = "cannot join network of a non running container: {cid}"
+_JOIN_PORTS = "conflicting options: port publishing and the container type network mode"
+_JOIN_HYPERV = "sharing of hyperv containers network is not supported"
+# Windows Server 2016 has no network namespaces to share (dockershim: "Windows Server 2016
+# Support only non-sandbox case"); sharing came with 1709 (build 16299).
+_JOIN_2016 = "container network mode is not supported on Windows builds before 16299 (Windows Server 1709)"
+_NO_ADDRESS = "no IP addresses available in range set: {first}-{last}"
 _NAME_CONFLICT = (
     'Conflict. The container name "/{name}" is already in use by container "{cid}". '
     "You have to remove (or rename) that container to be able to reuse that name."
@@ -111,6 +120,11 @@ def _img(name: str, os: str, os_version: str = "", size: int = 0) -> ImageInfo:
         os_version=os_version,
         size=size,
     )
+
+
+def _default_cidr(hostname: str) -> str:
+    n = int(hashlib.sha256(hostname.encode()).hexdigest(), 16) % 256
+    return f"10.244.{n}.0/24"
 
 
 _MCR = "mcr.microsoft.com/windows"
@@ -142,6 +156,7 @@ class _Container:  # mutable on purpose: this is the simulated engine's own stat
     finished_at: datetime | None = None
     output: list[bytes] = field(default_factory=list)
     stopped: asyncio.Event | None = None
+    ip: str = ""  # its own address while it runs ("" when it joined another's network)
 
     def view(self) -> ContainerState:
         return ContainerState(
@@ -154,6 +169,7 @@ class _Container:  # mutable on purpose: this is the simulated engine's own stat
             started_at=self.started_at,
             finished_at=self.finished_at,
             isolation=self.isolation,
+            ip=self.ip,
         )
 
 
@@ -176,6 +192,7 @@ class SimulatedEngine(Engine):
         kernel_version: str = "6.1.0-18-amd64",
         server_version: str = "24.0.7",
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        pod_cidr: str = "",
     ) -> None:
         self.os, self.build, self.revision, self.edition = os, build, revision, edition
         self.hyperv = hyperv and os == "windows"
@@ -201,6 +218,8 @@ class SimulatedEngine(Engine):
         self.network_probes = 0  # answered (tests)
         self.local_accounts: set[str] = set()  # accounts the images have beyond the built-in ones
         self.credential_specs: dict[str, str] = {}  # Docker's CredentialSpecs folder: name -> JSON
+        # The node's pod range: a /24 of 10.244.0.0/16 picked by host name, as flannel gives one.
+        self.pod_cidr = ipaddress.ip_network(pod_cidr or _default_cidr(hostname))
         self._listeners: list[tuple[Mapping[str, str], asyncio.Queue[str]]] = []
 
     # -- host view ---------------------------------------------------------------------
@@ -365,7 +384,12 @@ class SimulatedEngine(Engine):
             raise StartError(refusal)
         cid = f"{next(self._ids):012x}{abs(hash(spec.name)):052x}"[:64]
         isolation = spec.isolation or self._default_isolation()
-        refusal = self._start_refusal(cid, image, isolation) or self._identity_refusal(cid, spec, image)
+        # Docker checks the network mode at create, before HCS starts anything.
+        refusal = (
+            self._join_refusal(spec)
+            or self._start_refusal(cid, image, isolation)
+            or self._identity_refusal(cid, spec, image)
+        )
         if refusal is not None:
             raise StartError(refusal)
         if spec.credential_spec is not None:  # what Docker's CredentialSpecs folder would hold
@@ -374,10 +398,51 @@ class SimulatedEngine(Engine):
         self._containers[cid] = container
         if isolation == "hyperv" and self.hyperv_start_delay:
             await asyncio.sleep(self.hyperv_start_delay)  # the utility VM boots
-        self._run(container)
+        try:
+            self._run(container)
+        except StartError:
+            self._containers.pop(cid, None)  # as the contract says: a retry starts clean
+            raise
         return cid
 
+    def _join_refusal(self, spec: ContainerSpec) -> str | None:
+        """What Docker says when a container cannot join the network it names."""
+        mode = spec.network_mode or ""
+        if not mode.startswith("container:"):
+            return None
+        if spec.ports:
+            return _JOIN_PORTS
+        if self.os == "windows" and self.build < 16299:
+            return _JOIN_2016
+        target = self._find(mode[len("container:"):])
+        if target is None:
+            return f"No such container: {mode[len('container:'):]}"
+        if target.state is not RunState.RUNNING:
+            return _JOIN_NOT_RUNNING.format(cid=target.id)
+        if self.os == "windows" and target.isolation == "hyperv":
+            return _JOIN_HYPERV
+        return None
+
+    def _find(self, ref: str) -> _Container | None:
+        """A container by id, id prefix or name, as Docker resolves references."""
+        return next(
+            (c for c in self._containers.values() if c.id.startswith(ref) or c.spec.name == ref),
+            None,
+        )
+
+    def _allocate(self) -> str:
+        taken = {c.ip for c in self._containers.values() if c.ip}
+        hosts = self.pod_cidr.hosts()
+        next(hosts, None)  # .1 is the bridge's (the gateway)
+        for ip in hosts:
+            if str(ip) not in taken:
+                return str(ip)
+        first, *_, last = self.pod_cidr.hosts()
+        raise StartError(_NO_ADDRESS.format(first=first, last=last))
+
     def _run(self, c: _Container) -> None:
+        joined = (c.spec.network_mode or "").startswith("container:")
+        c.ip = "" if joined else self._allocate()
         c.state, c.started_at, c.exit_code, c.finished_at = (
             RunState.RUNNING,
             self.clock(),
@@ -393,6 +458,7 @@ class SimulatedEngine(Engine):
 
     def _exit(self, c: _Container, code: int) -> None:
         c.state, c.exit_code, c.finished_at = RunState.EXITED, code, self.clock()
+        c.ip = ""  # Docker releases the endpoint when the container stops
         if c.stopped is not None:
             c.stopped.set()
         self._notify(c)
@@ -512,6 +578,10 @@ class SimulatedEngine(Engine):
             },
             "State": {"Status": c.state.value, "ExitCode": c.exit_code or 0},
         }
+
+    async def import_image(self, tag: str, rootfs: bytes, *, changes: Sequence[str] = ()) -> None:
+        info = _img(tag, self.os, self.os_version if self.os == "windows" else "", len(rootfs))
+        self._images[image_ref.normalize(tag)] = info
 
     async def events(self, labels: Mapping[str, str] | None = None) -> AsyncGenerator[str, None]:
         entry = (dict(labels or {}), asyncio.Queue[str]())
