@@ -167,7 +167,7 @@ def init_statuses(
     for ct in spec.get("initContainers") or ():
         st = _container_status(
             pod, ct, sorted(history.get(str(ct["name"]), ()), key=attempt_of), now=now,
-            backoff=backoff, runtime=runtime, ready_ids=frozenset(), policy=policy,
+            backoff=backoff, runtime=runtime, ready_ids=frozenset(), started_ids=frozenset(), policy=policy,
             waiting_reason="PodInitializing",
         )
         done = (st["state"].get("terminated") or {}).get("exitCode")

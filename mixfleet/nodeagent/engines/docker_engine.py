@@ -110,7 +110,7 @@ def parse_container(attrs: Mapping[str, Any]) -> ContainerState:
         restart_count=int(attrs.get("RestartCount") or 0),
         isolation=str((attrs.get("HostConfig") or {}).get("Isolation") or ""),
         error=str(st.get("Error") or ""),
-        ip=_address(attrs.get("NetworkSettings") or {}),
+        ip=container_ip(attrs),
     )
 
 
@@ -129,17 +129,6 @@ def container_ip(attrs: Mapping[str, Any]) -> str:
     for net in (settings.get("Networks") or {}).values():
         if (net or {}).get("IPAddress"):
             return str(net["IPAddress"])
-    return ""
-
-
-def _address(net: Mapping[str, Any]) -> str:
-    """The container's own IPv4 address: the default bridge's, else the first network's
-    (a container joined to another's network has none of its own)."""
-    if net.get("IPAddress"):
-        return str(net["IPAddress"])
-    for endpoint in (net.get("Networks") or {}).values():
-        if (endpoint or {}).get("IPAddress"):
-            return str(endpoint["IPAddress"])
     return ""
 
 
