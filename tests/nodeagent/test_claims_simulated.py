@@ -7,6 +7,7 @@ from typing import Any
 
 from mixfleet.api import claims
 from mixfleet.nodeagent.engines.base import Mount
+from mixfleet.nodeagent.sandbox import is_sandbox
 from tests.nodeagent.builders import eventually
 from tests.nodeagent.test_agent import _absent
 from tests.nodeagent.test_agent_simulated import MCR, windows_pod
@@ -30,7 +31,7 @@ async def test_windows_claim_keeps_its_directory_across_pods(windows_node, clien
     data = str(agent.volumes.root / "claims" / claim["metadata"]["uid"] / "data")
 
     async def mounts() -> tuple[Mount, ...] | None:
-        running = await engine.list_containers()
+        running = [c for c in await engine.list_containers() if not is_sandbox(c)]
         return engine.mounts(running[0].id) if running else None
 
     await client.create(_pod("w1"))
