@@ -282,9 +282,17 @@ class _PodContext:
         apps = [latest.get(str(c["name"])) for c in spec.get("containers") or ()]
         return bool(apps) and all(
             c is not None and c.state is RunState.EXITED and pod_sandbox.in_sandbox(c, box)
-            and not should_restart(policy, c.exit_code)
+            and not self._restarts(c)
             for c in apps
         )
+
+    def _restarts(self, c: ContainerState) -> bool:
+        """Whether an ended app container is run again: by the restart policy on its exit
+        code, or whatever the code under OnFailure when a failed liveness or startup probe
+        killed it (it may well exit 0 on the stop signal), as the kubelet does."""
+        policy = self._policy()
+        killed = c.id in self.unhealthy and policy != "Never"
+        return killed or should_restart(policy, c.exit_code)
 
     def _init_containers(
         self,
@@ -357,9 +365,7 @@ class _PodContext:
             return actions  # adopted as it is
         if current.state is RunState.CREATED:
             return actions + [Start(self.uid, name, current.id)]
-        policy = str((self.pod.get("spec") or {}).get("restartPolicy") or "Always")
-        killed = current.id in self.unhealthy and policy != "Never"  # by a failed probe
-        if not (killed or should_restart(policy, current.exit_code)):
+        if not self._restarts(current):
             return actions
         until = self.backoff.restart_at(current, attempt=attempt)
         if self.now < until:

@@ -140,6 +140,9 @@ BASELINE_REFUSED = [
     (_spec(c={"securityContext": {"procMount": "Unmasked"}}), "spec.containers[0].securityContext.procMount"),
     (_spec(c={"securityContext": {"seLinuxOptions": {"user": "root"}}}),
      "spec.containers[0].securityContext.seLinuxOptions.user"),
+    # An init container's ports are published by the pod's sandbox as the app containers' are.
+    (_spec(initContainers=[{"name": "i", "image": "i", "ports": [{"containerPort": 80, "hostPort": 80}]}]),
+     "spec.initContainers[0].ports[0].hostPort"),
 ]
 
 

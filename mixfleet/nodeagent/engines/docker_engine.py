@@ -344,12 +344,17 @@ class DockerEngine(Engine):
         self, container_id: str, host: str, port: int, *, timeout: float
     ) -> socket.socket:
         """To ``host`` from this host; to the container's own address when ``host`` is "":
-        its IP on a Docker network, or, with no network the host can route to (no bridge),
-        127.0.0.1 inside its network namespace."""
+        its IP on a Docker network (a container in its pod's sandbox: the sandbox's, the
+        pod IP, which the kubelet probes), or, with no network the host can route to (no
+        bridge), 127.0.0.1 inside its network namespace."""
         if host:
             return await netns.connect_from_host(host, port, timeout=timeout)
         attrs = await self._run(lambda: self._api.inspect_container(container_id))
         ip = container_ip(attrs)
+        owner = str((attrs.get("HostConfig") or {}).get("NetworkMode") or "")
+        if not ip and owner.startswith("container:"):
+            box = await self._run(lambda: self._api.inspect_container(owner.split(":", 1)[1]))
+            ip = container_ip(box)
         if ip:
             return await netns.connect_from_host(ip, port, timeout=timeout)
         pid = int((attrs.get("State") or {}).get("Pid") or 0)
