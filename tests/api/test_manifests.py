@@ -37,6 +37,7 @@ def test_examples_directory_in_file_order(monkeypatch: pytest.MonkeyPatch) -> No
         ("manifests/linux-ebpf.yaml", 1, "Deployment/ebpf-tracer"),
         ("manifests/namespace.yaml", 1, "Namespace/windows-apps"),
         ("manifests/namespace.yaml", 1, "Namespace/linux-apps"),
+        ("manifests/sidecar.yaml", 1, "Deployment/sidecar"),
         ("manifests/web.yaml", 1, "Pod/web-0"),
         ("manifests/web.yaml", 2, "Deployment/web"),
         ("manifests/windows-iis.yaml", 1, "Deployment/iis"),

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mixfleet.nodeagent.engines.base import ContainerState
+from mixfleet.nodeagent.engines.docker_engine import parse_time
 from mixfleet.nodeagent.podspec import LABEL_POD_UID, MANAGED
 from mixfleet.nodeagent.sandbox import LABEL_SANDBOX, PAUSE_IMAGE, is_sandbox
 from tests.nodeagent.builders import eventually
@@ -153,3 +154,38 @@ async def _pod_absent(client: Any, name: str) -> bool:
     except Exception:
         return True
     return False
+
+
+async def test_sidecar_manifest_pod_becomes_ready(harness, client, dockerd):  # noqa: F811
+    """The pod of manifests/sidecar.yaml on a Docker node: its init container finishes
+    before the others start, then the web server (on 127.0.0.1 only, so not reachable at
+    the pod's IP) and its sidecar, which fetches the page on localhost, are both Ready."""
+    from mixfleet.api.manifest import load
+    from tests.fixtures.controlplane import REPO
+
+    await harness.start()
+    [doc] = [d.obj for d in load([str(REPO / "manifests" / "sidecar.yaml")])]
+    template = doc["spec"]["template"]
+    p = {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": "trio", "namespace": "default", "labels": template["metadata"]["labels"]},
+         "spec": {**template["spec"], "nodeName": harness.node}}
+    uid = (await client.create(p))["metadata"]["uid"]
+
+    async def ready() -> dict | None:
+        st = await harness.status("trio")
+        conds = {c["type"]: c["status"] for c in st.get("conditions") or ()}
+        return st if conds.get("Ready") == "True" and st.get("podIP") else None
+
+    st = await eventually(ready)
+    [init] = st["initContainerStatuses"]
+    assert init["state"]["terminated"]["reason"] == "Completed"
+    def state(status: dict) -> dict:
+        return dockerd.client.api.inspect_container(status["containerID"].split("://")[-1])["State"]
+
+    init_end = parse_time(state(init)["FinishedAt"])
+    for cs in st["containerStatuses"]:
+        assert init_end <= parse_time(state(cs)["StartedAt"]), cs["name"]
+    [fetcher] = [c for c in await harness.containers(uid) if c.name.split("_")[3] == "fetcher"]
+    page = b"".join([chunk async for chunk in harness.engine.logs(fetcher.id)])
+    assert b"<h1>rendered for trio</h1>" in page
+    assert await _http(f"http://{st['podIP']}:8080/") is None  # localhost only
