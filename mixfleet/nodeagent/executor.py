@@ -233,6 +233,8 @@ class Executor:
                           if c.get("name") == action.container), None)
         if container is None:
             return action.spec
+        if action.pod_ip:  # the kubelet's podIP is its sandbox's, known before the pod's status
+            pod = {**pod, "status": {**(pod.get("status") or {}), "podIP": action.pod_ip}}
         return await self.configure(pod, container, action.spec)
 
     async def _guard(self, uid: str, container: str, reason: str, op: Any) -> Any:

@@ -61,6 +61,7 @@ class Create:
     pod_uid: str
     container: str
     spec: ContainerSpec
+    pod_ip: str = ""  # the sandbox's address the container joins (its status.podIP env)
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,7 +398,7 @@ class _PodContext:
         if self.present_images is not None and policy != "Never":
             if policy == "Always" or image_ref.normalize(spec.image) not in self.present_images:
                 out.append(Pull(self.uid, name, spec.image))
-        return out + [Create(self.uid, name, spec)]
+        return out + [Create(self.uid, name, spec, box.ip if box is not None else "")]
 
 
 def next_wake(actions: Iterable[Action]) -> datetime | None:

@@ -189,3 +189,18 @@ async def test_sidecar_manifest_pod_becomes_ready(harness, client, dockerd):  # 
     page = b"".join([chunk async for chunk in harness.engine.logs(fetcher.id)])
     assert b"<h1>rendered for trio</h1>" in page
     assert await _http(f"http://{st['podIP']}:8080/") is None  # localhost only
+
+
+async def test_pod_ip_in_the_environment_is_the_sandboxs(harness, client):  # noqa: F811
+    """env fieldRef status.podIP holds the pod's address from the first start, before any
+    status was reported (the kubelet reads it from the sandbox)."""
+    await harness.start()
+    p = two_container_pod("envip", harness.node)
+    p["spec"]["containers"][1].update(
+        command=["sh", "-c", 'echo "pod-ip=$POD_IP"; sleep 600'],
+        env=[{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+    )
+    uid = (await client.create(p))["metadata"]["uid"]
+    st = await eventually(lambda: _with_ip(harness, "envip"))
+    out = await eventually(lambda: _sidecar_output(harness, uid))
+    assert f"pod-ip={st['podIP']}\n".encode() in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mixfleet.nodeagent.backoff import BackoffState
@@ -299,3 +301,38 @@ def test_probe_killed_container_restarts_unless_never(policy, restarted):
     actions = plan([pod], [dead], now=at(0), backoff_state=B,
                    unhealthy={"x": Unhealthy("failed liveness probe", None)})
     assert any(isinstance(a, Create) for a in actions) is restarted
+
+
+def _sandboxed(pod: dict, *, ip: str = "10.9.0.7") -> tuple[Any, Any]:
+    """(the node's sandbox config, the pod's running sandbox)."""
+    from mixfleet.nodeagent.engines.base import ContainerState
+    from mixfleet.nodeagent.sandbox import SandboxConfig, sandbox_spec
+
+    cfg = SandboxConfig.for_host(host_os="linux")
+    spec = sandbox_spec(pod, cfg, attempt=0)
+    box = ContainerState(id="box", name=spec.name, labels=dict(spec.labels), image=spec.image,
+                         state=RunState.RUNNING, started_at=at(-100), ip=ip)
+    return cfg, box
+
+
+@pytest.mark.parametrize(
+    "policy, restarted",
+    [pytest.param("OnFailure", True, id="on-failure-restarts"), pytest.param("Never", False, id="never-stays")],
+)
+def test_probe_killed_container_restarts_in_its_sandbox(policy, restarted):
+    """In a pod with a sandbox, a probe-killed container that exited 0 under OnFailure does
+    not make the pod finished: it is made again in the same sandbox, which keeps running.
+    Under Never the pod is done and its sandbox stops."""
+    from mixfleet.nodeagent.probes import Unhealthy
+    from mixfleet.nodeagent.sandbox import LABEL_SANDBOX
+
+    pod = make_pod(restart=policy)
+    cfg, box = _sandboxed(pod)
+    dead = exited(pod, code=0, cid="x", labels={LABEL_SANDBOX: "box"})
+    actions = plan([pod], [box, dead], now=at(0), backoff_state=B, sandbox=cfg,
+                   unhealthy={"x": Unhealthy("failed liveness probe", None)})
+    creates = [a for a in actions if isinstance(a, Create)]
+    assert bool(creates) is restarted
+    assert any(isinstance(a, Stop) and a.container_id == "box" for a in actions) is not restarted
+    if restarted:
+        assert creates[0].spec.network_mode == "container:box" and creates[0].pod_ip == "10.9.0.7"

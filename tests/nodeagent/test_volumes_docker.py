@@ -7,7 +7,7 @@ import contextlib
 import os
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 import pytest
 
@@ -66,20 +66,28 @@ class Node:
         return None
 
 
-@pytest.fixture
-async def node(client, dockerd, tmp_path):
+@contextlib.asynccontextmanager
+async def running_node(client: Any, dockerd: Any, root: Path) -> AsyncIterator[Node]:
     engine = DockerEngine(base_url=dockerd.socket_url, retry_seconds=2)
     await client.apply([PRIVILEGED_NS])
-    n = Node(client, engine, f"vol-{uuid.uuid4().hex[:6]}", tmp_path / "agent")
+    n = Node(client, engine, f"vol-{uuid.uuid4().hex[:6]}", root)
     task = asyncio.create_task(n.agent.run())
-    yield n
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    for c in await engine.list_containers({**MANAGED, LABEL_NODE: n.name}):
-        await engine.remove(c.id)
-    await n.agent.volumes.cleanup(set())  # unmounts any tmpfs left behind
-    await engine.close()
+    try:
+        yield n
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for c in await engine.list_containers({**MANAGED, LABEL_NODE: n.name}):
+            await engine.remove(c.id)
+        await n.agent.volumes.cleanup(set())  # unmounts any tmpfs left behind
+        await engine.close()
+
+
+@pytest.fixture
+async def node(client, dockerd, tmp_path):
+    async with running_node(client, dockerd, tmp_path / "agent") as n:
+        yield n
 
 
 async def test_empty_dir_is_shared_by_the_pods_containers(node, client):
@@ -96,6 +104,23 @@ async def test_empty_dir_is_shared_by_the_pods_containers(node, client):
         return out if code == 0 else None
 
     assert (await eventually(read)).strip() == "hello"
+
+
+async def test_a_relative_root_dir_still_mounts(client, dockerd, tmp_path, monkeypatch):
+    """A --root-dir given relative (mixfleet dev's default is .mixfleet/agents) still gives
+    containers their volumes: Docker refuses a relative bind mount source."""
+    monkeypatch.chdir(tmp_path)
+    async with running_node(client, dockerd, Path("rel-agent")) as n:
+        await client.create(volume_pod("relative", n.name, [
+            {"name": "app", "command": ["sh", "-c", "echo here > /scratch/x; sleep 600"],
+             "volumeMounts": [{"name": "s", "mountPath": "/scratch"}]},
+        ], [{"name": "s", "emptyDir": {}}]))
+
+        async def read() -> str | None:
+            code, out = await n.run("relative", "app", "cat", "/scratch/x")
+            return out if code == 0 else None
+
+        assert (await eventually(read)).strip() == "here"
 
 
 async def test_memory_empty_dir_is_a_tmpfs_of_its_size(node, client):

@@ -44,7 +44,9 @@ class VolumeManager:
         host_fs: bool = True,
         get_object: ObjectGetter = _no_objects,
     ) -> None:
-        self.root = Path(root)
+        # Absolute: volumes reach the engine as bind mounts, which Docker refuses relative
+        # (`mixfleet dev` keeps its state in ./.mixfleet by default).
+        self.root = Path(root).absolute()
         self.host_os = host_os
         self.host_fs = host_fs
         self.get_object = get_object
