@@ -17,6 +17,7 @@ from mixfleet.api.errors import InvalidObjectError
 from mixfleet.nodeagent.agent import Agent, AgentConfig
 from mixfleet.nodeagent.engines import credspecs
 from mixfleet.nodeagent.engines.simulated import SimulatedEngine
+from mixfleet.nodeagent.sandbox import is_sandbox
 from tests.nodeagent.builders import eventually
 from tests.nodeagent.test_agent import FAST
 from tests.nodeagent.test_agent_simulated import MCR
@@ -69,7 +70,7 @@ async def _running(engine: SimulatedEngine, pod: dict[str, Any]) -> str:
 
     async def find() -> str | None:
         for c in await engine.list_containers():
-            if c.labels.get("mixfleet.io/pod-uid") == uid and c.state.value == "running":
+            if c.labels.get("mixfleet.io/pod-uid") == uid and c.state.value == "running" and not is_sandbox(c):
                 return c.id
         return None
 
