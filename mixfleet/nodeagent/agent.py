@@ -145,9 +145,7 @@ class Agent:
         self.executor.container_labels = self.container_labels
         self.objects = ConfigObjects(client, ttl_seconds=config.config_ttl_seconds)
         self.volumes = VolumeManager(
-            # Absolute: the engine is given these paths as bind-mount sources, and Docker
-            # refuses a relative one (mixfleet dev's default was .mixfleet/agents).
-            os.path.abspath(config.root_dir or default_root_dir(node_name)),
+            config.root_dir or default_root_dir(node_name),
             host_os=self.facts.os,
             host_fs=engine.host_filesystem,
             get_object=self.objects.get,

@@ -197,32 +197,3 @@ async def test_pod_volumes_are_removed_with_the_pod(node, client):
 
 async def _gone(p: Path) -> bool:
     return not p.exists()
-
-
-async def test_a_relative_root_dir_still_mounts(client, dockerd, tmp_path, monkeypatch):
-    """An agent given a relative root dir (as mixfleet dev's default .mixfleet/agents was)
-    runs pods with volumes: Docker refuses a relative bind-mount source."""
-    monkeypatch.chdir(tmp_path)
-    engine = DockerEngine(base_url=dockerd.socket_url, retry_seconds=2)
-    await client.apply([PRIVILEGED_NS])
-    n = Node(client, engine, f"rel-{uuid.uuid4().hex[:6]}", Path("relative-root"))
-    task = asyncio.create_task(n.agent.run())
-    try:
-        await client.create(volume_pod("rel", n.name, [
-            {"name": "c", "command": ["sh", "-c", "echo kept > /scratch/f; sleep 600"],
-             "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]},
-        ], [{"name": "scratch", "emptyDir": {}}]))
-
-        async def read() -> str | None:
-            code, out = await n.run("rel", "c", "cat", "/scratch/f")
-            return out if code == 0 else None
-
-        assert (await eventually(read)).strip() == "kept"
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        for c in await engine.list_containers({**MANAGED, LABEL_NODE: n.name}):
-            await engine.remove(c.id)
-        await n.agent.volumes.cleanup(set())
-        await engine.close()
