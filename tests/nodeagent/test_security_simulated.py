@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -225,3 +226,22 @@ def test_a_changed_pod_security_context_makes_containers_anew() -> None:
     one = spec_hash({"spec": {"securityContext": {"runAsUser": 1}}}, container, host_os="linux")
     two = spec_hash({"spec": {"securityContext": {"runAsUser": 2}}}, container, host_os="linux")
     assert len({one, two, spec_hash(plain, container, host_os="linux")}) == 3
+
+
+@pytest.mark.parametrize(("os_name", "image", "spec", "message"), [
+    pytest.param("windows", f"{MCR}:ltsc2022", {"privileged": True},
+                 "invalid --privileged: Windows does not support this feature", id="windows-privileged"),
+    pytest.param("windows", f"{MCR}:ltsc2022", {"read_only_rootfs": True},
+                 "invalid --read-only: Windows does not support this feature", id="windows-read-only"),
+    pytest.param("linux", "mixfleet/busybox:latest", {"credential_spec": "{}"},
+                 'invalid --security-opt 2: "credentialspec=file://', id="linux-credential-spec"),
+])
+async def test_the_simulated_engine_refuses_the_other_os_settings(os_name: str, image: str, spec: dict,
+                                                                  message: str) -> None:
+    """Past the API (which refuses them first), the simulated engine refuses what Docker on
+    that OS refuses, in Docker's words."""
+    from mixfleet.nodeagent.engines.base import ContainerSpec, StartError
+
+    engine = SimulatedEngine(os=os_name, images=[image])
+    with pytest.raises(StartError, match=re.escape(message)):
+        await engine.create_and_start(ContainerSpec(name="c", image=image, **spec))

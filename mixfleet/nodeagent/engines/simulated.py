@@ -51,6 +51,7 @@ from mixfleet.nodeagent.engines.base import (
 from mixfleet.nodeagent.engines import credspecs
 from mixfleet.nodeagent.engines.sessions import ExecRequest, ExecSession
 from mixfleet.nodeagent.engines.simulated_exec import SimulatedExecSession
+from mixfleet.nodeagent.engines.simulated_hostconfig import hostconfig_refusal
 from mixfleet.nodeagent.engines.simulated_identity import (
     credential_spec_refusal,
     exec_identity,
@@ -389,6 +390,7 @@ class SimulatedEngine(Engine):
             self._join_refusal(spec)
             or self._start_refusal(cid, image, isolation)
             or self._identity_refusal(cid, spec, image)
+            or hostconfig_refusal(self.os, spec)
         )
         if refusal is not None:
             raise StartError(refusal)
