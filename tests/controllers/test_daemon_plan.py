@@ -19,7 +19,7 @@ def pod(node: str, rev: str = NEW, *, ready: bool = True, phase: str = "Running"
     n = next(_seq)
     p: dict = {
         "metadata": {"name": f"p{n}", "labels": {D.REVISION_HASH: rev},
-                     "creationTimestamp": f"2026-12-01T00:00:{n % 60:02d}Z"},
+                     "creationTimestamp": f"2026-12-01T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z"},
         "spec": D.pin_to_node({"containers": [{"name": "c", "image": "i"}]}, node) | {"nodeName": node},
         "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
     }

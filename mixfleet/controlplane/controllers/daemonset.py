@@ -87,6 +87,11 @@ class _Backoff:
     def reset(self, key: str) -> None:
         self._entries.pop(key, None)
 
+    def forget(self, prefix: str) -> None:
+        """Drop every entry under ``prefix`` (a DaemonSet that is gone)."""
+        for key in [k for k in self._entries if k.startswith(prefix)]:
+            del self._entries[key]
+
 
 class DaemonSetController(Controller):
     name = "daemonset-controller"
@@ -131,6 +136,7 @@ class DaemonSetController(Controller):
         if ds is None:
             self.expectations.forget(key)
             self._verdicts.pop(key, None)
+            self.backoff.forget(f"{key}/")
             return None
         if P.deleting(ds):
             return None  # the garbage collector removes its pods
@@ -168,17 +174,17 @@ class DaemonSetController(Controller):
 
     def _step(self, ds: ObjView, verdicts: dict[str, Verdict], by_node: dict[str, plan.NodePods],
               unpinned: list[ObjView], revision: str) -> plan.Step:
-        uid, now = objects.uid(ds), time.monotonic()
+        owner, now = cache_key(ds), time.monotonic()  # back-off per (DaemonSet, node)
         for name, g in by_node.items():
             if any(P.is_available(p) for p in g.running):
-                self.backoff.reset(f"{uid}/{name}")
+                self.backoff.reset(f"{owner}/{name}")
         surge, unavailable = D.surge_and_unavailable(ds, sum(1 for v in verdicts.values() if v.should_run))
         rolling = D.strategy(ds) == "RollingUpdate"
-        hold = {n: left for n in verdicts if (left := self.backoff.left(f"{uid}/{n}", now)) > 0}
+        hold = {n: left for n in verdicts if (left := self.backoff.left(f"{owner}/{n}", now)) > 0}
         step = plan.manage(verdicts, by_node, unpinned, revision=revision, surge=rolling and surge > 0, hold=hold)
         for name in step.failed_on:
-            self.backoff.failed(f"{uid}/{name}", now)
-            left = self.backoff.left(f"{uid}/{name}", now)
+            self.backoff.failed(f"{owner}/{name}", now)
+            left = self.backoff.left(f"{owner}/{name}", now)
             step.wake = left if step.wake is None else min(step.wake, left)
         if step or not rolling:
             return step
