@@ -69,7 +69,13 @@ async def api(cp: Any) -> AsyncIterator[Client]:
 @contextlib.asynccontextmanager
 async def nodes(api: Client, **specs: dict[str, Any]) -> AsyncIterator[dict[str, SimulatedNode]]:
     started = {name: await SimulatedNode(api, name, **spec).start() for name, spec in specs.items()}
+
+    async def registered() -> bool:
+        names = {n["metadata"]["name"] for n in (await api.list("Node"))[0]}
+        return set(specs) <= names
+
     try:
+        await eventually(registered, what=f"nodes {sorted(specs)} registered")
         yield started
     finally:
         for n in started.values():
