@@ -48,6 +48,11 @@ def _add_controlplane_args(p: argparse.ArgumentParser, *, default_store: str | N
         "open; make one with `mixfleet encryption-key new FILE`); mixfleet dev makes "
         ".mixfleet/encryption-keys.yaml when not given",
     )
+    p.add_argument(
+        "--audit-log-path", default=None, metavar="PATH",
+        help="where the audit log of every write goes: a file of JSON lines (rotated at 100 MiB, "
+        "5 kept) or - for this process's log (the default; mixfleet dev: .mixfleet/audit.log)",
+    )
     p.add_argument("--port-file", default=None, help="write the bound port here once serving")
     p.add_argument(
         "--max-object-bytes",
@@ -154,6 +159,7 @@ def _controlplane_config(args: argparse.Namespace):  # -> ControlPlaneConfig
         max_requests_per_client=args.max_requests_per_client,
         pod_security_default=args.pod_security_default,
         encryption_key_file=args.encryption_key_file,
+        audit_log_path=args.audit_log_path or "-",
     )
     if args.identity:
         cfg.identity = args.identity

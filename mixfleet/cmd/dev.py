@@ -79,6 +79,8 @@ async def run_dev(args: argparse.Namespace) -> None:
         args.pod_network = local.network if local else None
     if not args.encryption_key_file:
         args.encryption_key_file = _dev_key_file(state_dir)
+    if args.audit_log_path is None:  # heartbeats are writes: keep them out of the console
+        args.audit_log_path = str(state_dir / "audit.log")
     cp = ControlPlane(_controlplane_config(args))
     await cp.start()
     if args.port_file:
@@ -121,6 +123,7 @@ def _banner(cp: ControlPlane, args: argparse.Namespace, nodes: list[str], docker
         "cluster (README: Running a production cluster securely)",
         f"  nodes: {', '.join(nodes) or 'none'}",
         f"  engine: {docker or 'none (simulated nodes only)'}",
+        f"  audit log: {args.audit_log_path}",
         f"  try:   mixctl --server {cp.address} apply -f manifests/",
         f"         mixctl --server {cp.address} get pods -o wide",
     ]

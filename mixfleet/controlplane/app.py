@@ -24,6 +24,7 @@ from grpc_health.v1 import health_pb2
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from mixfleet.api import limits, podsecurity
+from mixfleet.controlplane.access import audit
 from mixfleet.controlplane.access.guard import Access
 from mixfleet.controlplane.access.tokens import TokenAuthenticator
 from mixfleet.controlplane.authn import Authenticator
@@ -74,6 +75,7 @@ class ControlPlaneConfig:
     max_replicas: int = limits.MAX_REPLICAS_PER_WORKLOAD  # spec.replicas a user may ask for
     # The Pod Security level of namespaces without the enforce label (api/podsecurity.py).
     pod_security_default: str = podsecurity.DEFAULT_LEVEL
+    audit_log_path: str = "-"  # "-": the process log; else a file of JSON lines (access/audit.py)
     # TLS (pki/layout.py's directory, from `mixfleet certs init`); None: plaintext, which
     # the caller keeps on loopback (`mixfleet dev`, `controlplane --insecure`).
     pki_dir: str | None = None
@@ -120,6 +122,7 @@ class ControlPlane:
         return f"{host}:{self.token_port}"
 
     async def start(self) -> None:
+        audit.configure(self.config.audit_log_path)
         if self.store is None:
             self.store = open_store(self.config.store_url, etcd_tls=self.config.etcd_tls)
         self.sealed: EncryptedStore | None = None
@@ -258,4 +261,6 @@ class ControlPlane:
             await self.watches.stop()
         if self.store is not None:
             await self.store.close()
+        if self.config.audit_log_path != audit.TO_PROCESS_LOG:
+            audit.close()
         _log.info("controlplane.stopped", identity=self.config.identity)
