@@ -107,6 +107,18 @@ async def _status(api: Client, name: str, **want: int) -> dict | None:
     return st if all(st.get(k) == v for k, v in want.items()) else None
 
 
+async def _rolled(api: Client, name: str, desired: int) -> dict | None:
+    """The DaemonSet once its controller has seen the latest template (observedGeneration)
+    and rolled it onto ``desired`` nodes: a status of the previous generation, also "all
+    updated", does not count."""
+    from mixfleet.api.daemonsets import rollout_complete
+
+    ds = await api.get("DaemonSet", name, "default")
+    st = ds.get("status") or {}
+    done = rollout_complete(ds) and st.get("desiredNumberScheduled") == desired
+    return ds if done and st.get("currentNumberScheduled") == desired else None
+
+
 async def _edit(api: Client, name: str, change: Callable[[dict], object]) -> None:
     """Change the DaemonSet's pod template, retrying when its status moved meanwhile."""
     from mixfleet.mixctl.objects import mutate
@@ -220,8 +232,7 @@ async def test_rolling_update_with_surge_starts_the_new_pod_first(cp: Any, api: 
         watcher = asyncio.create_task(track_min_available(api, "surge", low))
         try:
             await _edit(api, "surge", lambda t: t["metadata"]["labels"].update(version="2"))
-            await eventually(lambda: _status(api, "surge", updatedNumberScheduled=3, numberAvailable=3,
-                                             currentNumberScheduled=3), what="rolled")
+            await eventually(lambda: _rolled(api, "surge", 3), what="rolled")
             after = await eventually(lambda: _running_on(api, "surge", want), what="one pod per node")
         finally:
             watcher.cancel()
