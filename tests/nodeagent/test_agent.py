@@ -17,6 +17,7 @@ from mixfleet.nodeagent.podspec import LABEL_NODE, LABEL_POD_UID, MANAGED
 from mixfleet.nodeagent.runner import run_node
 from mixfleet.nodeagent.sandbox import is_sandbox
 from tests.nodeagent.builders import eventually
+from tests.nodeagent.dockeragents import stop_and_clean
 
 pytestmark = pytest.mark.docker
 IMAGE = "mixfleet/busybox:latest"
@@ -104,8 +105,7 @@ async def harness(client, dockerd):
     yield h
     if h.task is not None and not h.task.done():
         await h.kill()
-    for c in await engine.list_containers({**MANAGED, LABEL_NODE: h.node}):
-        await engine.remove(c.id)
+    await stop_and_clean(None, engine, h.node)
     await engine.close()
 
 

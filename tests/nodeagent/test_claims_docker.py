@@ -14,10 +14,10 @@ import pytest
 from mixfleet.api import claims
 from mixfleet.client import ConflictError
 from mixfleet.nodeagent.engines.docker_engine import DockerEngine
-from mixfleet.nodeagent.podspec import LABEL_NODE, MANAGED
 from mixfleet.nodeagent.volumes import claim as claim_volumes
 from tests.controllers.agents import SimulatedNode
 from tests.nodeagent.builders import eventually
+from tests.nodeagent.dockeragents import stop_and_clean
 from tests.nodeagent.test_agent import _absent
 from tests.nodeagent.test_volumes_docker import NS, PRIVILEGED_NS, Node, volume_pod
 
@@ -48,11 +48,7 @@ async def cluster(client, dockerd, tmp_path):
     yield real
     for s in sims:
         await s.stop()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    for c in await engine.list_containers({**MANAGED, LABEL_NODE: real.name}):
-        await engine.remove(c.id)
+    await stop_and_clean(task, engine, real.name)
     await engine.close()
 
 

@@ -18,10 +18,10 @@ import pytest
 
 from mixfleet.nodeagent.agent import AgentConfig
 from mixfleet.nodeagent.engines.docker_engine import DockerEngine
-from mixfleet.nodeagent.podspec import LABEL_NODE, MANAGED
 from mixfleet.nodeagent.runner import run_node
 from tests.fixtures.controlplane import REPO
 from tests.nodeagent.builders import eventually
+from tests.nodeagent.dockeragents import stop_and_clean
 from tests.nodeagent.test_agent import FAST, IMAGE
 
 pytestmark = pytest.mark.docker
@@ -63,11 +63,7 @@ async def node(client: Any, dockerd: Any) -> AsyncIterator[str]:
     try:
         yield name
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        for c in await engine.list_containers({**MANAGED, LABEL_NODE: name}):
-            await engine.remove(c.id)
+        await stop_and_clean(task, engine, name)
         await engine.close()
 
 

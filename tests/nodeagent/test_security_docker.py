@@ -15,10 +15,10 @@ import pytest
 
 from mixfleet.api import podsecurity
 from mixfleet.nodeagent.agent import Agent, AgentConfig
-from mixfleet.nodeagent.engines.base import EngineError
 from mixfleet.nodeagent.engines.docker_engine import DockerEngine
-from mixfleet.nodeagent.podspec import LABEL_CONTAINER, LABEL_NODE, LABEL_POD_UID, MANAGED
+from mixfleet.nodeagent.podspec import LABEL_CONTAINER, LABEL_POD_UID, MANAGED
 from tests.nodeagent.builders import eventually
+from tests.nodeagent.dockeragents import stop_and_clean
 from tests.nodeagent.test_agent import FAST, IMAGE
 
 pytestmark = pytest.mark.docker
@@ -87,12 +87,7 @@ async def running_agent(client: Any, dockerd: Any, root: Path) -> AsyncIterator[
     try:
         yield n
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        for c in await engine.list_containers({**MANAGED, LABEL_NODE: n.name}):
-            with contextlib.suppress(EngineError):  # the agent's own removal may still be under way
-                await engine.remove(c.id)
+        await stop_and_clean(task, engine, n.name)
 
 
 @pytest.fixture

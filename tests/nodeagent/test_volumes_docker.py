@@ -13,8 +13,9 @@ import pytest
 
 from mixfleet.nodeagent.agent import Agent, AgentConfig
 from mixfleet.nodeagent.engines.docker_engine import DockerEngine
-from mixfleet.nodeagent.podspec import LABEL_CONTAINER, LABEL_NODE, LABEL_POD_UID, MANAGED
+from mixfleet.nodeagent.podspec import LABEL_CONTAINER, LABEL_POD_UID, MANAGED
 from tests.nodeagent.builders import eventually
+from tests.nodeagent.dockeragents import stop_and_clean
 from tests.nodeagent.test_agent import FAST, IMAGE, _absent
 
 pytestmark = pytest.mark.docker
@@ -75,11 +76,7 @@ async def running_node(client: Any, dockerd: Any, root: Path) -> AsyncIterator[N
     try:
         yield n
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        for c in await engine.list_containers({**MANAGED, LABEL_NODE: n.name}):
-            await engine.remove(c.id)
+        await stop_and_clean(task, engine, n.name)
         await n.agent.volumes.cleanup(set())  # unmounts any tmpfs left behind
         await engine.close()
 
